@@ -1,0 +1,65 @@
+"""Cross-cutting API pieces: pagination, permissions, error mapping."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.db.models import ProtectedError, RestrictedError
+from rest_framework import permissions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from helpdesk import roles
+from helpdesk.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+
+class Pagination(PageNumberPagination):
+    page_size = 25
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class IsAgent(permissions.BasePermission):
+    message = "Agents only."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return roles.is_agent(request.user)
+
+
+class IsManager(permissions.BasePermission):
+    message = "Managers only."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return roles.is_manager(request.user)
+
+
+class AgentReadManagerWrite(permissions.BasePermission):
+    """Configuration objects: agents read, managers write."""
+
+    message = "Agents read, managers change this."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return roles.is_agent(request.user)
+        return roles.is_manager(request.user)
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """SPEC 6 error shapes: 400 {"field": [...]} or {"detail"}, 403, 404, 409, 412."""
+    if isinstance(exc, ServiceError):
+        return Response(exc.as_payload(), status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        return Response(detail, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, (ProtectedError, RestrictedError)):
+        return Response({"detail": "Still in use by other records."}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, IntegrityError):
+        log.info("integrity error mapped to 409: %s", exc)
+        return Response({"detail": "Conflicts with existing data."}, status=status.HTTP_409_CONFLICT)
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,60 @@
+"""Domain errors raised by services and selectors.
+
+They carry the HTTP status the API answers with, so the API, the pages and the
+tests agree on what each failure means without services knowing about DRF.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    status_code = 400
+
+    def __init__(self, detail: str | dict[str, Any] = "Invalid request.", **extra: Any) -> None:
+        super().__init__(detail if isinstance(detail, str) else str(detail))
+        self.detail = detail
+        self.extra = extra
+
+    def as_payload(self) -> dict[str, Any]:
+        body: dict[str, Any] = dict(self.detail) if isinstance(self.detail, dict) else {"detail": self.detail}
+        body.update(self.extra)
+        return body
+
+
+class InvalidInput(ServiceError):
+    """400: a field-level or general validation error ({"field": ["message"]})."""
+
+    status_code = 400
+
+
+class NotAllowed(ServiceError):
+    """403: the caller can see the object but may not do this."""
+
+    status_code = 403
+
+
+class NotFound(ServiceError):
+    """404: missing, or not visible to the caller (never reveal that it exists)."""
+
+    status_code = 404
+
+    def __init__(self, detail: str = "Not found.", **extra: Any) -> None:
+        super().__init__(detail, **extra)
+
+
+class Conflict(ServiceError):
+    """409: the object's state does not allow this."""
+
+    status_code = 409
+
+
+class StaleVersion(ServiceError):
+    """412: If-Match named a version that is no longer current."""
+
+    status_code = 412
+
+
+def field_error(field: str, message: str) -> InvalidInput:
+    return InvalidInput({field: [message]})

@@ -1,0 +1,24 @@
+"""Sending Celery tasks from request code without ever losing the change."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import current_app
+
+log = logging.getLogger(__name__)
+
+
+def enqueue(task_name: str, **kwargs: Any) -> None:
+    """Send a registered task. Call it from ``transaction.on_commit``.
+
+    If the broker is unreachable the committed change must not turn into a 500,
+    and its follow-up must not be lost: the task then runs here, in-process.
+    """
+    task = current_app.tasks[task_name]
+    try:
+        task.apply_async(kwargs=kwargs)
+    except Exception:  # kombu raises several kinds of connection errors
+        log.warning("broker unreachable; running %s in-process", task_name, exc_info=True)
+        task.apply(kwargs=kwargs)

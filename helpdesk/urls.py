@@ -1,0 +1,32 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from helpdesk import ops
+from helpdesk.api.users import MeView, TokenView, UserListCreateView
+from monitoring.api.views import ApplicationViewSet
+from tickets.api.views import CategoryViewSet, PriorityMatrixView, TicketViewSet
+
+router = DefaultRouter()
+router.register("tickets", TicketViewSet, basename="ticket")
+router.register("categories", CategoryViewSet, basename="category")
+router.register("applications", ApplicationViewSet, basename="application")
+
+api_v1 = [
+    path("auth/token/", TokenView.as_view(), name="auth-token"),
+    path("users/", UserListCreateView.as_view(), name="user-list"),
+    path("users/me/", MeView.as_view(), name="user-me"),
+    path("priority-matrix/", PriorityMatrixView.as_view(), name="priority-matrix"),
+    path("", include(router.urls)),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("metrics", ops.metrics, name="metrics"),
+]

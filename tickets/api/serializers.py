@@ -1,0 +1,159 @@
+"""Ticket API shapes (SPEC 6). Serializers validate types; services decide."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from helpdesk.models import User
+from monitoring.models import Application
+from tickets.models import Category, Comment, Kind, Level, Status, Ticket, TicketEvent
+from tickets.services import ACTION_ONLY_FIELDS, EDITABLE_FIELDS
+
+MAX_TEXT = 50_000
+MAX_ID = 2**63 - 1
+
+
+class SafePrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """Rejects ids outside the bigint range with a 400 before touching the database."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool) or (isinstance(data, int) and not 0 <= data <= MAX_ID):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if isinstance(data, str) and (not data.isdigit() or int(data) > MAX_ID):
+            self.fail("incorrect_type", data_type="str")
+        return super().to_internal_value(data)
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    number = serializers.CharField(read_only=True)
+    priority_label = serializers.CharField(read_only=True)
+    needs_escalation = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id",
+            "number",
+            "title",
+            "description",
+            "kind",
+            "status",
+            "tier",
+            "urgency",
+            "impact",
+            "priority",
+            "priority_label",
+            "requester",
+            "assignee",
+            "application",
+            "category",
+            "parent",
+            "linked_count",
+            "created_at",
+            "updated_at",
+            "first_response_due_at",
+            "resolution_due_at",
+            "first_responded_at",
+            "resolved_at",
+            "sla_breached",
+            "needs_escalation",
+            "version",
+        ]
+        read_only_fields = fields
+
+
+class TicketCreateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True, default="")
+    requester = SafePrimaryKeyRelatedField(queryset=User.objects.all(), required=False, allow_null=True)
+    requester_email = serializers.EmailField(required=False, allow_blank=True, max_length=150)
+    application = SafePrimaryKeyRelatedField(queryset=Application.objects.all(), required=False, allow_null=True)
+    category = SafePrimaryKeyRelatedField(queryset=Category.objects.all(), required=False, allow_null=True)
+    kind = serializers.ChoiceField(choices=Kind.choices, default=Kind.SERVICE_REQUEST)
+    urgency = serializers.ChoiceField(choices=Level.choices, default=Level.MEDIUM)
+    impact = serializers.ChoiceField(choices=Level.choices, default=Level.MEDIUM)
+    parent = SafePrimaryKeyRelatedField(queryset=Ticket.objects.all(), required=False, allow_null=True)
+
+
+class TicketUpdateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
+    urgency = serializers.ChoiceField(choices=Level.choices, required=False)
+    impact = serializers.ChoiceField(choices=Level.choices, required=False)
+    kind = serializers.ChoiceField(choices=Kind.choices, required=False)
+    category = SafePrimaryKeyRelatedField(queryset=Category.objects.all(), required=False, allow_null=True)
+    application = SafePrimaryKeyRelatedField(queryset=Application.objects.all(), required=False, allow_null=True)
+    parent = SafePrimaryKeyRelatedField(queryset=Ticket.objects.all(), required=False, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        raw = self.initial_data if isinstance(self.initial_data, dict) else {}
+        errors = {f: [f"Change {f} through its action endpoint."] for f in ACTION_ONLY_FIELDS if f in raw}
+        errors.update(
+            {f: ["This field cannot be changed."] for f in raw if f not in EDITABLE_FIELDS and f not in errors}
+        )
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class AssignSerializer(serializers.Serializer):
+    assignee = SafePrimaryKeyRelatedField(queryset=User.objects.all(), allow_null=True)
+
+
+class EscalateSerializer(serializers.Serializer):
+    to_tier = serializers.IntegerField(min_value=1, max_value=3)
+    reason = serializers.CharField(max_length=MAX_TEXT)
+    summary = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True, default="")
+    steps_tried = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True, default="")
+
+
+class DeescalateSerializer(serializers.Serializer):
+    to_tier = serializers.IntegerField(min_value=1, max_value=3)
+    reason = serializers.CharField(max_length=MAX_TEXT)
+
+
+class TransitionSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Status.choices)
+    resolution = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True, default="")
+
+
+class NextTicketSerializer(serializers.Serializer):
+    tier = serializers.IntegerField(min_value=1, max_value=3, required=False)
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    body = serializers.CharField(max_length=MAX_TEXT)
+    internal = serializers.BooleanField(default=False)
+
+    class Meta:
+        model = Comment
+        fields = ["id", "ticket", "author", "body", "internal", "created_at"]
+        read_only_fields = ["id", "ticket", "author", "created_at"]
+
+
+class TicketEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TicketEvent
+        fields = ["id", "at", "actor", "kind", "data"]
+        read_only_fields = fields
+
+
+class MatrixCellSerializer(serializers.Serializer):
+    impact = serializers.ChoiceField(choices=Level.choices)
+    urgency = serializers.ChoiceField(choices=Level.choices)
+    priority = serializers.IntegerField(min_value=1, max_value=5)
+
+
+class PriorityMatrixSerializer(serializers.Serializer):
+    cells = MatrixCellSerializer(many=True, allow_empty=False, max_length=9, min_length=9)
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    scope_tier = serializers.IntegerField(min_value=1, max_value=3, default=1)
+
+    class Meta:
+        model = Category
+        fields = ["id", "name", "description", "scope_tier", "is_active"]
+        extra_kwargs = {"description": {"max_length": MAX_TEXT}}

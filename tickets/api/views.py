@@ -1,0 +1,187 @@
+"""Thin ticket API views: parse, call a selector or service, serialise."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from helpdesk.api.base import AgentReadManagerWrite, IsAgent
+from helpdesk.errors import StaleVersion
+from tickets import selectors, services
+from tickets.api import serializers as s
+from tickets.filters import TicketFilter
+from tickets.models import Category, Ticket
+
+_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
+
+
+def expected_version(request: Request) -> int | None:
+    """The version named by If-Match; None when absent or `*`."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    match = _ETAG.match(header)
+    if not match:
+        raise StaleVersion("If-Match does not name a ticket version.")
+    return int(match.group(1))
+
+
+def ticket_response(ticket: Ticket, code: int = status.HTTP_200_OK) -> Response:
+    response = Response(s.TicketSerializer(ticket).data, status=code)
+    response["ETag"] = f'"{ticket.version}"'
+    return response
+
+
+def validated(serializer_class: type, request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List tickets visible to the caller", filters=True),
+    retrieve=extend_schema(summary="A ticket (404 when not visible)"),
+)
+class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.TicketSerializer
+    filterset_class = TicketFilter
+    queryset = Ticket.objects.none()  # for the schema; real reads go through selectors
+
+    def get_queryset(self):  # type: ignore[override]
+        return selectors.ticket_list_for(user=self.request.user, filters=self.request.query_params)
+
+    def filter_queryset(self, queryset):  # type: ignore[override]
+        return queryset  # the selector already applied the filters
+
+    def get_ticket(self) -> Ticket:
+        return selectors.ticket_get_for(user=self.request.user, ticket_id=self.kwargs["pk"])
+
+    @extend_schema(request=s.TicketCreateSerializer, responses={201: s.TicketSerializer})
+    def create(self, request: Request) -> Response:
+        data = validated(s.TicketCreateSerializer, request)
+        ticket = services.ticket_create(actor=request.user, **data)
+        return ticket_response(ticket, status.HTTP_201_CREATED)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return ticket_response(self.get_ticket())
+
+    @extend_schema(
+        request=s.TicketUpdateSerializer,
+        parameters=[OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        responses={200: s.TicketSerializer, 412: OpenApiResponse(description="Stale version")},
+    )
+    def partial_update(self, request: Request, pk: str) -> Response:
+        ticket = self.get_ticket()
+        serializer = s.TicketUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        ticket = services.ticket_update(
+            ticket=ticket,
+            actor=request.user,
+            changes=dict(serializer.validated_data),
+            expected_version=expected_version(request),
+        )
+        return ticket_response(ticket)
+
+    @extend_schema(request=None, responses={200: s.TicketSerializer})
+    @action(detail=True, methods=["post"])
+    def claim(self, request: Request, pk: str) -> Response:
+        return ticket_response(services.ticket_claim(ticket=self.get_ticket(), actor=request.user))
+
+    @extend_schema(request=s.AssignSerializer, responses={200: s.TicketSerializer})
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, pk: str) -> Response:
+        ticket = self.get_ticket()
+        data = validated(s.AssignSerializer, request)
+        return ticket_response(services.ticket_assign(ticket=ticket, actor=request.user, assignee=data["assignee"]))
+
+    @extend_schema(request=s.EscalateSerializer, responses={200: s.TicketSerializer})
+    @action(detail=True, methods=["post"])
+    def escalate(self, request: Request, pk: str) -> Response:
+        ticket = self.get_ticket()
+        data = validated(s.EscalateSerializer, request)
+        return ticket_response(services.ticket_escalate(ticket=ticket, actor=request.user, **data))
+
+    @extend_schema(request=s.DeescalateSerializer, responses={200: s.TicketSerializer})
+    @action(detail=True, methods=["post"])
+    def deescalate(self, request: Request, pk: str) -> Response:
+        ticket = self.get_ticket()
+        data = validated(s.DeescalateSerializer, request)
+        return ticket_response(services.ticket_deescalate(ticket=ticket, actor=request.user, **data))
+
+    @extend_schema(
+        request=s.TransitionSerializer,
+        responses={200: s.TicketSerializer, 409: OpenApiResponse(description="Not allowed from this status")},
+    )
+    @action(detail=True, methods=["post"])
+    def transition(self, request: Request, pk: str) -> Response:
+        ticket = self.get_ticket()
+        data = validated(s.TransitionSerializer, request)
+        ticket = services.ticket_transition(
+            ticket=ticket, actor=request.user, expected_version=expected_version(request), **data
+        )
+        return ticket_response(ticket)
+
+    @extend_schema(methods=["GET"], responses={200: s.CommentSerializer(many=True)})
+    @extend_schema(methods=["POST"], request=s.CommentSerializer, responses={201: s.CommentSerializer})
+    @action(detail=True, methods=["get", "post"], serializer_class=s.CommentSerializer, filterset_class=None)
+    def comments(self, request: Request, pk: str) -> Response:
+        ticket = self.get_ticket()
+        if request.method == "POST":
+            data = validated(s.CommentSerializer, request)
+            comment = services.comment_create(ticket=ticket, actor=request.user, **data)
+            return Response(s.CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+        page = self.paginate_queryset(selectors.comment_list_for(user=request.user, ticket=ticket))
+        return self.get_paginated_response(s.CommentSerializer(page, many=True).data)
+
+    @extend_schema(responses={200: s.TicketEventSerializer(many=True)})
+    @action(detail=True, methods=["get"], serializer_class=s.TicketEventSerializer, filterset_class=None)
+    def events(self, request: Request, pk: str) -> Response:
+        ticket = self.get_ticket()
+        page = self.paginate_queryset(selectors.event_list_for(user=request.user, ticket=ticket))
+        return self.get_paginated_response(s.TicketEventSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=s.NextTicketSerializer,
+        responses={200: s.TicketSerializer, 204: OpenApiResponse(description="The queue is empty")},
+    )
+    @action(detail=False, methods=["post"], url_path="next", permission_classes=[IsAgent])
+    def next_ticket(self, request: Request) -> Response:
+        data = validated(s.NextTicketSerializer, request)
+        ticket = services.next_ticket_claim(actor=request.user, tier=data.get("tier"))
+        if ticket is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return ticket_response(ticket)
+
+
+class PriorityMatrixView(APIView):
+    """The impact x urgency matrix. Agents read; managers replace all 9 cells."""
+
+    permission_classes = [AgentReadManagerWrite]
+
+    @extend_schema(responses=s.PriorityMatrixSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(self._payload(services.priority_matrix()))
+
+    @extend_schema(request=s.PriorityMatrixSerializer, responses=s.PriorityMatrixSerializer)
+    def put(self, request: Request) -> Response:
+        data = validated(s.PriorityMatrixSerializer, request)
+        return Response(self._payload(services.priority_matrix_update(actor=request.user, cells=data["cells"])))
+
+    @staticmethod
+    def _payload(matrix: dict[tuple[str, str], int]) -> dict[str, Any]:
+        return {"cells": [{"impact": i, "urgency": u, "priority": p} for (i, u), p in matrix.items()]}
+
+
+class CategoryViewSet(viewsets.ModelViewSet):
+    serializer_class = s.CategorySerializer
+    permission_classes = [AgentReadManagerWrite]
+    queryset = Category.objects.all()
+    filterset_fields = ["is_active", "scope_tier"]

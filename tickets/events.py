@@ -1,0 +1,116 @@
+"""The only writer of the audit trail.
+
+Every change to a ticket, from any path (API, admin, page, rule engine, poller),
+is recorded through one of these functions. An event carries the actor (None
+for the system), the time, a kind and ``data`` with ``before``/``after`` values
+of what changed plus kind-specific details.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from helpdesk.models import User
+from tickets.models import Ticket, TicketEvent
+
+
+class EventKind:
+    CREATED = "created"
+    UPDATED = "updated"
+    PRIORITY_CHANGED = "priority_changed"
+    STATUS_CHANGED = "status_changed"
+    ASSIGNED = "assigned"
+    ESCALATED = "escalated"
+    DEESCALATED = "deescalated"
+    LINKED = "linked"
+    UNLINKED = "unlinked"
+    CHILD_LINKED = "child_linked"
+    CHILD_UNLINKED = "child_unlinked"
+    COMMENTED = "commented"
+
+
+# Kinds a customer may see on their own ticket; the rest can carry internal detail.
+CUSTOMER_VISIBLE_KINDS = frozenset({EventKind.CREATED, EventKind.STATUS_CHANGED, EventKind.COMMENTED})
+
+
+def _actor(actor: User | None) -> User | None:
+    return actor if actor is not None and actor.is_authenticated else None
+
+
+def record(ticket: Ticket | int, actor: User | None, kind: str, **data: Any) -> TicketEvent:
+    ticket_id = ticket if isinstance(ticket, int) else ticket.pk
+    return TicketEvent.objects.create(ticket_id=ticket_id, actor=_actor(actor), kind=kind, data=data)
+
+
+def record_changes(ticket: Ticket, actor: User | None, kind: str, before: dict, after: dict, **extra: Any) -> TicketEvent:
+    return record(ticket, actor, kind, before=before, after=after, **extra)
+
+
+def ticket_created(ticket: Ticket, actor: User | None) -> TicketEvent:
+    return record(
+        ticket,
+        actor,
+        EventKind.CREATED,
+        after={
+            "title": ticket.title,
+            "kind": ticket.kind,
+            "status": ticket.status,
+            "tier": ticket.tier,
+            "urgency": ticket.urgency,
+            "impact": ticket.impact,
+            "priority": ticket.priority,
+            "requester": ticket.requester_id,
+            "application": ticket.application_id,
+            "category": ticket.category_id,
+            "parent": ticket.parent_id,
+        },
+    )
+
+
+def status_changed(ticket: Ticket, actor: User | None, before: str, resolution: str = "") -> TicketEvent:
+    extra = {"resolution": resolution} if resolution else {}
+    return record_changes(ticket, actor, EventKind.STATUS_CHANGED, {"status": before}, {"status": ticket.status}, **extra)
+
+
+def assigned(ticket: Ticket, actor: User | None, before: int | None) -> TicketEvent:
+    return record_changes(ticket, actor, EventKind.ASSIGNED, {"assignee": before}, {"assignee": ticket.assignee_id})
+
+
+def tier_changed(
+    ticket: Ticket, actor: User | None, kind: str, before_tier: int, before_assignee: int | None, **handover: str
+) -> TicketEvent:
+    return record_changes(
+        ticket,
+        actor,
+        kind,
+        {"tier": before_tier, "assignee": before_assignee},
+        {"tier": ticket.tier, "assignee": ticket.assignee_id},
+        **handover,
+    )
+
+
+def priority_changed(ticket: Ticket, actor: User | None, before: int, reason: str) -> TicketEvent:
+    return record_changes(
+        ticket, actor, EventKind.PRIORITY_CHANGED, {"priority": before}, {"priority": ticket.priority}, reason=reason
+    )
+
+
+def priority_changed_bulk(rows: Iterable[tuple[int, int, int]], actor: User | None, reason: str) -> None:
+    """Events for a set-based re-prioritisation: rows of (ticket_id, before, after)."""
+    TicketEvent.objects.bulk_create(
+        [
+            TicketEvent(
+                ticket_id=ticket_id,
+                actor=_actor(actor),
+                kind=EventKind.PRIORITY_CHANGED,
+                data={"before": {"priority": before}, "after": {"priority": after}, "reason": reason},
+            )
+            for ticket_id, before, after in rows
+        ],
+        batch_size=1000,
+    )
+
+
+def commented(ticket: Ticket, actor: User | None, comment_id: int, internal: bool) -> TicketEvent:
+    return record(ticket, actor, EventKind.COMMENTED, comment=comment_id, internal=internal)

@@ -1,0 +1,231 @@
+"""Ticket data and invariants. Business rules live in services.py."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Level(models.TextChoices):
+    """Urgency and impact share one scale."""
+
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+
+
+class Kind(models.TextChoices):
+    INCIDENT = "incident", "Incident"
+    SERVICE_REQUEST = "service_request", "Service request"
+
+
+class Status(models.TextChoices):
+    NEW = "new", "New"
+    OPEN = "open", "Open"
+    PENDING = "pending", "Pending"
+    RESOLVED = "resolved", "Resolved"
+    CLOSED = "closed", "Closed"
+
+
+# The status lifecycle (SPEC 2). One function, services.ticket_transition, uses it.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.NEW: frozenset({Status.OPEN, Status.PENDING, Status.RESOLVED}),
+    Status.OPEN: frozenset({Status.PENDING, Status.RESOLVED}),
+    Status.PENDING: frozenset({Status.OPEN, Status.RESOLVED}),
+    Status.RESOLVED: frozenset({Status.OPEN, Status.CLOSED}),
+    Status.CLOSED: frozenset(),
+}
+ACTIVE_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING)
+DONE_STATUSES = (Status.RESOLVED, Status.CLOSED)
+# Statuses a ticket may be handed out from by "next ticket".
+QUEUE_STATUSES = (Status.NEW, Status.OPEN)
+
+PRIORITY_LABELS = {1: "critical", 2: "high", 3: "medium", 4: "low", 5: "planning"}
+
+# ITIL default: rows are impact, columns urgency.
+DEFAULT_MATRIX: dict[tuple[str, str], int] = {
+    (Level.HIGH, Level.HIGH): 1,
+    (Level.HIGH, Level.MEDIUM): 2,
+    (Level.HIGH, Level.LOW): 3,
+    (Level.MEDIUM, Level.HIGH): 2,
+    (Level.MEDIUM, Level.MEDIUM): 3,
+    (Level.MEDIUM, Level.LOW): 4,
+    (Level.LOW, Level.HIGH): 3,
+    (Level.LOW, Level.MEDIUM): 4,
+    (Level.LOW, Level.LOW): 5,
+}
+
+
+class PriorityMatrixCell(models.Model):
+    impact = models.CharField(max_length=8, choices=Level.choices)
+    urgency = models.CharField(max_length=8, choices=Level.choices)
+    priority = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["impact", "urgency"], name="matrix_cell_unique"),
+            models.CheckConstraint(condition=Q(priority__gte=1, priority__lte=5), name="matrix_priority_1_5"),
+        ]
+
+    def __str__(self) -> str:
+        return f"impact {self.impact} x urgency {self.urgency} -> P{self.priority}"
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    # The lowest tier allowed to resolve tickets of this category.
+    scope_tier = models.PositiveSmallIntegerField(default=1)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "categories"
+        constraints = [
+            models.CheckConstraint(condition=Q(scope_tier__gte=1, scope_tier__lte=3), name="category_scope_tier_1_3"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Ticket(models.Model):
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SERVICE_REQUEST)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
+    tier = models.PositiveSmallIntegerField(default=1)
+    urgency = models.CharField(max_length=8, choices=Level.choices, default=Level.MEDIUM)
+    impact = models.CharField(max_length=8, choices=Level.choices, default=Level.MEDIUM)
+    # Derived from the matrix by services; never entered.
+    priority = models.PositiveSmallIntegerField()
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_tickets")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="assigned_tickets"
+    )
+    application = models.ForeignKey(
+        "monitoring.Application", on_delete=models.PROTECT, null=True, blank=True, related_name="tickets"
+    )
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, null=True, blank=True, related_name="tickets")
+    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children")
+    # Number of tickets linked to this one as their parent; kept by the link service.
+    linked_count = models.PositiveIntegerField(default=0)
+    resolution = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    first_responded_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    sla_breached = models.BooleanField(default=False)
+
+    # Optimistic concurrency: bumped by every change, sent as the ETag.
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["status", "tier"], name="ticket_status_tier"),
+            models.Index(fields=["requester", "-id"], name="ticket_requester"),
+            models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
+            models.Index(fields=["created_at"], name="ticket_created"),
+            # The queue: unassigned tickets of a tier, best priority then earliest due.
+            models.Index(
+                fields=["tier", "priority", "resolution_due_at", "id"],
+                name="ticket_queue",
+                condition=Q(assignee__isnull=True, status__in=["new", "open"]),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(tier__gte=1, tier__lte=3), name="ticket_tier_1_3"),
+            models.CheckConstraint(condition=Q(priority__gte=1, priority__lte=5), name="ticket_priority_1_5"),
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="ticket_status_valid"),
+            models.CheckConstraint(condition=Q(urgency__in=Level.values), name="ticket_urgency_valid"),
+            models.CheckConstraint(condition=Q(impact__in=Level.values), name="ticket_impact_valid"),
+            models.CheckConstraint(condition=Q(kind__in=Kind.values), name="ticket_kind_valid"),
+            models.CheckConstraint(condition=~Q(parent=models.F("id")), name="ticket_not_own_parent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.title}"
+
+    @property
+    def number(self) -> str:
+        """Human-readable reference an agent reads to the customer on the phone."""
+        return f"HD-{self.pk:06d}" if self.pk else ""
+
+    @property
+    def priority_label(self) -> str:
+        return PRIORITY_LABELS.get(self.priority, "")
+
+    @property
+    def needs_escalation(self) -> bool:
+        """The category may only be resolved by a tier above the ticket's."""
+        return bool(self.category_id and self.category.scope_tier > self.tier)
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in DONE_STATUSES
+
+
+class Comment(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ticket_comments")
+    body = models.TextField()
+    internal = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at"], name="comment_ticket_created")]
+
+    def __str__(self) -> str:
+        return f"comment {self.pk} on {self.ticket_id}"
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):  # type: ignore[override]
+        raise TypeError("Ticket events are append-only.")
+
+    def delete(self):  # type: ignore[override]
+        raise TypeError("Ticket events are append-only.")
+
+
+class TicketEvent(models.Model):
+    """One entry of a ticket's audit trail. Written only by tickets.events.
+
+    Rows are never updated or deleted: the model refuses it here, and on
+    PostgreSQL a trigger refuses it at the database (migration 0002).
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(max_length=40)
+    data = models.JSONField(default=dict, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [
+            models.Index(fields=["ticket", "id"], name="event_ticket"),
+            models.Index(fields=["kind", "at"], name="event_kind_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.ticket_id} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise TypeError("Ticket events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[override]
+        raise TypeError("Ticket events are append-only.")

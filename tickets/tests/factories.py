@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import factory
+
+from helpdesk.models import User
+from helpdesk.roles import Role
+from monitoring.models import Application
+from tickets.models import Category, Comment, Level, Ticket
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    role = Role.CUSTOMER
+    password = factory.django.Password("pass-Word-123")
+
+
+class ApplicationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Application
+
+    name = factory.Sequence(lambda n: f"App {n}")
+    slug = factory.Sequence(lambda n: f"app-{n}")
+    environment = "production"
+    criticality = "medium"
+    owner_tier = 2
+
+
+class CategoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Category
+
+    name = factory.Sequence(lambda n: f"Category {n}")
+    scope_tier = 1
+
+
+class TicketFactory(factory.django.DjangoModelFactory):
+    """Rows for reads and set-up; changes under test go through services."""
+
+    class Meta:
+        model = Ticket
+
+    title = factory.Faker("sentence", nb_words=6)
+    description = factory.Faker("paragraph")
+    requester = factory.SubFactory(UserFactory, role=Role.CUSTOMER)
+    urgency = Level.MEDIUM
+    impact = Level.MEDIUM
+    priority = 3
+    tier = 1
+
+
+class CommentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Comment
+
+    ticket = factory.SubFactory(TicketFactory)
+    author = factory.SelfAttribute("ticket.requester")
+    body = factory.Faker("paragraph")
+    internal = False
