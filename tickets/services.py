@@ -203,7 +203,7 @@ def _adjust_linked_count(parent_id: int, delta: int, child: Ticket, actor: User 
         linked_count=F("linked_count") + delta, version=F("version") + 1, updated_at=timezone.now()
     )
     kind = EventKind.CHILD_LINKED if delta > 0 else EventKind.CHILD_UNLINKED
-    events.record(parent_id, actor, kind, ticket=child.pk)
+    events.record(parent_id, actor, kind, child=child.pk)
 
 
 def ticket_create(

@@ -1,0 +1,109 @@
+"""Admin for configuration, and a ticket view whose edits go through the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest
+
+from helpdesk.errors import ServiceError
+from tickets import services
+from tickets.models import Category, Comment, PriorityMatrixCell, Ticket, TicketEvent
+
+
+class ReadOnlyAdminMixin:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ("name", "scope_tier", "is_active")
+    list_filter = ("scope_tier", "is_active")
+    search_fields = ("name",)
+
+
+@admin.register(PriorityMatrixCell)
+class PriorityMatrixCellAdmin(admin.ModelAdmin):
+    """Editing a cell replaces the matrix through the service, which re-prioritises open tickets."""
+
+    list_display = ("impact", "urgency", "priority")
+    list_editable = ("priority",)
+    fields = ("impact", "urgency", "priority")
+    readonly_fields = ("impact", "urgency")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: PriorityMatrixCell, form: Any, change: bool) -> None:
+        matrix = services.priority_matrix()
+        matrix[(obj.impact, obj.urgency)] = obj.priority
+        cells = [{"impact": i, "urgency": u, "priority": p} for (i, u), p in matrix.items()]
+        services.priority_matrix_update(actor=request.user, cells=cells)
+
+
+class CommentInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Comment
+    fields = ("created_at", "author", "internal", "body")
+    readonly_fields = fields
+    extra = 0
+
+
+class EventInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = TicketEvent
+    fields = ("at", "actor", "kind", "data")
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    list_display = ("id", "title", "status", "tier", "priority", "assignee", "requester", "created_at")
+    list_filter = ("status", "tier", "priority", "kind")
+    search_fields = ("title",)
+    list_select_related = ("assignee", "requester")
+    raw_id_fields = ("parent",)
+    fields = (
+        "title", "description", "kind", "urgency", "impact", "category", "application", "parent",
+        "status", "tier", "priority", "requester", "assignee", "resolution", "version",
+        "created_at", "updated_at", "first_responded_at", "resolved_at", "closed_at", "sla_breached",
+    )
+    readonly_fields = (
+        "status", "tier", "priority", "requester", "assignee", "resolution", "version",
+        "created_at", "updated_at", "first_responded_at", "resolved_at", "closed_at", "sla_breached",
+    )
+    inlines = [CommentInline, EventInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # tickets are opened through the API and pages, which apply the rules
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the audit trail keeps every ticket
+
+    def save_model(self, request: HttpRequest, obj: Ticket, form: Any, change: bool) -> None:
+        changes = {field: form.cleaned_data[field] for field in form.changed_data if field in services.EDITABLE_FIELDS}
+        try:
+            services.ticket_update(ticket=obj.pk, actor=request.user, changes=changes)
+        except ServiceError as exc:
+            messages.error(request, str(exc.detail))
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        pass  # comments and events are read-only here
+
+
+@admin.register(TicketEvent)
+class TicketEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("at", "ticket", "kind", "actor")
+    list_filter = ("kind",)
+    raw_id_fields = ("ticket",)
+    list_select_related = ("actor",)

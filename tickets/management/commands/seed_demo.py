@@ -1,0 +1,220 @@
+"""Demo data for `make run`: one user per role, categories, applications and a
+few dozen realistic tickets in every tier and priority. Idempotent: users and
+configuration are brought to a known state; tickets are only created once.
+Every ticket change goes through the services, so the audit trail is real.
+"""
+
+from __future__ import annotations
+
+import random
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from helpdesk.models import User
+from helpdesk.roles import Role
+from monitoring.models import Application
+from tickets import services
+from tickets.models import Category, Kind, Status
+
+USERS = [
+    # username, role, first name, last name
+    ("admin", Role.ADMIN, "Ada", "Admin"),
+    ("manager", Role.MANAGER, "Maria", "Manager"),
+    ("l1", Role.L1, "Liam", "First-Line"),
+    ("l1b", Role.L1, "Lena", "First-Line"),
+    ("l2", Role.L2, "Noah", "Engineer"),
+    ("l3", Role.L3, "Sofia", "Architect"),
+    ("customer", Role.CUSTOMER, "Carl", "Customer"),
+    ("customer2", Role.CUSTOMER, "Chloe", "Client"),
+]
+
+CATEGORIES = [
+    ("Password reset", 1, "Account locked or password forgotten."),
+    ("Account access", 1, "Permissions, roles, SSO problems."),
+    ("Billing question", 1, "Invoices, payments, refunds."),
+    ("How-to question", 1, "Using the product."),
+    ("Bug report", 2, "Something behaves wrongly."),
+    ("Performance problem", 2, "Slow pages, timeouts."),
+    ("Minor code fix", 2, "A small change in code or configuration."),
+    ("Data correction", 3, "Fixing stored data by hand."),
+    ("Architecture change", 3, "Changes to the system's design."),
+]
+
+APPLICATIONS = [
+    ("Webshop", "webshop-production", "production", "high", 2),
+    ("Billing API", "billing-api-production", "production", "high", 2),
+    ("Customer Portal", "customer-portal-production", "production", "medium", 2),
+    ("Reporting", "reporting-production", "production", "low", 3),
+]
+
+# title, category, application, urgency, impact
+TICKETS = [
+    ("Cannot log in after password change", "Password reset", "Customer Portal", "medium", "low"),
+    ("Forgot password, reset e-mail never arrives", "Password reset", "Customer Portal", "high", "low"),
+    ("Locked out after three attempts", "Password reset", None, "medium", "low"),
+    ("New colleague needs access to invoices", "Account access", "Billing API", "low", "low"),
+    ("SSO login loops back to the start page", "Account access", "Customer Portal", "high", "medium"),
+    ("Invoice 2026-1184 charged twice", "Billing question", "Billing API", "high", "medium"),
+    ("VAT missing on the November invoice", "Billing question", "Billing API", "medium", "medium"),
+    ("How do I export my order history?", "How-to question", "Webshop", "low", "low"),
+    ("Where can I change the delivery address?", "How-to question", "Webshop", "low", "low"),
+    ("Checkout fails with 'payment declined' for all cards", "Bug report", "Webshop", "high", "high"),
+    ("Discount code applied twice in basket", "Bug report", "Webshop", "medium", "medium"),
+    ("PDF invoice shows wrong currency", "Bug report", "Billing API", "medium", "low"),
+    ("Search returns no results for product names with accents", "Bug report", "Webshop", "medium", "medium"),
+    ("Product pages take 12 seconds to load", "Performance problem", "Webshop", "high", "high"),
+    ("Monthly report times out", "Performance problem", "Reporting", "medium", "low"),
+    ("Portal dashboard slow every morning at 9", "Performance problem", "Customer Portal", "medium", "medium"),
+    ("Typo in the order confirmation e-mail", "Minor code fix", "Webshop", "low", "low"),
+    ("Add the new tax rate for Portugal", "Minor code fix", "Billing API", "medium", "high"),
+    ("Customer merged two accounts, orders missing", "Data correction", "Webshop", "high", "medium"),
+    ("Duplicate customer records after import", "Data correction", "Billing API", "medium", "medium"),
+    ("Reporting database needs partitioning", "Architecture change", "Reporting", "low", "medium"),
+    ("Move invoice generation to a queue", "Architecture change", "Billing API", "low", "high"),
+    ("Webshop down for customers in Spain", "Bug report", "Webshop", "high", "high"),
+    ("Cannot upload a profile picture", "Bug report", "Customer Portal", "low", "low"),
+    ("Two-factor codes rejected", "Account access", "Customer Portal", "high", "high"),
+    ("Refund not received after 14 days", "Billing question", "Billing API", "medium", "low"),
+    ("Order status stuck on 'processing'", "Bug report", "Webshop", "medium", "high"),
+    ("Report shows last month's numbers", "Bug report", "Reporting", "medium", "low"),
+    ("API returns 502 during nightly batch", "Performance problem", "Billing API", "high", "medium"),
+    ("Request: dark mode for the portal", "How-to question", "Customer Portal", "low", "low"),
+    ("Shipping costs wrong for islands", "Minor code fix", "Webshop", "medium", "medium"),
+    ("Session expires after 2 minutes", "Bug report", "Customer Portal", "high", "medium"),
+    ("Cannot download the annual statement", "Billing question", "Billing API", "low", "medium"),
+    ("Search index out of date", "Performance problem", "Webshop", "low", "medium"),
+    ("E-mail notifications arrive twice", "Bug report", "Customer Portal", "low", "low"),
+    ("Need a CSV of all open invoices", "How-to question", "Billing API", "low", "low"),
+]
+
+DEMO_PASSWORD_SUFFIX = "-demo-2026"
+
+
+class Command(BaseCommand):
+    help = "Load demo users, configuration and tickets (idempotent)."
+
+    def handle(self, *args, **options) -> None:
+        if settings.PRODUCTION:
+            raise CommandError("Refusing to load demo data with HELPDESK_ENV=production.")
+        with transaction.atomic():
+            users = self._users()
+            categories = self._categories()
+            applications = self._applications()
+            created = self._tickets(users, categories, applications)
+        self.stdout.write(self.style.SUCCESS("Demo users (username / password):"))
+        for username, role, *_ in USERS:
+            self.stdout.write(f"  {role:<9} {username:<10} {username}{DEMO_PASSWORD_SUFFIX}")
+        self.stdout.write(f"Demo tickets created now: {created}")
+
+    def _users(self) -> dict[str, User]:
+        users = {}
+        for username, role, first, last in USERS:
+            user, _ = User.objects.get_or_create(username=username, defaults={"email": f"{username}@demo.example"})
+            user.role, user.first_name, user.last_name, user.is_active = role, first, last, True
+            user.is_staff = role in (Role.ADMIN, Role.MANAGER)
+            user.is_superuser = role == Role.ADMIN
+            user.set_password(f"{username}{DEMO_PASSWORD_SUFFIX}")
+            user.save()
+            users[username] = user
+        return users
+
+    def _categories(self) -> dict[str, Category]:
+        result = {}
+        for name, scope, description in CATEGORIES:
+            result[name], _ = Category.objects.update_or_create(
+                name=name, defaults={"scope_tier": scope, "description": description}
+            )
+        return result
+
+    def _applications(self) -> dict[str, Application]:
+        result = {}
+        for name, slug, env, criticality, owner in APPLICATIONS:
+            result[name], _ = Application.objects.update_or_create(
+                slug=slug, defaults={"name": name, "environment": env, "criticality": criticality, "owner_tier": owner}
+            )
+        return result
+
+    def _tickets(self, users: dict[str, User], categories: dict, applications: dict) -> int:
+        customers = [users["customer"], users["customer2"]]
+        if users["customer"].requested_tickets.exists():
+            return 0
+        rng = random.Random(2026)
+        l1, l1b, l2, l3, manager = (users[u] for u in ("l1", "l1b", "l2", "l3", "manager"))
+        incident = services.ticket_create(
+            actor=l2,
+            title="Webshop checkout errors (incident)",
+            description="Error rate on checkout above 5 % since 08:40.",
+            requester=manager,
+            application=applications["Webshop"],
+            category=categories["Bug report"],
+            kind=Kind.INCIDENT,
+            urgency="high",
+            impact="high",
+            tier=2,
+        )
+        services.ticket_claim(ticket=incident, actor=l2)
+        for n, (title, category, app, urgency, impact) in enumerate(TICKETS):
+            requester = customers[n % 2]
+            agent = l1 if n % 3 else l1b
+            ticket = services.ticket_create(
+                actor=agent if n % 4 else requester,
+                title=title,
+                description=f"{title}.\n\nReported by {requester.get_full_name()} on the phone.",
+                requester=requester,
+                application=applications.get(app),
+                category=categories[category],
+                urgency=urgency,
+                impact=impact,
+            )
+            fate = rng.random()
+            scope = categories[category].scope_tier
+            if "Webshop down" in title or "Checkout fails" in title:
+                services.ticket_update(ticket=ticket, actor=l1, changes={"parent": incident})
+            if fate < 0.15:
+                continue  # left new in the L1 queue
+            services.ticket_claim(ticket=ticket, actor=agent)
+            services.comment_create(
+                ticket=ticket, actor=agent, body="Thanks for calling, we are looking into it.", internal=False
+            )
+            if scope == 1 and fate < 0.7:
+                services.ticket_transition(
+                    ticket=ticket, actor=agent, status=Status.RESOLVED, resolution="Walked the customer through the fix."
+                )
+                if fate < 0.4:
+                    services.ticket_transition(ticket=ticket, actor=requester, status=Status.CLOSED)
+                continue
+            if scope == 1:
+                services.ticket_transition(ticket=ticket, actor=agent, status=Status.PENDING)
+                continue
+            services.ticket_escalate(
+                ticket=ticket,
+                actor=agent,
+                to_tier=2,
+                reason="Needs an engineer: beyond the known resolutions.",
+                summary=f"Customer reports: {title.lower()}.",
+                steps_tried="Checked application health, reproduced once, no known issue matches.",
+            )
+            services.comment_create(
+                ticket=ticket, actor=agent, body="Customer is a key account; keep them posted.", internal=True
+            )
+            if fate < 0.45:
+                continue  # waiting in the L2 queue
+            services.ticket_claim(ticket=ticket, actor=l2)
+            if scope == 3:
+                services.ticket_escalate(
+                    ticket=ticket,
+                    actor=l2,
+                    to_tier=3,
+                    reason="Root cause is in the design.",
+                    summary="Reproduced; the fix needs a schema change.",
+                    steps_tried="Profiled the query, checked recent deploys.",
+                )
+                if fate > 0.8:
+                    services.ticket_claim(ticket=ticket, actor=l3)
+            elif fate > 0.75:
+                services.ticket_transition(
+                    ticket=ticket, actor=l2, status=Status.RESOLVED, resolution="Fixed in release 4.12.1."
+                )
+        return len(TICKETS) + 1
