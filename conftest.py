@@ -11,6 +11,12 @@ from tickets.tests.factories import UserFactory
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Factory users hash a password; PBKDF2 would cost ~0.5 s per user."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _eager_celery():
     """Tasks run in-process by default; tests with a real worker turn this off."""
     celery_app.conf.task_always_eager = True
@@ -19,43 +25,21 @@ def _eager_celery():
     celery_app.conf.task_always_eager = False
 
 
-def _user(role: str, **kwargs):
-    return UserFactory(role=role, **kwargs)
+def _role_user(role: str, **extra):
+    @pytest.fixture
+    def fixture(db):
+        return UserFactory(role=role, **extra)
+
+    return fixture
 
 
-@pytest.fixture
-def customer(db):
-    return _user(Role.CUSTOMER)
-
-
-@pytest.fixture
-def other_customer(db):
-    return _user(Role.CUSTOMER)
-
-
-@pytest.fixture
-def l1(db):
-    return _user(Role.L1)
-
-
-@pytest.fixture
-def l2(db):
-    return _user(Role.L2)
-
-
-@pytest.fixture
-def l3(db):
-    return _user(Role.L3)
-
-
-@pytest.fixture
-def manager(db):
-    return _user(Role.MANAGER)
-
-
-@pytest.fixture
-def admin_user(db):
-    return _user(Role.ADMIN, is_staff=True, is_superuser=True)
+customer = _role_user(Role.CUSTOMER)
+other_customer = _role_user(Role.CUSTOMER)
+l1 = _role_user(Role.L1)
+l2 = _role_user(Role.L2)
+l3 = _role_user(Role.L3)
+manager = _role_user(Role.MANAGER, is_staff=True)
+admin_user = _role_user(Role.ADMIN, is_staff=True, is_superuser=True)
 
 
 @pytest.fixture

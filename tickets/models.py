@@ -213,6 +213,8 @@ class TicketEvent(models.Model):
     objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
+        # Related-object access must not bypass the append-only queryset either.
+        base_manager_name = "objects"
         ordering = ["at", "id"]
         indexes = [
             models.Index(fields=["ticket", "id"], name="event_ticket"),

@@ -303,6 +303,8 @@ def ticket_update(
         parent_changed = "parent" in changes and (changes["parent"].pk if changes["parent"] else None) != old_parent
         if parent_changed and changes["parent"] is not None:
             _validate_parent(ticket, _lock(changes["parent"]))
+        if after.get("kind") not in (None, Kind.INCIDENT) and ticket.linked_count:
+            raise field_error("kind", "Tickets are linked to this incident; unlink them first.")
 
         if not before and not parent_changed:
             return ticket
@@ -349,11 +351,12 @@ def _apply_status(ticket: Ticket, actor: User | None, status: str, resolution: s
     elif status == Status.CLOSED:
         ticket.closed_at = now
         fields.append("closed_at")
-    elif before == Status.RESOLVED:  # reopened
-        ticket.resolved_at = None
-        fields.append("resolved_at")
+    elif before == Status.RESOLVED:  # reopened: the old resolution no longer holds
+        ticket.resolved_at, ticket.resolution = None, ""
+        fields += ["resolved_at", "resolution"]
     _save(ticket, *fields)
-    events.status_changed(ticket, actor, before, resolution)
+    # Only a resolution that was actually stored belongs in the audit trail.
+    events.status_changed(ticket, actor, before, resolution if status == Status.RESOLVED else "")
 
 
 def ticket_transition(
