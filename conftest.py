@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -53,3 +55,19 @@ def api():
 
     client.as_ = as_
     return client
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A Redis database tests may use as a broker. Missing Redis skips on a
+    developer's machine but fails in CI, where it must be there."""
+    from helpdesk.tests.brokers import redis_problem, redis_test_url
+
+    url = redis_test_url()
+    problem = redis_problem(url)
+    if problem:
+        message = f"needs Redis as the broker at {url} ({problem})"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return url

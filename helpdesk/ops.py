@@ -9,7 +9,14 @@ from collections.abc import Callable, Iterator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import (
+    CONTENT_TYPE_PLAIN_0_0_4,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -124,5 +131,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
     else:
         registry.register(REGISTRY)  # type: ignore[arg-type]
     registry.register(_ticket_collector)
-    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    # generate_latest writes the classic 0.0.4 text format (UNDERSCORES escaping); say so.
+    # prometheus_client >= 0.22 made CONTENT_TYPE_LATEST "version=1.0.0", which older
+    # scrapers and agents do not recognise.
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_PLAIN_0_0_4)
 

@@ -1,0 +1,168 @@
+"""Operations endpoints (SPEC 6: /healthz, /readyz, /metrics) and the first
+admin from `createsuperuser --noinput` (SPEC 6, Auth)."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from django.core.management import call_command
+from django.db import connections
+from prometheus_client.parser import text_string_to_metric_families
+
+from helpdesk import ops
+from helpdesk.models import User
+from helpdesk.roles import Role
+from helpdesk.tests.brokers import CLOSED_BROKER_URL, celery_broker
+from tickets.models import Status
+from tickets.tests.factories import TicketFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+# --- /healthz ---------------------------------------------------------------------
+
+
+def test_healthz_answers_anonymous_get(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert client.post("/healthz").status_code == 405
+
+
+# --- /readyz ---------------------------------------------------------------------------
+
+
+def test_readyz_ok_with_database_and_redis_broker(client, redis_url):
+    with celery_broker(redis_url):
+        response = client.get("/readyz")
+    assert response.status_code == 200, response.content
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}, "failing": []}
+
+
+def test_readyz_names_the_broker_when_it_is_unreachable(client):
+    started = time.monotonic()
+    with celery_broker(CLOSED_BROKER_URL):
+        response = client.get("/readyz")
+    assert time.monotonic() - started < 10, "readiness must not hang on a dead broker"
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["failing"] == ["broker"]
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["broker"] != "ok" and body["checks"]["broker"]  # the error, for the operator
+
+
+def test_readyz_names_the_database_when_it_is_unreachable(client, monkeypatch, tmp_path):
+    """A real connection attempt to a database that is not there (closed port,
+    or for SQLite a file in a missing directory)."""
+    default = connections["default"]
+    broken = {**default.settings_dict}
+    if default.vendor == "sqlite":
+        broken["NAME"] = str(tmp_path / "missing" / "db.sqlite3")
+    else:
+        broken.update(HOST="127.0.0.1", PORT="1", OPTIONS={**broken.get("OPTIONS", {}), "connect_timeout": 2})
+    unreachable = type(default)(broken, alias="unreachable")
+    monkeypatch.setattr(ops, "connection", unreachable)
+    monkeypatch.setattr(ops, "check_broker", lambda: None)  # only the database is under test
+    try:
+        response = client.get("/readyz")
+    finally:
+        unreachable.close()
+    assert response.status_code == 503
+    body = response.json()
+    assert body["failing"] == ["database"]
+    assert body["checks"]["broker"] == "ok"
+    assert "OperationalError" in body["checks"]["database"]
+
+
+def test_readyz_reports_both_failures(client, monkeypatch):
+    monkeypatch.setattr(ops, "check_database", lambda: "OperationalError: down")
+    with celery_broker(CLOSED_BROKER_URL):
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["broker", "database"]
+
+
+# --- /metrics ---------------------------------------------------------------------------
+
+
+def scrape(client) -> tuple[str, dict[str, dict[tuple, float]]]:
+    """The exposition text and {sample name: {sorted label items: value}}."""
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    text = response.content.decode()
+    samples: dict[str, dict[tuple, float]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+    return response["Content-Type"], samples
+
+
+def test_metrics_is_prometheus_text_with_ticket_gauges_and_request_counter(client):
+    requester = UserFactory(role=Role.CUSTOMER)
+    agent = UserFactory(role=Role.L1)
+    for _ in range(2):
+        TicketFactory(requester=requester, tier=1, priority=1)
+    TicketFactory(requester=requester, tier=1, priority=2, assignee=agent, status=Status.OPEN)
+    TicketFactory(requester=requester, tier=2, priority=3, status=Status.PENDING)
+    TicketFactory(requester=requester, tier=2, priority=3, status=Status.RESOLVED)  # not open
+    TicketFactory(requester=requester, tier=3, priority=5, status=Status.CLOSED)  # not open
+
+    content_type, before = scrape(client)
+    assert content_type.startswith("text/plain; version=0.0.4"), content_type
+
+    open_by_label = {
+        dict(labels)["tier"] + "/" + dict(labels)["priority"]: v
+        for labels, v in before["helpdesk_tickets_open"].items()
+    }
+    assert open_by_label == {"1/1": 2, "1/2": 1, "2/3": 1}
+    unassigned = {dict(labels)["tier"]: v for labels, v in before["helpdesk_queue_unassigned"].items()}
+    assert unassigned == {"1": 2, "2": 1}
+
+    key = (("method", "GET"), ("status", "200"), ("view", "healthz"))
+    count_before = before.get("helpdesk_http_requests_total", {}).get(key, 0)
+    for _ in range(3):
+        assert client.get("/healthz").status_code == 200
+    _, after = scrape(client)
+    assert after["helpdesk_http_requests_total"][key] == count_before + 3
+    # The first scrape itself was counted, under its route name.
+    assert after["helpdesk_http_requests_total"][(("method", "GET"), ("status", "200"), ("view", "metrics"))] >= 1
+    assert after["helpdesk_http_request_duration_seconds_count"][(("method", "GET"), ("view", "healthz"))] >= 3
+
+
+def test_metrics_counts_unmatched_urls_without_the_path(client):
+    _, before = scrape(client)
+    key = (("method", "GET"), ("status", "404"), ("view", "unmatched"))
+    was = before.get("helpdesk_http_requests_total", {}).get(key, 0)
+    assert client.get("/no/such/page/12345").status_code == 404
+    text = client.get("/metrics").content.decode()
+    assert "/no/such/page" not in text
+    _, after = scrape(client)
+    assert after["helpdesk_http_requests_total"][key] == was + 1
+
+
+# --- first admin ---------------------------------------------------------------------------
+
+
+def test_createsuperuser_noinput_makes_an_admin(monkeypatch, api, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "root")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "Sturdy-Admin-Pass-42")
+    monkeypatch.setenv("DJANGO_SUPERUSER_EMAIL", "root@example.com")
+
+    call_command("createsuperuser", interactive=False, stdout=io.StringIO())
+
+    user = User.objects.get(username="root")
+    assert user.role == Role.ADMIN
+    assert user.is_superuser and user.is_staff and user.is_active
+    assert user.email == "root@example.com"
+    assert user.check_password("Sturdy-Admin-Pass-42")
+
+    response = api.post("/api/v1/auth/token/", {"username": "root", "password": "Sturdy-Admin-Pass-42"}, format="json")
+    assert response.status_code == 200, response.content
+    api.credentials(HTTP_AUTHORIZATION=f"Token {response.data['token']}")
+    me = api.get("/api/v1/users/me/")
+    assert me.status_code == 200, me.content
+    assert me.data["role"] == "admin"

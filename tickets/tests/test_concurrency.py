@@ -1,0 +1,174 @@
+"""Claims under real concurrency (SPEC 3): "next ticket" hands every ticket out
+exactly once, and a contested claim has exactly one winner.
+
+Each thread has its own database connection, so these tests exercise
+PostgreSQL's row locks (``SELECT ... FOR UPDATE SKIP LOCKED``) for real.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from helpdesk.errors import Conflict
+from helpdesk.roles import Role
+from tickets import services
+from tickets.events import EventKind
+from tickets.models import Status, Ticket, TicketEvent
+from tickets.tests.factories import TicketFactory, UserFactory
+
+pytestmark = [
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason=f"needs PostgreSQL row locks across connections; the test database is {connection.vendor}",
+    ),
+    pytest.mark.django_db(transaction=True),
+]
+
+THREAD_TIMEOUT = 60  # seconds; a thread still alive after this means a hang
+
+
+def run_in_threads(count: int, work: Callable[[int], None]) -> None:
+    """Start ``count`` threads together on ``work(i)``; re-raise the first failure."""
+    barrier = threading.Barrier(count, timeout=THREAD_TIMEOUT)
+    errors: list[BaseException] = []
+
+    def body(index: int) -> None:
+        try:
+            barrier.wait()
+            work(index)
+        except BaseException as exc:  # reported to the test below
+            errors.append(exc)
+        finally:
+            connection.close()  # this thread's own connection
+
+    threads = [threading.Thread(target=body, args=(i,), daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=THREAD_TIMEOUT)
+    assert not any(thread.is_alive() for thread in threads), "a claiming thread did not finish"
+    if errors:
+        raise errors[0]
+
+
+def _queue_key(ticket: Ticket) -> tuple:
+    """The order "next ticket" hands tickets out in: priority, due time (none last), id."""
+    due = ticket.resolution_due_at
+    return (ticket.priority, due is None, due, ticket.pk)
+
+
+@pytest.mark.parametrize("via", ["api", "service"])
+def test_next_ticket_hands_each_ticket_out_exactly_once(via):
+    requester = UserFactory(role=Role.CUSTOMER)
+    now = timezone.now()
+    queue = [
+        TicketFactory(
+            requester=requester,
+            tier=1,
+            priority=1 + i % 5,
+            resolution_due_at=now + timedelta(minutes=(i * 37) % 500) if i % 3 else None,
+        )
+        for i in range(200)
+    ]
+    # Tickets that are not in the tier-1 queue must never be handed out.
+    holder = UserFactory(role=Role.L1)
+    outside = [
+        TicketFactory(requester=requester, tier=2, priority=1),
+        TicketFactory(requester=requester, tier=1, priority=1, assignee=holder, status=Status.OPEN),
+        TicketFactory(requester=requester, tier=1, priority=1, status=Status.PENDING),
+        TicketFactory(requester=requester, tier=1, priority=1, status=Status.RESOLVED),
+    ]
+    agents = [UserFactory(role=Role.L1) for _ in range(8)]
+    claims: dict[int, list[int]] = {agent.pk: [] for agent in agents}
+    max_calls = len(queue) + 2  # a thread looping longer than this never saw an empty queue
+
+    def claim_until_empty(index: int) -> None:
+        agent = agents[index]
+        client = APIClient()  # one client per thread, authenticated as this thread's agent
+        client.force_authenticate(user=agent)
+        for _ in range(max_calls):
+            if via == "api":
+                response = client.post("/api/v1/tickets/next/", {}, format="json")
+                if response.status_code == 204:
+                    return
+                assert response.status_code == 200, (response.status_code, response.content)
+                assert response.data["assignee"] == agent.pk, response.data
+                claims[agent.pk].append(response.data["id"])
+            else:
+                ticket = services.next_ticket_claim(actor=agent)
+                if ticket is None:
+                    return
+                assert ticket.assignee_id == agent.pk
+                claims[agent.pk].append(ticket.pk)
+        raise AssertionError(f"agent {agent.pk} never got an empty queue after {max_calls} claims")
+
+    run_in_threads(len(agents), claim_until_empty)
+
+    handed_out = [tid for ids in claims.values() for tid in ids]
+    duplicates = [tid for tid, n in Counter(handed_out).items() if n > 1]
+    assert not duplicates, f"{len(duplicates)} tickets handed out more than once, e.g. {duplicates[:10]}"
+    assert sorted(handed_out) == sorted(t.pk for t in queue)
+    assert sum(1 for ids in claims.values() if ids) >= 2, "claims did not run concurrently"
+
+    tickets = Ticket.objects.in_bulk([t.pk for t in queue])
+    for agent_id, ids in claims.items():
+        for tid in ids:
+            assert tickets[tid].assignee_id == agent_id
+            assert tickets[tid].status == Status.OPEN  # claiming a new ticket opens it
+        # Every agent got its tickets best first (priority, then due time, then id).
+        keys = [_queue_key(tickets[tid]) for tid in ids]
+        assert keys == sorted(keys), f"agent {agent_id} got tickets out of queue order"
+
+    assigned = TicketEvent.objects.filter(kind=EventKind.ASSIGNED, ticket_id__in=tickets)
+    assert assigned.count() == len(queue)
+    per_ticket = Counter(assigned.values_list("ticket_id", flat=True))
+    assert set(per_ticket.values()) == {1}
+    for event in assigned:
+        assert event.actor_id == tickets[event.ticket_id].assignee_id
+        assert event.data == {"before": {"assignee": None}, "after": {"assignee": event.actor_id}}
+
+    for ticket in outside:
+        before = ticket.assignee_id
+        ticket.refresh_from_db()
+        assert ticket.assignee_id == before
+    assert not TicketEvent.objects.filter(ticket__in=outside).exists()
+
+
+def test_twenty_agents_claiming_the_same_ticket_have_one_winner():
+    ticket = TicketFactory(tier=1, priority=2)
+    agents = [UserFactory(role=Role.L1) for _ in range(20)]
+    winners: list[int] = []
+    conflicts: list[Conflict] = []
+
+    def claim(index: int) -> None:
+        agent = agents[index]
+        try:
+            claimed = services.ticket_claim(ticket=ticket.pk, actor=agent)
+        except Conflict as exc:
+            conflicts.append(exc)
+            return
+        assert claimed.assignee_id == agent.pk
+        winners.append(agent.pk)
+
+    run_in_threads(len(agents), claim)
+
+    assert len(winners) == 1, winners
+    assert len(conflicts) == len(agents) - 1
+    winner = winners[0]
+    assert all(exc.status_code == 409 and exc.extra == {"assignee": winner} for exc in conflicts)
+
+    ticket.refresh_from_db()
+    assert ticket.assignee_id == winner
+    assert ticket.status == Status.OPEN
+    assert ticket.version == 3  # one assignment + one status change, nothing more
+    kinds = Counter(TicketEvent.objects.filter(ticket=ticket).values_list("kind", flat=True))
+    assert kinds == {EventKind.ASSIGNED: 1, EventKind.STATUS_CHANGED: 1}
+    assert TicketEvent.objects.get(ticket=ticket, kind=EventKind.ASSIGNED).actor_id == winner
