@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from helpdesk.celery import app as celery_app
@@ -16,6 +17,14 @@ from tickets.tests.factories import UserFactory
 def _fast_password_hashing(settings):
     """Factory users hash a password; PBKDF2 would cost ~0.5 s per user."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle():
+    """Throttle counters live in the cache; each test starts from zero."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

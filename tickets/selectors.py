@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from helpdesk import roles
 from helpdesk.errors import InvalidInput, NotFound
@@ -52,7 +52,9 @@ def event_list_for(*, user: User, ticket: Ticket) -> QuerySet[TicketEvent]:
     if roles.is_agent(user):
         return qs
     # Customers see the public history: creation, status changes, public comments.
-    return qs.filter(kind__in=CUSTOMER_VISIBLE_KINDS).exclude(data__internal=True)
+    # has_key first: a bare NOT (data->'internal' = true) is NULL, which excludes
+    # every event without the key (creation, status changes).
+    return qs.filter(kind__in=CUSTOMER_VISIBLE_KINDS).exclude(Q(data__has_key="internal") & Q(data__internal=True))
 
 
 def handover_for(*, ticket: Ticket) -> TicketEvent | None:

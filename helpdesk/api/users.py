@@ -16,6 +16,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from helpdesk.api.base import IsManager
+from helpdesk.errors import InvalidInput
 from helpdesk.models import User
 from helpdesk.roles import Role
 from helpdesk.services import user_create
@@ -48,6 +49,8 @@ class UserListCreateView(generics.ListCreateAPIView):
 
     def get_queryset(self) -> QuerySet[User]:
         qs = User.objects.order_by("id")
+        if "\x00" in self.request.query_params.get("role", "") + self.request.query_params.get("q", ""):
+            raise InvalidInput({"detail": "Null characters are not allowed."})  # PostgreSQL would refuse them: 500
         role = self.request.query_params.get("role")
         if role:
             qs = qs.filter(role__in=role.split(","))
