@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import django_filters.rest_framework as filters
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
@@ -16,7 +17,6 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from helpdesk.api.base import IsManager
-from helpdesk.errors import InvalidInput
 from helpdesk.models import User
 from helpdesk.roles import Role
 from helpdesk.services import user_create
@@ -43,21 +43,36 @@ class UserSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class RoleInFilter(filters.BaseInFilter, filters.ChoiceFilter):
+    """`role=l1,l2`: each item must be a known role."""
+
+
+class UserFilter(filters.FilterSet):
+    role = RoleInFilter(field_name="role", choices=Role.choices)
+    q = filters.CharFilter(method="filter_q", max_length=100)
+
+    class Meta:
+        model = User
+        fields = ["is_active"]
+
+    def filter_q(self, queryset: QuerySet[User], name: str, value: str) -> QuerySet[User]:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(username__icontains=value)
+            | Q(email__icontains=value)
+            | Q(first_name__icontains=value)
+            | Q(last_name__icontains=value)
+        )
+
+
 class UserListCreateView(generics.ListCreateAPIView):
     serializer_class = UserSerializer
     permission_classes = [IsManager]
 
-    def get_queryset(self) -> QuerySet[User]:
-        qs = User.objects.order_by("id")
-        if "\x00" in self.request.query_params.get("role", "") + self.request.query_params.get("q", ""):
-            raise InvalidInput({"detail": "Null characters are not allowed."})  # PostgreSQL would refuse them: 500
-        role = self.request.query_params.get("role")
-        if role:
-            qs = qs.filter(role__in=role.split(","))
-        q = self.request.query_params.get("q", "").strip()[:100]
-        if q:
-            qs = qs.filter(Q(username__icontains=q) | Q(email__icontains=q) | Q(first_name__icontains=q) | Q(last_name__icontains=q))
-        return qs
+    queryset = User.objects.order_by("id")
+    filterset_class = UserFilter
 
     def perform_create(self, serializer: UserSerializer) -> None:
         serializer.instance = user_create(creator=self.request.user, data=dict(serializer.validated_data))

@@ -540,4 +540,4 @@ def test_junk_params_on_other_lists_never_500(api, world, path, params):
 @pytest.mark.parametrize("params", [{"q": NUL}, {"role": NUL}, {"role": "l1,\x00"}])
 def test_nul_in_user_search_is_400(api, world, params):
     r = api.as_(world["users"]["manager"]).get(f"{V1}users/", params)
-    assert r.status_code == 400 and "detail" in r.json()
+    assert r.status_code == 400 and set(r.json()) == set(params)
