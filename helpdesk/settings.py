@@ -211,6 +211,26 @@ HELPDESK_INCIDENT_IMPACT_LINKS = env_int("HELPDESK_INCIDENT_IMPACT_LINKS", 5)
 HELPDESK_SAMPLE_RETENTION_DAYS = env_int("HELPDESK_SAMPLE_RETENTION_DAYS", 30)
 HELPDESK_ESCALATION_TICK_SECONDS = env_int("HELPDESK_ESCALATION_TICK_SECONDS", 60)
 HELPDESK_SYSTEM_USERNAME = "system"
+# An active ticket this far into its resolution time is "at risk" on dashboards.
+HELPDESK_AT_RISK_PCT = env_int("HELPDESK_AT_RISK_PCT", 80)
+
+# --- Notifications ------------------------------------------------------------
+# Webhook bodies are signed with HMAC-SHA256 under this key (X-Helpdesk-Signature).
+HELPDESK_WEBHOOK_SECRET = os.environ.get("HELPDESK_WEBHOOK_SECRET", SECRET_KEY)
+HELPDESK_WEBHOOK_TIMEOUT_SECONDS = env_int("HELPDESK_WEBHOOK_TIMEOUT_SECONDS", 5)
+HELPDESK_NOTIFY_MAX_ATTEMPTS = env_int("HELPDESK_NOTIFY_MAX_ATTEMPTS", 5)
+HELPDESK_BASE_URL = os.environ.get("HELPDESK_BASE_URL", "http://127.0.0.1:8000")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "helpdesk@localhost")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 
 # --- Logging ----------------------------------------------------------------
 LOGGING = {

@@ -28,6 +28,12 @@ class EventKind:
     CHILD_LINKED = "child_linked"
     CHILD_UNLINKED = "child_unlinked"
     COMMENTED = "commented"
+    SLA_CHANGED = "sla_changed"
+    SLA_BREACHED = "sla_breached"
+    RULE_FIRED = "rule_fired"
+    URGENCY_RAISED = "urgency_raised"
+    NOTIFICATION_FAILED = "notification_failed"
+    AUTO_CLOSED = "auto_closed"
 
 
 # Kinds a customer may see on their own ticket; the rest can carry internal detail.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -91,6 +93,52 @@ class Category(models.Model):
         return self.name
 
 
+def default_working_days() -> list[int]:
+    return [0, 1, 2, 3, 4]
+
+
+class BusinessCalendar(models.Model):
+    """The one working calendar SLA clocks count in (a singleton, pk=1)."""
+
+    timezone = models.CharField(max_length=64, default="UTC")
+    working_days = models.JSONField(default=default_working_days)  # 0 = Monday
+    day_start = models.TimeField(default=datetime.time(9, 0))
+    day_end = models.TimeField(default=datetime.time(17, 0))
+    holiday_country = models.CharField(max_length=8, blank=True)  # ISO code for public holidays, e.g. "DE"
+    holiday_subdivision = models.CharField(max_length=16, blank=True)
+    holidays = models.JSONField(default=list, blank=True)  # extra closed dates, "YYYY-MM-DD"
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(day_end__gt=models.F("day_start")), name="calendar_day_end_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.timezone} {self.day_start:%H:%M}-{self.day_end:%H:%M}"
+
+
+class SlaPolicy(models.Model):
+    """First-response and resolution targets for one priority."""
+
+    priority = models.PositiveSmallIntegerField(unique=True)
+    first_response_minutes = models.PositiveIntegerField()
+    resolution_minutes = models.PositiveIntegerField()
+    business_hours = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["priority"]
+        verbose_name = "SLA policy"
+        verbose_name_plural = "SLA policies"
+        constraints = [
+            models.CheckConstraint(condition=Q(priority__gte=1, priority__lte=5), name="sla_priority_1_5"),
+            models.CheckConstraint(condition=Q(first_response_minutes__gt=0, resolution_minutes__gt=0), name="sla_targets_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"P{self.priority}: {self.first_response_minutes} min / {self.resolution_minutes} min"
+
+
 class Ticket(models.Model):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -122,6 +170,15 @@ class Ticket(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     sla_breached = models.BooleanField(default=False)
+    response_breached_at = models.DateTimeField(null=True, blank=True)
+    resolution_breached_at = models.DateTimeField(null=True, blank=True)
+    # The resolution clock stops while pending; paused working seconds extend the due time.
+    sla_paused_at = models.DateTimeField(null=True, blank=True)
+    sla_paused_seconds = models.PositiveIntegerField(default=0)
+    # When the ticket last entered a queue without an assignee (None while assigned).
+    queued_at = models.DateTimeField(null=True, blank=True)
+    # A new tier or new due times start a new episode: escalation rules fire once per episode.
+    episode = models.PositiveIntegerField(default=1)
 
     # Optimistic concurrency: bumped by every change, sent as the ETag.
     version = models.PositiveIntegerField(default=1)
@@ -133,6 +190,19 @@ class Ticket(models.Model):
             models.Index(fields=["requester", "-id"], name="ticket_requester"),
             models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
             models.Index(fields=["created_at"], name="ticket_created"),
+            models.Index(fields=["resolved_at"], name="ticket_resolved"),
+            # SLA sweeps: only active tickets that have not breached yet are scanned.
+            models.Index(
+                fields=["first_response_due_at"],
+                name="ticket_response_due",
+                condition=Q(first_responded_at__isnull=True, response_breached_at__isnull=True)
+                & Q(status__in=["new", "open", "pending"]),
+            ),
+            models.Index(
+                fields=["resolution_due_at"],
+                name="ticket_resolution_due",
+                condition=Q(status__in=["new", "open", "pending"]),
+            ),
             # The queue: unassigned tickets of a tier, best priority then earliest due.
             models.Index(
                 fields=["tier", "priority", "resolution_due_at", "id"],

@@ -1,0 +1,118 @@
+"""Escalation rules, their firings, and the notification outbox."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Trigger(models.TextChoices):
+    FIRST_RESPONSE_OVERDUE = "first_response_overdue", "First response overdue"
+    RESOLUTION_OVERDUE = "resolution_overdue", "Resolution overdue"
+    RESOLUTION_ELAPSED_PCT = "resolution_elapsed_pct", "Resolution time elapsed (%)"
+    UNASSIGNED_FOR = "unassigned_for", "Unassigned for (minutes)"
+    IDLE_FOR = "idle_for", "No update for (minutes)"
+
+
+class EscalationRule(models.Model):
+    """Conditions (empty list = any) plus one trigger, and the actions to take.
+
+    Evaluated by the engine every tick; fires at most once per ticket episode.
+    """
+
+    name = models.CharField(max_length=200)
+    enabled = models.BooleanField(default=True)
+    order = models.IntegerField(default=100)
+    tiers = models.JSONField(default=list, blank=True)
+    priorities = models.JSONField(default=list, blank=True)
+    statuses = models.JSONField(default=list, blank=True)
+    kinds = models.JSONField(default=list, blank=True)
+    applications = models.JSONField(default=list, blank=True)
+    categories = models.JSONField(default=list, blank=True)
+    trigger = models.CharField(max_length=32, choices=Trigger.choices)
+    # Minutes, or percent for resolution_elapsed_pct.
+    threshold = models.PositiveIntegerField(default=0)
+    escalate_to_tier = models.PositiveSmallIntegerField(null=True, blank=True)
+    raise_urgency = models.BooleanField(default=False)
+    assign_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    notify = models.JSONField(default=list, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(trigger__in=Trigger.values), name="rule_trigger_valid"),
+            models.CheckConstraint(
+                condition=Q(escalate_to_tier__isnull=True) | Q(escalate_to_tier__gte=1, escalate_to_tier__lte=3),
+                name="rule_escalate_tier_1_3",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RuleFiring(models.Model):
+    """A rule fired for a ticket in an episode. The unique constraint is what
+    makes concurrent ticks, retries and crashed workers fire at most once."""
+
+    rule = models.ForeignKey(EscalationRule, on_delete=models.CASCADE, related_name="firings")
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="rule_firings")
+    episode = models.PositiveIntegerField()
+    # The tick that inserted the row: lets a tick find which of its inserts won.
+    tick = models.UUIDField(db_index=True)
+    fired_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "ticket", "episode"], name="rule_fires_once_per_episode"),
+        ]
+
+    def __str__(self) -> str:
+        return f"rule {self.rule_id} on ticket {self.ticket_id} (episode {self.episode})"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "E-mail"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class Notification(models.Model):
+    """The outbox: written in the transaction of the change that caused it,
+    delivered by Celery after commit, re-sent by a sweep until delivered."""
+
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    target = models.CharField(max_length=500)  # an e-mail address or a webhook URL
+    subject = models.CharField(max_length=300)
+    body = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    ticket = models.ForeignKey(
+        "tickets.Ticket", on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
+    rule = models.ForeignKey(EscalationRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], name="notification_due", condition=Q(status="pending")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.target}: {self.subject}"
