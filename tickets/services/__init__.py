@@ -1,0 +1,54 @@
+"""Ticket use cases: the one code path for every change to a ticket.
+
+Each service authorises the actor, validates, writes under a row lock, records
+the audit event and schedules side effects after commit. The API, the pages,
+the admin, the rule engine and the poller all call these functions.
+
+Locking rule: a service that changes a ticket re-reads it with
+``select_for_update`` inside its own transaction, so callers may pass a stale
+instance; the returned instance is the fresh one.
+"""
+
+from tickets.services.priority import (
+    priority_for,
+    priority_matrix,
+    priority_matrix_update,
+    tickets_reprioritize,
+)
+from tickets.services.tickets import (
+    ACTION_ONLY_FIELDS,
+    EDITABLE_FIELDS,
+    customer_find_or_create,
+    system_user,
+    ticket_create,
+    ticket_update,
+)
+from tickets.services.workflow import (
+    comment_create,
+    next_ticket_claim,
+    ticket_assign,
+    ticket_claim,
+    ticket_deescalate,
+    ticket_escalate,
+    ticket_transition,
+)
+
+__all__ = [
+    "ACTION_ONLY_FIELDS",
+    "EDITABLE_FIELDS",
+    "comment_create",
+    "customer_find_or_create",
+    "next_ticket_claim",
+    "priority_for",
+    "priority_matrix",
+    "priority_matrix_update",
+    "system_user",
+    "ticket_assign",
+    "ticket_claim",
+    "ticket_create",
+    "ticket_deescalate",
+    "ticket_escalate",
+    "ticket_transition",
+    "ticket_update",
+    "tickets_reprioritize",
+]

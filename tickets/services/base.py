@@ -1,0 +1,45 @@
+"""Helpers shared by the ticket services: locking, versions, permission checks."""
+
+from __future__ import annotations
+
+from helpdesk import roles
+from helpdesk.errors import Conflict, NotAllowed, StaleVersion, field_error
+from helpdesk.models import User
+from tickets.models import (
+    Ticket,
+)
+
+# --- helpers -----------------------------------------------------------------
+
+
+def lock_ticket(ticket: Ticket | int) -> Ticket:
+    pk = ticket.pk if isinstance(ticket, Ticket) else ticket
+    return Ticket.objects.select_for_update(of=("self",)).select_related("category").get(pk=pk)
+
+
+def check_version(ticket: Ticket, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != ticket.version:
+        raise StaleVersion(f"Ticket changed since version {expected_version}; current version is {ticket.version}.")
+
+
+def save_ticket(ticket: Ticket, *fields: str) -> None:
+    ticket.version += 1
+    ticket.save(update_fields=[*fields, "version", "updated_at"])
+
+
+def require_worker(actor: User, ticket: Ticket) -> None:
+    """Agents of tier N work tickets of tier <= N."""
+    if not roles.can_work_tier(actor, ticket.tier):
+        raise NotAllowed(f"Tier {ticket.tier} tickets need a tier {ticket.tier} agent or above.")
+
+
+def require_active(ticket: Ticket, action: str) -> None:
+    if ticket.is_done:
+        raise Conflict(f"Cannot {action} a {ticket.status} ticket.")
+
+
+def clean_text(value: str | None, field: str, *, required: bool) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise field_error(field, "This field may not be blank.")
+    return text

@@ -1,0 +1,215 @@
+"""Requesters, creating and editing tickets, incident links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from helpdesk import roles
+from helpdesk.errors import Conflict, InvalidInput, NotAllowed, field_error
+from helpdesk.models import User
+from monitoring.models import Application
+from tickets import events
+from tickets.events import EventKind
+from tickets.models import (
+    Category,
+    Kind,
+    Level,
+    Status,
+    Ticket,
+)
+from tickets.services.base import check_version, clean_text, lock_ticket, require_worker, save_ticket
+from tickets.services.priority import priority_for
+
+EDITABLE_FIELDS = ("title", "description", "urgency", "impact", "category", "application", "kind", "parent")
+ACTION_ONLY_FIELDS = ("status", "tier", "assignee")
+
+
+# --- requesters ----------------------------------------------------------------
+
+
+def customer_find_or_create(*, email: str) -> User:
+    """The user with this e-mail, or a new customer (no usable password) for it."""
+    email = clean_text(email, "requester_email", required=True).lower()
+    existing = User.objects.filter(email__iexact=email).order_by("id").first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            user = User(username=email[:150], email=email, role=roles.Role.CUSTOMER)
+            user.set_unusable_password()
+            user.save()
+            return user
+    except IntegrityError:
+        # A concurrent request created it first.
+        return User.objects.get(username=email[:150])
+
+
+def system_user() -> User:
+    """The requester of tickets the product opens itself (monitoring incidents)."""
+    user, created = User.objects.get_or_create(
+        username=settings.HELPDESK_SYSTEM_USERNAME,
+        defaults={"role": roles.Role.CUSTOMER, "first_name": "System", "is_active": True},
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+# --- create and update -----------------------------------------------------------
+
+
+def _validate_parent(ticket: Ticket | None, parent: Ticket) -> None:
+    if ticket is not None and parent.pk == ticket.pk:
+        raise field_error("parent", "A ticket cannot be its own parent.")
+    if parent.kind != Kind.INCIDENT:
+        raise field_error("parent", "Tickets can only be linked to an incident.")
+    if parent.parent_id is not None:
+        raise field_error("parent", "That incident is itself linked to another incident.")
+    if parent.status == Status.CLOSED:
+        raise field_error("parent", "That incident is closed.")
+    if ticket is not None and ticket.linked_count:
+        raise field_error("parent", "A ticket with linked tickets cannot be linked to another.")
+
+
+def _adjust_linked_count(parent_id: int, delta: int, child: Ticket, actor: User | None) -> None:
+    Ticket.objects.filter(pk=parent_id).update(
+        linked_count=F("linked_count") + delta, version=F("version") + 1, updated_at=timezone.now()
+    )
+    kind = EventKind.CHILD_LINKED if delta > 0 else EventKind.CHILD_UNLINKED
+    events.record(parent_id, actor, kind, child=child.pk)
+
+
+def ticket_create(
+    *,
+    actor: User,
+    title: str,
+    description: str = "",
+    requester: User | None = None,
+    requester_email: str | None = None,
+    application: Application | None = None,
+    category: Category | None = None,
+    kind: str = Kind.SERVICE_REQUEST,
+    urgency: str = Level.MEDIUM,
+    impact: str = Level.MEDIUM,
+    parent: Ticket | None = None,
+    tier: int = 1,
+) -> Ticket:
+    """Open a ticket. Customers open tickets for themselves; agents name the
+    requester by id or e-mail (a new e-mail becomes a customer)."""
+    title = clean_text(title, "title", required=True)
+    if roles.is_customer(actor):
+        if requester is not None and requester.pk != actor.pk:
+            raise field_error("requester", "Customers open tickets for themselves.")
+        if parent is not None:
+            raise field_error("parent", "Only agents link tickets to incidents.")
+        requester = actor
+    elif roles.is_agent(actor):
+        if requester is None and requester_email:
+            requester = customer_find_or_create(email=requester_email)
+        if requester is None:
+            raise field_error("requester", "Give a requester id or requester_email.")
+    else:
+        raise NotAllowed("Only customers and agents open tickets.")
+    if not requester.is_active:
+        raise field_error("requester", "That user is inactive.")
+    if not 1 <= tier <= roles.max_tier():
+        raise field_error("tier", f"Tier must be between 1 and {roles.max_tier()}.")
+
+    with transaction.atomic():
+        if parent is not None:
+            parent = lock_ticket(parent)
+            _validate_parent(None, parent)
+        ticket = Ticket.objects.create(
+            title=title,
+            description=description or "",
+            kind=kind,
+            tier=tier,
+            urgency=urgency,
+            impact=impact,
+            priority=priority_for(impact=impact, urgency=urgency),
+            requester=requester,
+            application=application,
+            category=category,
+            parent=parent,
+        )
+        events.ticket_created(ticket, actor)
+        if parent is not None:
+            _adjust_linked_count(parent.pk, +1, ticket, actor)
+    return ticket
+
+
+def ticket_update(
+    *, ticket: Ticket | int, actor: User, changes: dict[str, Any], expected_version: int | None = None
+) -> Ticket:
+    """Change editable fields. Status, tier and assignee have their own services."""
+    forbidden = [f for f in ACTION_ONLY_FIELDS if f in changes]
+    if forbidden:
+        raise InvalidInput({f: [f"Change {f} through its action endpoint."] for f in forbidden})
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise InvalidInput({f: ["This field cannot be changed."] for f in sorted(unknown)})
+    if "title" in changes:
+        changes["title"] = clean_text(changes["title"], "title", required=True)
+    if "description" in changes and changes["description"] is None:
+        changes["description"] = ""
+
+    with transaction.atomic():
+        ticket = lock_ticket(ticket)
+        require_worker(actor, ticket)
+        check_version(ticket, expected_version)
+        if ticket.status == Status.CLOSED:
+            raise Conflict("A closed ticket cannot be changed.")
+
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        for field in EDITABLE_FIELDS:
+            if field not in changes or field == "parent":
+                continue
+            new = changes[field]
+            attname = field + "_id" if field in ("category", "application") else field
+            old_value = getattr(ticket, attname)
+            new_value = new.pk if hasattr(new, "pk") else new
+            if old_value != new_value:
+                before[field], after[field] = old_value, new_value
+                setattr(ticket, field, new)
+        old_parent = ticket.parent_id
+        parent_changed = "parent" in changes and (changes["parent"].pk if changes["parent"] else None) != old_parent
+        if parent_changed and changes["parent"] is not None:
+            _validate_parent(ticket, lock_ticket(changes["parent"]))
+        if after.get("kind") not in (None, Kind.INCIDENT) and ticket.linked_count:
+            raise field_error("kind", "Tickets are linked to this incident; unlink them first.")
+
+        if not before and not parent_changed:
+            return ticket
+
+        fields = list(before)
+        old_priority = ticket.priority
+        if "urgency" in before or "impact" in before:
+            ticket.priority = priority_for(impact=ticket.impact, urgency=ticket.urgency)
+        if parent_changed:
+            ticket.parent = changes["parent"]
+            fields.append("parent")
+        if ticket.priority != old_priority:
+            fields.append("priority")
+        save_ticket(ticket, *fields)
+
+        if before:
+            events.record_changes(ticket, actor, EventKind.UPDATED, before, after)
+        if ticket.priority != old_priority:
+            events.priority_changed(ticket, actor, old_priority, reason="urgency or impact changed")
+        if parent_changed:
+            if old_parent is not None:
+                events.record_changes(ticket, actor, EventKind.UNLINKED, {"parent": old_parent}, {"parent": None})
+                _adjust_linked_count(old_parent, -1, ticket, actor)
+            if ticket.parent_id is not None:
+                events.record_changes(
+                    ticket, actor, EventKind.LINKED, {"parent": old_parent}, {"parent": ticket.parent_id}
+                )
+                _adjust_linked_count(ticket.parent_id, +1, ticket, actor)
+    return ticket

@@ -1,0 +1,232 @@
+"""Status lifecycle, assignment, tiers, the queue and comments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from helpdesk import roles
+from helpdesk.errors import Conflict, NotAllowed, field_error
+from helpdesk.models import User
+from tickets import events
+from tickets.events import EventKind
+from tickets.models import (
+    QUEUE_STATUSES,
+    TRANSITIONS,
+    Comment,
+    Status,
+    Ticket,
+)
+from tickets.services.base import check_version, clean_text, lock_ticket, require_active, require_worker, save_ticket
+
+# --- status -------------------------------------------------------------------------
+
+
+def _apply_status(ticket: Ticket, actor: User | None, status: str, resolution: str = "") -> None:
+    """Move a locked ticket to ``status`` (already validated) and record it."""
+    before = ticket.status
+    now = timezone.now()
+    ticket.status = status
+    fields = ["status"]
+    if status == Status.RESOLVED:
+        ticket.resolution, ticket.resolved_at = resolution, now
+        fields += ["resolution", "resolved_at"]
+    elif status == Status.CLOSED:
+        ticket.closed_at = now
+        fields.append("closed_at")
+    elif before == Status.RESOLVED:  # reopened: the old resolution no longer holds
+        ticket.resolved_at, ticket.resolution = None, ""
+        fields += ["resolved_at", "resolution"]
+    save_ticket(ticket, *fields)
+    # Only a resolution that was actually stored belongs in the audit trail.
+    events.status_changed(ticket, actor, before, resolution if status == Status.RESOLVED else "")
+
+
+def ticket_transition(
+    *, ticket: Ticket | int, actor: User, status: str, resolution: str = "", expected_version: int | None = None
+) -> Ticket:
+    """Move a ticket along the lifecycle (models.TRANSITIONS).
+
+    Agents who may work the ticket's tier move it anywhere the table allows;
+    a customer may only reopen or close their own resolved ticket.
+    """
+    if status not in Status.values:
+        raise field_error("status", f"Unknown status; one of {', '.join(Status.values)}.")
+    with transaction.atomic():
+        ticket = lock_ticket(ticket)
+        if roles.is_customer(actor):
+            if ticket.requester_id != actor.pk or ticket.status != Status.RESOLVED:
+                raise NotAllowed("Customers may only reopen or close their resolved tickets.")
+        else:
+            require_worker(actor, ticket)
+        check_version(ticket, expected_version)
+        allowed = TRANSITIONS[ticket.status]
+        if status not in allowed:
+            raise Conflict(
+                f"Cannot move a {ticket.status} ticket to {status}.", allowed=sorted(allowed), status=ticket.status
+            )
+        resolution = clean_text(resolution, "resolution", required=status == Status.RESOLVED)
+        _apply_status(ticket, actor, status, resolution)
+    return ticket
+
+
+# --- assignment and tiers -------------------------------------------------------------
+
+
+def _set_assignee(ticket: Ticket, actor: User, assignee: User | None) -> None:
+    """Assign a locked ticket; taking a new ticket opens it."""
+    before = ticket.assignee_id
+    ticket.assignee = assignee
+    save_ticket(ticket, "assignee")
+    events.assigned(ticket, actor, before)
+    if assignee is not None and ticket.status == Status.NEW:
+        _apply_status(ticket, actor, Status.OPEN)
+
+
+def ticket_claim(*, ticket: Ticket | int, actor: User) -> Ticket:
+    """The actor takes the ticket. 409 when someone else holds it."""
+    with transaction.atomic():
+        ticket = lock_ticket(ticket)
+        require_worker(actor, ticket)
+        require_active(ticket, "claim")
+        if ticket.assignee_id == actor.pk:
+            return ticket
+        if ticket.assignee_id is not None:
+            raise Conflict("Someone else holds this ticket.", assignee=ticket.assignee_id)
+        _set_assignee(ticket, actor, actor)
+    return ticket
+
+
+def ticket_assign(*, ticket: Ticket | int, actor: User, assignee: User | None) -> Ticket:
+    """Give the ticket to an agent who may work its tier, or unassign it.
+
+    Managers reassign anything; other agents hand out tickets that are
+    unassigned or their own.
+    """
+    with transaction.atomic():
+        ticket = lock_ticket(ticket)
+        require_worker(actor, ticket)
+        require_active(ticket, "assign")
+        if not roles.is_manager(actor) and ticket.assignee_id not in (None, actor.pk):
+            raise NotAllowed("Only managers reassign a ticket someone else holds.")
+        if assignee is not None and not (assignee.is_active and roles.can_work_tier(assignee, ticket.tier)):
+            raise field_error("assignee", f"That user cannot work tier {ticket.tier} tickets.")
+        if ticket.assignee_id == (assignee.pk if assignee else None):
+            return ticket
+        _set_assignee(ticket, actor, assignee)
+    return ticket
+
+
+def _validate_tier(tier: Any, field: str = "to_tier") -> int:
+    if isinstance(tier, bool) or not isinstance(tier, int) or not 1 <= tier <= roles.max_tier():
+        raise field_error(field, f"Must be a tier between 1 and {roles.max_tier()}.")
+    return tier
+
+
+def ticket_escalate(
+    *, ticket: Ticket | int, actor: User | None, to_tier: int, reason: str, summary: str = "", steps_tried: str = ""
+) -> Ticket:
+    """Move the ticket up to ``to_tier`` with a handover; the assignee is cleared.
+
+    ``actor=None`` is the system (escalation rules), which may go anywhere.
+    """
+    to_tier = _validate_tier(to_tier)
+    with transaction.atomic():
+        ticket = lock_ticket(ticket)
+        if actor is not None:
+            require_worker(actor, ticket)
+        require_active(ticket, "escalate")
+        reason = clean_text(reason, "reason", required=True)
+        if to_tier <= ticket.tier:
+            raise field_error("to_tier", f"Escalation goes above the current tier ({ticket.tier}).")
+        if actor is not None and to_tier > roles.max_escalation_tier(actor):
+            raise NotAllowed(f"You may escalate up to tier {roles.max_escalation_tier(actor)}.")
+        before_tier, before_assignee = ticket.tier, ticket.assignee_id
+        ticket.tier, ticket.assignee = to_tier, None
+        save_ticket(ticket, "tier", "assignee")
+        events.tier_changed(
+            ticket,
+            actor,
+            EventKind.ESCALATED,
+            before_tier,
+            before_assignee,
+            reason=reason,
+            summary=(summary or "").strip(),
+            steps_tried=(steps_tried or "").strip(),
+        )
+    return ticket
+
+
+def ticket_deescalate(*, ticket: Ticket | int, actor: User, to_tier: int, reason: str) -> Ticket:
+    """Send the ticket down to ``to_tier``; whoever may work its tier may do so."""
+    to_tier = _validate_tier(to_tier)
+    with transaction.atomic():
+        ticket = lock_ticket(ticket)
+        require_worker(actor, ticket)
+        require_active(ticket, "de-escalate")
+        reason = clean_text(reason, "reason", required=True)
+        if to_tier >= ticket.tier:
+            raise field_error("to_tier", f"De-escalation goes below the current tier ({ticket.tier}).")
+        before_tier, before_assignee = ticket.tier, ticket.assignee_id
+        ticket.tier, ticket.assignee = to_tier, None
+        save_ticket(ticket, "tier", "assignee")
+        events.tier_changed(ticket, actor, EventKind.DEESCALATED, before_tier, before_assignee, reason=reason)
+    return ticket
+
+
+def next_ticket_claim(*, actor: User, tier: int | None = None) -> Ticket | None:
+    """Claim the best unassigned ticket of a tier: best priority, then earliest
+    resolution due time, then oldest. Rows locked by a concurrent caller are
+    skipped, so two agents never get the same ticket. None when the queue is empty.
+    """
+    if not roles.is_agent(actor):
+        raise NotAllowed("Only agents take tickets from a queue.")
+    tier = roles.tier_of(actor) if tier is None else _validate_tier(tier, "tier")
+    if not roles.can_work_tier(actor, tier):
+        raise NotAllowed(f"Tier {tier} tickets need a tier {tier} agent or above.")
+    with transaction.atomic():
+        ticket = (
+            Ticket.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("category")
+            .filter(tier=tier, assignee__isnull=True, status__in=QUEUE_STATUSES)
+            .order_by("priority", F("resolution_due_at").asc(nulls_last=True), "id")
+            .first()
+        )
+        if ticket is None:
+            return None
+        _set_assignee(ticket, actor, actor)
+    return ticket
+
+
+# --- comments ----------------------------------------------------------------------------
+
+
+def comment_create(*, ticket: Ticket | int, actor: User, body: str, internal: bool = False) -> Comment:
+    """Add a comment. Any agent may comment on any ticket (L1 answers every
+    customer); customers comment publicly on their own tickets, and a customer
+    reply brings a pending or resolved ticket back to open."""
+    body = clean_text(body, "body", required=True)
+    customer = roles.is_customer(actor)
+    if customer and internal:
+        raise field_error("internal", "Customers cannot write internal notes.")
+    with transaction.atomic():
+        ticket = lock_ticket(ticket)
+        if customer and ticket.requester_id != actor.pk:
+            raise NotAllowed("Customers comment on their own tickets only.")
+        if not customer and not roles.is_agent(actor):
+            raise NotAllowed("Only customers and agents comment.")
+        if ticket.status == Status.CLOSED:
+            raise Conflict("A closed ticket takes no more comments.")
+        comment = Comment.objects.create(ticket=ticket, author=actor, body=body, internal=internal)
+        fields = []
+        if not customer and not internal and ticket.first_responded_at is None and actor.pk != ticket.requester_id:
+            ticket.first_responded_at = comment.created_at
+            fields.append("first_responded_at")
+        save_ticket(ticket, *fields)
+        events.commented(ticket, actor, comment.pk, internal)
+        if customer and ticket.status in (Status.PENDING, Status.RESOLVED):
+            _apply_status(ticket, actor, Status.OPEN)
+    return comment
