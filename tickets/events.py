@@ -33,7 +33,6 @@ class EventKind:
     RULE_FIRED = "rule_fired"
     URGENCY_RAISED = "urgency_raised"
     NOTIFICATION_FAILED = "notification_failed"
-    AUTO_CLOSED = "auto_closed"
 
 
 # Kinds a customer may see on their own ticket; the rest can carry internal detail.
@@ -120,3 +119,34 @@ def priority_changed_bulk(rows: Iterable[tuple[int, int, int]], actor: User | No
 
 def commented(ticket: Ticket, actor: User | None, comment_id: int, internal: bool) -> TicketEvent:
     return record(ticket, actor, EventKind.COMMENTED, comment=comment_id, internal=internal)
+
+
+def sla_breached_bulk(rows: Iterable[tuple[int, str, Any]]) -> None:
+    """One event per breach: rows of (ticket_id, target, due_at); the system is the actor."""
+    TicketEvent.objects.bulk_create(
+        [
+            TicketEvent(
+                ticket_id=ticket_id,
+                actor=None,
+                kind=EventKind.SLA_BREACHED,
+                data={"target": target, "due_at": due_at.isoformat() if due_at else None},
+            )
+            for ticket_id, target, due_at in rows
+        ],
+        batch_size=1000,
+    )
+
+
+def status_changed_bulk(ticket_ids: Iterable[int], *, before: str, after: str, reason: str) -> None:
+    """Status events for a system sweep (auto-close)."""
+    TicketEvent.objects.bulk_create(
+        [
+            TicketEvent(
+                ticket_id=ticket_id,
+                kind=EventKind.STATUS_CHANGED,
+                data={"before": {"status": before}, "after": {"status": after}, "reason": reason},
+            )
+            for ticket_id in ticket_ids
+        ],
+        batch_size=1000,
+    )

@@ -7,6 +7,7 @@ import datetime
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Level(models.TextChoices):
@@ -56,6 +57,17 @@ DEFAULT_MATRIX: dict[tuple[str, str], int] = {
     (Level.LOW, Level.HIGH): 3,
     (Level.LOW, Level.MEDIUM): 4,
     (Level.LOW, Level.LOW): 5,
+}
+
+
+# SPEC 3 SLA defaults: (first response, resolution) in minutes and whether they
+# count in business hours. P1 runs around the clock.
+DEFAULT_SLA: dict[int, tuple[int, int, bool]] = {
+    1: (15, 4 * 60, False),
+    2: (60, 8 * 60, True),
+    3: (4 * 60, 24 * 60, True),
+    4: (8 * 60, 40 * 60, True),
+    5: (24 * 60, 80 * 60, True),
 }
 
 
@@ -162,7 +174,8 @@ class Ticket(models.Model):
     linked_count = models.PositiveIntegerField(default=0)
     resolution = models.TextField(blank=True)
 
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Set by the create service (not auto_now_add) so due times count from the same instant.
+    created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     first_response_due_at = models.DateTimeField(null=True, blank=True)
     resolution_due_at = models.DateTimeField(null=True, blank=True)

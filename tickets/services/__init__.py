@@ -31,6 +31,7 @@ from tickets.services.workflow import (
     ticket_deescalate,
     ticket_escalate,
     ticket_transition,
+    tickets_autoclose,
 )
 
 __all__ = [
@@ -50,5 +51,6 @@ __all__ = [
     "ticket_escalate",
     "ticket_transition",
     "ticket_update",
+    "tickets_autoclose",
     "tickets_reprioritize",
 ]

@@ -19,6 +19,7 @@ from tickets.models import (
     PriorityMatrixCell,
     Ticket,
 )
+from tickets.services import sla
 
 # --- priority ---------------------------------------------------------------
 
@@ -59,11 +60,48 @@ def priority_matrix_update(*, actor: User, cells: list[dict[str, Any]]) -> dict[
     return matrix
 
 
-def tickets_reprioritize(*, actor: User | None = None, batch_size: int = 1000) -> int:
-    """Bring every active ticket's priority in line with the matrix, set-based.
+def reprioritize_locked(
+    tickets: list[Ticket],
+    *,
+    actor: User | None,
+    reason: str,
+    matrix: dict[tuple[str, str], int] | None = None,
+    extra_fields: tuple[str, ...] = (),
+) -> list[Ticket]:
+    """Set-based core of every priority change: locked tickets whose impact or
+    urgency (or the matrix) changed get their priority and due times recomputed
+    in memory, then one bulk UPDATE and bulk event inserts. Returns the changed ones."""
+    matrix = matrix or priority_matrix()
+    ctx = sla.SlaContext.load()
+    now = timezone.now()
+    changed, moved, rows = [], [], []
+    for ticket in tickets:
+        new_priority = matrix[(ticket.impact, ticket.urgency)]
+        if new_priority == ticket.priority and not extra_fields:
+            continue
+        old_priority, old_due = ticket.priority, (ticket.first_response_due_at, ticket.resolution_due_at)
+        ticket.priority = new_priority
+        if new_priority != old_priority:
+            rows.append((ticket.pk, old_priority, new_priority))
+            sla.refresh_due_times(ticket, ctx)
+            moved.append((ticket, old_due))
+        ticket.version += 1
+        ticket.updated_at = now
+        changed.append(ticket)
+    fields = ["priority", "first_response_due_at", "resolution_due_at", "episode", "version", "updated_at"]
+    Ticket.objects.bulk_update(changed, [*fields, *extra_fields], batch_size=500)
+    events.priority_changed_bulk(rows, actor, reason=reason)
+    for ticket, old_due in moved:
+        sla.record_due_change(ticket, actor, old_due, reason=reason)
+    return changed
 
-    Works in locked batches of ids, at most five UPDATEs per batch (one per
-    target priority) plus one bulk insert of events. Returns the number changed.
+
+def tickets_reprioritize(*, actor: User | None = None, batch_size: int = 1000) -> int:
+    """Bring every active ticket's priority in line with the matrix.
+
+    The mismatching tickets are found in SQL (the matrix as a CASE expression)
+    and handled in locked batches, so the work is proportional to what changes.
+    Returns the number changed.
     """
     matrix = priority_matrix()
     target = Case(
@@ -73,19 +111,13 @@ def tickets_reprioritize(*, actor: User | None = None, batch_size: int = 1000) -
     changed = 0
     while True:
         with transaction.atomic():
-            rows = list(
+            batch = list(
                 Ticket.objects.filter(status__in=ACTIVE_STATUSES)
                 .annotate(target=target)
                 .exclude(priority=F("target"))
                 .order_by("id")
-                .select_for_update(of=("self",))
-                .values_list("id", "priority", "target")[:batch_size]
+                .select_for_update(of=("self",))[:batch_size]
             )
-            if not rows:
+            if not batch:
                 return changed
-            now = timezone.now()
-            for priority in {row[2] for row in rows}:
-                ids = [row[0] for row in rows if row[2] == priority]
-                Ticket.objects.filter(id__in=ids).update(priority=priority, version=F("version") + 1, updated_at=now)
-            events.priority_changed_bulk(rows, actor, reason="priority matrix changed")
-            changed += len(rows)
+            changed += len(reprioritize_locked(batch, actor=actor, reason="priority matrix changed", matrix=matrix))

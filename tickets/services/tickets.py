@@ -22,6 +22,7 @@ from tickets.models import (
     Status,
     Ticket,
 )
+from tickets.services import sla
 from tickets.services.base import check_version, clean_text, lock_ticket, require_worker, save_ticket
 from tickets.services.priority import priority_for
 
@@ -125,7 +126,8 @@ def ticket_create(
         if parent is not None:
             parent = lock_ticket(parent)
             _validate_parent(None, parent)
-        ticket = Ticket.objects.create(
+        now = timezone.now()
+        ticket = Ticket(
             title=title,
             description=description or "",
             kind=kind,
@@ -137,7 +139,11 @@ def ticket_create(
             application=application,
             category=category,
             parent=parent,
+            created_at=now,
+            queued_at=now,
         )
+        sla.refresh_due_times(ticket)
+        ticket.save(force_insert=True)
         events.ticket_created(ticket, actor)
         if parent is not None:
             _adjust_linked_count(parent.pk, +1, ticket, actor)
@@ -190,19 +196,21 @@ def ticket_update(
 
         fields = list(before)
         old_priority = ticket.priority
+        old_due = (ticket.first_response_due_at, ticket.resolution_due_at)
         if "urgency" in before or "impact" in before:
             ticket.priority = priority_for(impact=ticket.impact, urgency=ticket.urgency)
         if parent_changed:
             ticket.parent = changes["parent"]
             fields.append("parent")
         if ticket.priority != old_priority:
-            fields.append("priority")
+            fields += ["priority", *sla.refresh_due_times(ticket)]
         save_ticket(ticket, *fields)
 
         if before:
             events.record_changes(ticket, actor, EventKind.UPDATED, before, after)
         if ticket.priority != old_priority:
             events.priority_changed(ticket, actor, old_priority, reason="urgency or impact changed")
+            sla.record_due_change(ticket, actor, old_due, reason="priority changed")
         if parent_changed:
             if old_parent is not None:
                 events.record_changes(ticket, actor, EventKind.UNLINKED, {"parent": old_parent}, {"parent": None})

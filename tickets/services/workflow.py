@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -20,6 +22,7 @@ from tickets.models import (
     Status,
     Ticket,
 )
+from tickets.services import sla
 from tickets.services.base import check_version, clean_text, lock_ticket, require_active, require_worker, save_ticket
 
 # --- status -------------------------------------------------------------------------
@@ -40,7 +43,10 @@ def _apply_status(ticket: Ticket, actor: User | None, status: str, resolution: s
     elif before == Status.RESOLVED:  # reopened: the old resolution no longer holds
         ticket.resolved_at, ticket.resolution = None, ""
         fields += ["resolved_at", "resolution"]
+    old_due = (ticket.first_response_due_at, ticket.resolution_due_at)
+    fields += sla.clock_on_status_change(ticket, before, now)
     save_ticket(ticket, *fields)
+    sla.record_due_change(ticket, actor, old_due, reason="resolution clock resumed")
     # Only a resolution that was actually stored belongs in the audit trail.
     events.status_changed(ticket, actor, before, resolution if status == Status.RESOLVED else "")
 
@@ -80,7 +86,8 @@ def _set_assignee(ticket: Ticket, actor: User, assignee: User | None) -> None:
     """Assign a locked ticket; taking a new ticket opens it."""
     before = ticket.assignee_id
     ticket.assignee = assignee
-    save_ticket(ticket, "assignee")
+    ticket.queued_at = None if assignee is not None else timezone.now()
+    save_ticket(ticket, "assignee", "queued_at")
     events.assigned(ticket, actor, before)
     if assignee is not None and ticket.status == Status.NEW:
         _apply_status(ticket, actor, Status.OPEN)
@@ -126,6 +133,13 @@ def _validate_tier(tier: Any, field: str = "to_tier") -> int:
     return tier
 
 
+def _move_to_tier(ticket: Ticket, to_tier: int) -> None:
+    """A locked ticket enters another tier's queue: unassigned, a new episode."""
+    ticket.tier, ticket.assignee, ticket.queued_at = to_tier, None, timezone.now()
+    ticket.episode += 1
+    save_ticket(ticket, "tier", "assignee", "queued_at", "episode")
+
+
 def ticket_escalate(
     *, ticket: Ticket | int, actor: User | None, to_tier: int, reason: str, summary: str = "", steps_tried: str = ""
 ) -> Ticket:
@@ -145,8 +159,7 @@ def ticket_escalate(
         if actor is not None and to_tier > roles.max_escalation_tier(actor):
             raise NotAllowed(f"You may escalate up to tier {roles.max_escalation_tier(actor)}.")
         before_tier, before_assignee = ticket.tier, ticket.assignee_id
-        ticket.tier, ticket.assignee = to_tier, None
-        save_ticket(ticket, "tier", "assignee")
+        _move_to_tier(ticket, to_tier)
         events.tier_changed(
             ticket,
             actor,
@@ -171,8 +184,7 @@ def ticket_deescalate(*, ticket: Ticket | int, actor: User, to_tier: int, reason
         if to_tier >= ticket.tier:
             raise field_error("to_tier", f"De-escalation goes below the current tier ({ticket.tier}).")
         before_tier, before_assignee = ticket.tier, ticket.assignee_id
-        ticket.tier, ticket.assignee = to_tier, None
-        save_ticket(ticket, "tier", "assignee")
+        _move_to_tier(ticket, to_tier)
         events.tier_changed(ticket, actor, EventKind.DEESCALATED, before_tier, before_assignee, reason=reason)
     return ticket
 
@@ -230,3 +242,29 @@ def comment_create(*, ticket: Ticket | int, actor: User, body: str, internal: bo
         if customer and ticket.status in (Status.PENDING, Status.RESOLVED):
             _apply_status(ticket, actor, Status.OPEN)
     return comment
+
+
+# --- sweeps ---------------------------------------------------------------------------------
+
+
+def tickets_autoclose(*, now: datetime | None = None, days: int | None = None, batch_size: int = 1000) -> int:
+    """Close tickets resolved more than HELPDESK_AUTOCLOSE_DAYS ago, set-based
+    in locked batches, each with a status event by the system."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.HELPDESK_AUTOCLOSE_DAYS if days is None else days)
+    closed = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Ticket.objects.filter(status=Status.RESOLVED, resolved_at__lte=cutoff)
+                .select_for_update(skip_locked=True, of=("self",))
+                .order_by("resolved_at")
+                .values_list("id", flat=True)[:batch_size]
+            )
+            if not ids:
+                return closed
+            Ticket.objects.filter(id__in=ids).update(
+                status=Status.CLOSED, closed_at=now, version=F("version") + 1, updated_at=now
+            )
+            events.status_changed_bulk(ids, before=Status.RESOLVED, after=Status.CLOSED, reason="auto-closed")
+            closed += len(ids)

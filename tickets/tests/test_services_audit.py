@@ -34,6 +34,11 @@ def test_a_ticket_life_leaves_one_event_per_change(customer, l1, l2, manager):
     services.ticket_transition(ticket=ticket, actor=l2, status=Status.RESOLVED, resolution="Gateway restarted.")
     services.ticket_transition(ticket=ticket, actor=customer, status=Status.CLOSED)
 
+    sla_change = next(e.data for e in events_of(ticket) if e.kind == EventKind.SLA_CHANGED)
+    # P3 -> P2 brings both due times forward.
+    assert sla_change["reason"] == "priority changed"
+    for due in ("first_response_due_at", "resolution_due_at"):
+        assert sla_change["after"][due] < sla_change["before"][due]
     assert _trail(ticket) == [
         (EventKind.CREATED, l1.pk, {"after": events_of(ticket)[0].data["after"]}),
         (EventKind.ASSIGNED, l1.pk, {"before": {"assignee": None}, "after": {"assignee": l1.pk}}),
@@ -45,6 +50,7 @@ def test_a_ticket_life_leaves_one_event_per_change(customer, l1, l2, manager):
             l1.pk,
             {"before": {"priority": 3}, "after": {"priority": 2}, "reason": "urgency or impact changed"},
         ),
+        (EventKind.SLA_CHANGED, l1.pk, sla_change),
         (EventKind.LINKED, l1.pk, {"before": {"parent": None}, "after": {"parent": incident.pk}}),
         (
             EventKind.ESCALATED,

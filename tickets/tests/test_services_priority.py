@@ -164,8 +164,10 @@ def test_reprioritize_changes_exactly_active_tickets_in_changed_cells(batch_size
         if name in expected_new_priority:
             assert stored.priority == expected_new_priority[name], name
             assert stored.version == old_version + 1, name
-            assert len(trail) == old_events + 1, name
-            event = trail[-1]
+            # The priority change, then the due times it moved.
+            assert len(trail) == old_events + 2, name
+            assert trail[-1].kind == EventKind.SLA_CHANGED and trail[-1].data["reason"] == "priority matrix changed"
+            event = trail[-2]
             assert event.kind == EventKind.PRIORITY_CHANGED
             assert event.actor == manager
             assert event.data == {

@@ -227,8 +227,8 @@ def test_urgency_change_recomputes_priority(l2, customer):
     assert stored.priority == 1
     assert stored.version == version + 1
     kinds = [e.kind for e in events_of(ticket)]
-    assert kinds == [EventKind.CREATED, EventKind.UPDATED, EventKind.PRIORITY_CHANGED]
-    updated, priority = events_of(ticket)[1:]
+    assert kinds == [EventKind.CREATED, EventKind.UPDATED, EventKind.PRIORITY_CHANGED, EventKind.SLA_CHANGED]
+    updated, priority = events_of(ticket)[1:3]
     assert updated.data == {"before": {"urgency": "low"}, "after": {"urgency": "high"}}
     assert priority.actor == l2
     assert priority.data == {
