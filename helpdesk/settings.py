@@ -199,7 +199,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # (see helpdesk.tasks.enqueue) instead of blocking a web request.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # The notification outbox sweep; `expires` drops sweeps queued while no worker ran.
+    "escalation-resend-notifications": {
+        "task": "escalation.resend_notifications",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+}
 
 # --- Product settings ------------------------------------------------------
 HELPDESK_TIERS = env_int("HELPDESK_TIERS", 3)

@@ -10,15 +10,22 @@ from celery import current_app
 log = logging.getLogger(__name__)
 
 
-def enqueue(task_name: str, **kwargs: Any) -> None:
+def enqueue(task_name: str, *, fallback: bool = True, **kwargs: Any) -> bool:
     """Send a registered task. Call it from ``transaction.on_commit``.
 
     If the broker is unreachable the committed change must not turn into a 500,
     and its follow-up must not be lost: the task then runs here, in-process.
+    With ``fallback=False`` (work a sweep picks up again, like the notification
+    outbox) it is only logged. Returns whether the task was sent.
     """
     task = current_app.tasks[task_name]
     try:
         task.apply_async(kwargs=kwargs)
     except Exception:  # kombu raises several kinds of connection errors
+        if not fallback:
+            log.warning("broker unreachable; %s left for the sweep", task_name, exc_info=True)
+            return False
         log.warning("broker unreachable; running %s in-process", task_name, exc_info=True)
         task.apply(kwargs=kwargs)
+        return False
+    return True

@@ -101,19 +101,20 @@ def priority_changed(ticket: Ticket, actor: User | None, before: int, reason: st
     )
 
 
+def record_bulk(kind: str, rows: Iterable[tuple[int, dict[str, Any]]], actor: User | None = None) -> None:
+    """Events of one kind for many tickets at once: rows of (ticket_id, data)."""
+    TicketEvent.objects.bulk_create(
+        [TicketEvent(ticket_id=ticket_id, actor=_actor(actor), kind=kind, data=data) for ticket_id, data in rows],
+        batch_size=1000,
+    )
+
+
 def priority_changed_bulk(rows: Iterable[tuple[int, int, int]], actor: User | None, reason: str) -> None:
     """Events for a set-based re-prioritisation: rows of (ticket_id, before, after)."""
-    TicketEvent.objects.bulk_create(
-        [
-            TicketEvent(
-                ticket_id=ticket_id,
-                actor=_actor(actor),
-                kind=EventKind.PRIORITY_CHANGED,
-                data={"before": {"priority": before}, "after": {"priority": after}, "reason": reason},
-            )
-            for ticket_id, before, after in rows
-        ],
-        batch_size=1000,
+    record_bulk(
+        EventKind.PRIORITY_CHANGED,
+        [(pk, {"before": {"priority": b}, "after": {"priority": a}, "reason": reason}) for pk, b, a in rows],
+        actor,
     )
 
 
@@ -123,30 +124,15 @@ def commented(ticket: Ticket, actor: User | None, comment_id: int, internal: boo
 
 def sla_breached_bulk(rows: Iterable[tuple[int, str, Any]]) -> None:
     """One event per breach: rows of (ticket_id, target, due_at); the system is the actor."""
-    TicketEvent.objects.bulk_create(
-        [
-            TicketEvent(
-                ticket_id=ticket_id,
-                actor=None,
-                kind=EventKind.SLA_BREACHED,
-                data={"target": target, "due_at": due_at.isoformat() if due_at else None},
-            )
-            for ticket_id, target, due_at in rows
-        ],
-        batch_size=1000,
+    record_bulk(
+        EventKind.SLA_BREACHED,
+        [(pk, {"target": target, "due_at": due.isoformat() if due else None}) for pk, target, due in rows],
     )
 
 
 def status_changed_bulk(ticket_ids: Iterable[int], *, before: str, after: str, reason: str) -> None:
     """Status events for a system sweep (auto-close)."""
-    TicketEvent.objects.bulk_create(
-        [
-            TicketEvent(
-                ticket_id=ticket_id,
-                kind=EventKind.STATUS_CHANGED,
-                data={"before": {"status": before}, "after": {"status": after}, "reason": reason},
-            )
-            for ticket_id in ticket_ids
-        ],
-        batch_size=1000,
+    record_bulk(
+        EventKind.STATUS_CHANGED,
+        [(pk, {"before": {"status": before}, "after": {"status": after}, "reason": reason}) for pk in ticket_ids],
     )

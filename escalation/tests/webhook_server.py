@@ -1,0 +1,71 @@
+"""A small local HTTP server that receives webhooks: records every request and
+answers with a scripted sequence of status codes, optionally after a delay."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class WebhookServer:
+    # Answers in order; the last one repeats.
+    statuses: list[int] = field(default_factory=lambda: [200])
+    delay: float = 0.0
+    requests: list[Received] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with owner._lock:
+                    owner.requests.append(Received(self.path, dict(self.headers.items()), body))
+                    index = min(len(owner.requests), len(owner.statuses)) - 1
+                    status = owner.statuses[index]
+                if owner.delay:
+                    time.sleep(owner.delay)
+                self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", "/redirected")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address) -> None:
+                pass  # a client that timed out leaves a broken pipe behind
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/hook"
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.requests)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
