@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from escalation import notifications
+from escalation import engine, notifications
 
 
 @shared_task(name="escalation.deliver_notifications", acks_late=True)
@@ -32,3 +32,9 @@ def deliver_notifications(notification_ids: list[int]) -> dict[str, int]:
 def resend_notifications() -> int:
     """The sweep (beat, every minute): re-enqueue pending notifications that are due."""
     return notifications.notifications_resend_due()
+
+
+@shared_task(name="escalation.tick", acks_late=True)
+def tick() -> int:
+    """One pass of the escalation engine; concurrent runs cannot double-fire."""
+    return engine.escalation_tick().total_fired

@@ -199,14 +199,6 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # (see helpdesk.tasks.enqueue) instead of blocking a web request.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {
-    # The notification outbox sweep; `expires` drops sweeps queued while no worker ran.
-    "escalation-resend-notifications": {
-        "task": "escalation.resend_notifications",
-        "schedule": 60.0,
-        "options": {"expires": 55},
-    },
-}
 
 # --- Product settings ------------------------------------------------------
 HELPDESK_TIERS = env_int("HELPDESK_TIERS", 3)
@@ -217,6 +209,23 @@ HELPDESK_ATTACHMENT_MAX_MB = env_int("HELPDESK_ATTACHMENT_MAX_MB", 10)
 HELPDESK_INCIDENT_IMPACT_LINKS = env_int("HELPDESK_INCIDENT_IMPACT_LINKS", 5)
 HELPDESK_SAMPLE_RETENTION_DAYS = env_int("HELPDESK_SAMPLE_RETENTION_DAYS", 30)
 HELPDESK_ESCALATION_TICK_SECONDS = env_int("HELPDESK_ESCALATION_TICK_SECONDS", 60)
+
+# `expires` drops runs that queued up while no worker was there.
+CELERY_BEAT_SCHEDULE: dict = {
+    # SLA breaches and escalation rules.
+    "escalation-tick": {
+        "task": "escalation.tick",
+        "schedule": float(HELPDESK_ESCALATION_TICK_SECONDS),
+        "options": {"expires": max(HELPDESK_ESCALATION_TICK_SECONDS - 5, 5)},
+    },
+    # The notification outbox sweep (broker outages, failed attempts).
+    "escalation-resend-notifications": {
+        "task": "escalation.resend_notifications",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "tickets-autoclose": {"task": "tickets.autoclose_resolved", "schedule": 3600.0, "options": {"expires": 3000}},
+}
 HELPDESK_SYSTEM_USERNAME = "system"
 # An active ticket this far into its resolution time is "at risk" on dashboards.
 HELPDESK_AT_RISK_PCT = env_int("HELPDESK_AT_RISK_PCT", 80)

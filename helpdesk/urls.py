@@ -3,21 +3,31 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from escalation.api.views import EscalationRuleViewSet
 from helpdesk import ops
 from helpdesk.api.users import MeView, TokenView, UserListCreateView
 from monitoring.api.views import ApplicationViewSet
-from tickets.api.views import CategoryViewSet, PriorityMatrixView, TicketViewSet
+from tickets.api.views import (
+    BusinessCalendarView,
+    CategoryViewSet,
+    PriorityMatrixView,
+    SlaPoliciesView,
+    TicketViewSet,
+)
 
 router = DefaultRouter()
 router.register("tickets", TicketViewSet, basename="ticket")
 router.register("categories", CategoryViewSet, basename="category")
 router.register("applications", ApplicationViewSet, basename="application")
+router.register("escalation-rules", EscalationRuleViewSet, basename="escalation-rule")
 
 api_v1 = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),
     path("users/", UserListCreateView.as_view(), name="user-list"),
     path("users/me/", MeView.as_view(), name="user-me"),
     path("priority-matrix/", PriorityMatrixView.as_view(), name="priority-matrix"),
+    path("sla-policies/", SlaPoliciesView.as_view(), name="sla-policies"),
+    path("business-calendar/", BusinessCalendarView.as_view(), name="business-calendar"),
     path("", include(router.urls)),
 ]
 

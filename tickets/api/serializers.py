@@ -157,3 +157,31 @@ class CategorySerializer(serializers.ModelSerializer):
         model = Category
         fields = ["id", "name", "description", "scope_tier", "is_active"]
         extra_kwargs = {"description": {"max_length": MAX_TEXT}}
+
+
+class SlaPolicySerializer(serializers.Serializer):
+    priority = serializers.IntegerField(min_value=1, max_value=5)
+    first_response_minutes = serializers.IntegerField(min_value=1, max_value=525_600)
+    resolution_minutes = serializers.IntegerField(min_value=1, max_value=525_600)
+    business_hours = serializers.BooleanField()
+
+
+class SlaPoliciesSerializer(serializers.Serializer):
+    policies = SlaPolicySerializer(many=True, allow_empty=False, max_length=5)
+
+
+class BusinessCalendarSerializer(serializers.Serializer):
+    timezone = serializers.CharField(max_length=64)
+    working_days = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=6), min_length=1, max_length=7
+    )
+    day_start = serializers.TimeField(format="%H:%M")
+    day_end = serializers.TimeField(format="%H:%M")
+    holiday_country = serializers.CharField(max_length=8, allow_blank=True, required=False)
+    holiday_subdivision = serializers.CharField(max_length=16, allow_blank=True, required=False)
+    holidays = serializers.ListField(child=serializers.DateField(), max_length=366, required=False)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["working_days"] = sorted(set(data["working_days"]))
+        return data

@@ -13,12 +13,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from helpdesk.api.base import AgentReadManagerWrite, IsAgent
+from helpdesk.api.base import AgentReadManagerWrite, IsAgent, IsManager
 from helpdesk.errors import StaleVersion
 from tickets import selectors, services
 from tickets.api import serializers as s
 from tickets.filters import TicketFilter
 from tickets.models import Category, Ticket
+from tickets.services import sla
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
 
@@ -185,3 +186,45 @@ class CategoryViewSet(viewsets.ModelViewSet):
     permission_classes = [AgentReadManagerWrite]
     queryset = Category.objects.all()
     filterset_fields = ["is_active", "scope_tier"]
+
+
+class SlaPoliciesView(APIView):
+    """First-response and resolution targets per priority (managers)."""
+
+    permission_classes = [IsManager]
+
+    @extend_schema(responses=s.SlaPoliciesSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(self._payload(sla.sla_policies().values()))
+
+    @extend_schema(request=s.SlaPoliciesSerializer, responses=s.SlaPoliciesSerializer)
+    def put(self, request: Request) -> Response:
+        data = validated(s.SlaPoliciesSerializer, request)
+        sla.sla_policies_update(actor=request.user, policies=data["policies"])
+        return Response(self._payload(sla.sla_policies().values()))
+
+    @staticmethod
+    def _payload(policies: Any) -> dict[str, Any]:
+        return {"policies": s.SlaPolicySerializer(sorted(policies, key=lambda p: p.priority), many=True).data}
+
+
+class BusinessCalendarView(APIView):
+    """The working calendar business-hours SLAs count in (managers)."""
+
+    permission_classes = [IsManager]
+
+    @extend_schema(responses=s.BusinessCalendarSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(s.BusinessCalendarSerializer(sla.calendar_row()).data)
+
+    @extend_schema(request=s.BusinessCalendarSerializer, responses=s.BusinessCalendarSerializer)
+    def put(self, request: Request) -> Response:
+        serializer = s.BusinessCalendarSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        if "holidays" in data:
+            data["holidays"] = sorted({d.isoformat() for d in data["holidays"]})
+        if "working_days" in data:
+            data["working_days"] = sorted(set(data["working_days"]))
+        row = sla.business_calendar_update(actor=request.user, data=data)
+        return Response(s.BusinessCalendarSerializer(row).data)
