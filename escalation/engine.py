@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from escalation.models import EscalationRule, RuleFiring, Trigger
 from escalation.notifications import notifications_create
 from helpdesk.models import User
 from tickets.models import ACTIVE_STATUSES, Status, Ticket
+from tickets.selectors import resolution_elapsed_at_least
 from tickets.services import bulk, sla
 
 # A paused clock (pending) cannot be late on resolution.
@@ -45,15 +46,8 @@ def _trigger_filter(rule: EscalationRule, qs: QuerySet[Ticket], now: datetime) -
     if rule.trigger == Trigger.RESOLUTION_OVERDUE:
         return qs.filter(status__in=RUNNING_STATUSES, resolution_due_at__lte=limit)
     if rule.trigger == Trigger.RESOLUTION_ELAPSED_PCT:
-        # The moment `threshold` % of the time between creation and the due time
-        # has passed (wall clock; pauses already moved the due time back).
-        mark = ExpressionWrapper(
-            F("created_at") + (F("resolution_due_at") - F("created_at")) * (rule.threshold / 100.0),
-            output_field=DateTimeField(),
-        )
-        return qs.filter(status__in=RUNNING_STATUSES, resolution_due_at__isnull=False).alias(mark=mark).filter(
-            mark__lte=now
-        )
+        # Wall clock between creation and the due time (pauses already moved the due time back).
+        return qs.filter(resolution_elapsed_at_least(rule.threshold, now), status__in=RUNNING_STATUSES)
     if rule.trigger == Trigger.UNASSIGNED_FOR:
         return qs.filter(assignee__isnull=True, status__in=RUNNING_STATUSES, queued_at__lte=limit)
     if rule.trigger == Trigger.IDLE_FOR:
@@ -118,21 +112,16 @@ def _claim_firings(rule: EscalationRule, tickets: list[Ticket]) -> set[int]:
 
 def _act(rule: EscalationRule, tickets: list[Ticket]) -> None:
     reason = f"Escalation rule “{rule.name}”"
+    fired_in = {t.pk: t.episode for t in tickets}
     bulk.rule_fired_bulk(
         ticket_ids=[t.pk for t in tickets],
         rule_id=rule.pk,
         rule_name=rule.name,
         trigger=rule.trigger,
-        episode_of={t.pk: t.episode for t in tickets},
+        episode_of=fired_in,
     )
     if rule.escalate_to_tier:
-        moved = bulk.tickets_escalate_by_rule(tickets=tickets, to_tier=rule.escalate_to_tier, reason=reason)
-        # The rule's own escalation starts a new episode, but not one in which
-        # the same rule fires again at once; a later tier change does.
-        RuleFiring.objects.bulk_create(
-            [RuleFiring(rule=rule, ticket_id=t.pk, episode=t.episode, tick=uuid.uuid4()) for t in moved],
-            ignore_conflicts=True,
-        )
+        bulk.tickets_escalate_by_rule(tickets=tickets, to_tier=rule.escalate_to_tier, reason=reason)
     if rule.raise_urgency:
         bulk.tickets_raise_urgency(tickets=tickets, reason=reason)
     if rule.assign_to_id:
@@ -141,6 +130,17 @@ def _act(rule: EscalationRule, tickets: list[Ticket]) -> None:
             bulk.tickets_assign_by_rule(tickets=tickets, assignee=assignee, reason=reason)
     if rule.note:
         bulk.tickets_add_note(tickets=tickets, body=rule.note)
+    # The rule's own changes (a new tier, new due times from a raised urgency) start
+    # a new episode, but not one in which the same rule fires again at once; a later
+    # change by someone else does.
+    RuleFiring.objects.bulk_create(
+        [
+            RuleFiring(rule=rule, ticket_id=t.pk, episode=t.episode, tick=uuid.uuid4())
+            for t in tickets
+            if t.episode != fired_in[t.pk]
+        ],
+        ignore_conflicts=True,
+    )
     if rule.notify:
         notifications_create(
             specs=rule.notify,

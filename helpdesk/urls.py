@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from escalation.api.views import EscalationRuleViewSet
 from helpdesk import ops
+from helpdesk.api.dashboard import DashboardView
 from helpdesk.api.users import MeView, TokenView, UserListCreateView
 from monitoring.api.views import ApplicationViewSet
 from tickets.api.views import (
@@ -28,6 +29,7 @@ api_v1 = [
     path("priority-matrix/", PriorityMatrixView.as_view(), name="priority-matrix"),
     path("sla-policies/", SlaPoliciesView.as_view(), name="sla-policies"),
     path("business-calendar/", BusinessCalendarView.as_view(), name="business-calendar"),
+    path("dashboard/", DashboardView.as_view(), name="dashboard"),
     path("", include(router.urls)),
 ]
 
