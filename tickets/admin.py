@@ -9,7 +9,8 @@ from django.http import HttpRequest
 
 from helpdesk.errors import ServiceError
 from tickets import services
-from tickets.models import Category, Comment, PriorityMatrixCell, Ticket, TicketEvent
+from tickets.models import BusinessCalendar, Category, Comment, PriorityMatrixCell, SlaPolicy, Ticket, TicketEvent
+from tickets.services import sla
 
 
 class ReadOnlyAdminMixin:
@@ -50,6 +51,39 @@ class PriorityMatrixCellAdmin(admin.ModelAdmin):
         matrix[(obj.impact, obj.urgency)] = obj.priority
         cells = [{"impact": i, "urgency": u, "priority": p} for (i, u), p in matrix.items()]
         services.priority_matrix_update(actor=request.user, cells=cells)
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(admin.ModelAdmin):
+    """Saving goes through the service, which recomputes due times of active tickets."""
+
+    list_display = ("priority", "first_response_minutes", "resolution_minutes", "business_hours")
+    list_editable = ("first_response_minutes", "resolution_minutes", "business_hours")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: SlaPolicy, form: Any, change: bool) -> None:
+        fields = ("priority", "first_response_minutes", "resolution_minutes", "business_hours")
+        sla.sla_policies_update(actor=request.user, policies=[{f: getattr(obj, f) for f in fields}])
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(admin.ModelAdmin):
+    list_display = ("timezone", "day_start", "day_end", "working_days", "holiday_country")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not BusinessCalendar.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: BusinessCalendar, form: Any, change: bool) -> None:
+        data = {field: form.cleaned_data[field] for field in form.changed_data}
+        try:
+            sla.business_calendar_update(actor=request.user, data=data)
+        except ServiceError as exc:
+            messages.error(request, str(exc.detail))
 
 
 class CommentInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -96,9 +130,6 @@ class TicketAdmin(admin.ModelAdmin):
             services.ticket_update(ticket=obj.pk, actor=request.user, changes=changes)
         except ServiceError as exc:
             messages.error(request, str(exc.detail))
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        pass  # comments and events are read-only here
 
 
 @admin.register(TicketEvent)
