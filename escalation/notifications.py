@@ -82,7 +82,7 @@ def validate_notify_spec(spec: str) -> str | None:
     if kind == "tier":
         if value == CURRENT_TIER:
             return None
-        if not value.isdigit() or not 1 <= int(value) <= max_tier():
+        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= max_tier():
             return f"tier must be 1-{max_tier()} or {CURRENT_TIER!r}, not {value!r}"
         return None
     if kind == "role":
@@ -90,7 +90,7 @@ def validate_notify_spec(spec: str) -> str | None:
             return f"role must be one of {', '.join(sorted(NOTIFIABLE_ROLES))}, not {value!r}"
         return None
     if kind == "user":
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):  # "²".isdigit() is True, int("²") fails
             return f"user must be a user id, not {value!r}"
         if not User.objects.filter(pk=int(value), is_active=True).exists():
             return f"no active user with id {value}"

@@ -120,6 +120,23 @@ def clock_on_status_change(ticket: Ticket, before: str, now: datetime) -> list[s
     return []
 
 
+def mark_if_late(ticket: Ticket, target: str, at: datetime) -> list[str]:
+    """An answer (first response or resolution) that comes after its due time
+    is a breach even when no sweep ran in between: record it once, now."""
+    due_field, mark_field = (
+        ("first_response_due_at", "response_breached_at")
+        if target == "first_response"
+        else ("resolution_due_at", "resolution_breached_at")
+    )
+    due = getattr(ticket, due_field)
+    if due is None or at <= due or getattr(ticket, mark_field) is not None:
+        return []
+    setattr(ticket, mark_field, at)
+    ticket.sla_breached = True
+    events.sla_breached_bulk([(ticket.pk, target, due)])
+    return [mark_field, "sla_breached"]
+
+
 def record_due_change(ticket: Ticket, actor: User | None, before: tuple, reason: str) -> None:
     after = (ticket.first_response_due_at, ticket.resolution_due_at)
     if before != after:
@@ -171,7 +188,14 @@ def business_calendar_update(*, actor: User, data: dict) -> BusinessCalendar:
     try:
         working_calendar(row)
     except ValueError as exc:
-        raise field_error("holiday_country", str(exc)) from None
+        # Name the field that is wrong: the time zone, the subdivision, or the country.
+        message = str(exc)
+        field = "holiday_country"
+        if "time zone" in message:
+            field = "timezone"
+        elif "subdivision" in message:
+            field = "holiday_subdivision"
+        raise field_error(field, message) from None
     with transaction.atomic():
         row.save()
         transaction.on_commit(lambda: enqueue("tickets.refresh_due_times", priorities=None))
@@ -199,8 +223,13 @@ def tickets_refresh_due_times(*, priorities: list[int] | None = None, batch_size
                     ticket.version += 1
                     changed.append(ticket)
                     record_due_change(ticket, None, before, reason="SLA configuration changed")
+            now = timezone.now()
+            for ticket in changed:
+                ticket.updated_at = now
             Ticket.objects.bulk_update(
-                changed, ["first_response_due_at", "resolution_due_at", "episode", "version"], batch_size=batch_size
+                changed,
+                ["first_response_due_at", "resolution_due_at", "episode", "version", "updated_at"],
+                batch_size=batch_size,
             )
             moved += len(changed)
 

@@ -37,6 +37,8 @@ def _apply_status(ticket: Ticket, actor: User | None, status: str, resolution: s
     if status == Status.RESOLVED:
         ticket.resolution, ticket.resolved_at = resolution, now
         fields += ["resolution", "resolved_at"]
+        if before not in sla.PAUSED_STATUSES:
+            fields += sla.mark_if_late(ticket, "resolution", now)
     elif status == Status.CLOSED:
         ticket.closed_at = now
         fields.append("closed_at")
@@ -236,7 +238,7 @@ def comment_create(*, ticket: Ticket | int, actor: User, body: str, internal: bo
         fields = []
         if not customer and not internal and ticket.first_responded_at is None and actor.pk != ticket.requester_id:
             ticket.first_responded_at = comment.created_at
-            fields.append("first_responded_at")
+            fields += ["first_responded_at", *sla.mark_if_late(ticket, "first_response", comment.created_at)]
         save_ticket(ticket, *fields)
         events.commented(ticket, actor, comment.pk, internal)
         if customer and ticket.status in (Status.PENDING, Status.RESOLVED):
