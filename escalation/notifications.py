@@ -234,6 +234,8 @@ def notifications_create(
     rows: list[Notification] = []
     for ticket in tickets:
         snapshot = _ticket_snapshot(ticket)
+        # Filled once per ticket, not once per recipient.
+        ticket_subject, ticket_body = _one_line(_fill(subject, snapshot), _SUBJECT_MAX), _fill(body, snapshot)
         seen: set[tuple[str, str]] = set()
         for spec in specs:
             if _split(spec) == ("tier", CURRENT_TIER):
@@ -249,8 +251,8 @@ def notifications_create(
                     Notification(
                         channel=channel,
                         target=target,
-                        subject=_one_line(_fill(subject, snapshot), _SUBJECT_MAX),
-                        body=_fill(body, snapshot),
+                        subject=ticket_subject,
+                        body=ticket_body,
                         payload={**snapshot, **extra},
                         ticket=ticket,
                         rule=rule,

@@ -1,8 +1,8 @@
 """Set-based ticket changes for the system (the escalation engine).
 
 Each function takes tickets the caller has locked (``select_for_update``) in
-its transaction, changes them in memory, writes them with one bulk UPDATE and
-records the events in bulk, so a tick over thousands of tickets stays a few
+its transaction, changes them in memory, writes them with one set-based UPDATE
+and records the events in bulk, so a tick over thousands of tickets stays a few
 queries per batch. The actor is the system (None).
 """
 
@@ -22,19 +22,25 @@ from tickets.services.tickets import system_user
 URGENCY_UP = {Level.LOW: Level.MEDIUM, Level.MEDIUM: Level.HIGH, Level.HIGH: Level.HIGH}
 
 
-def _write(tickets: list[Ticket], fields: list[str]) -> None:
+def _write(tickets: list[Ticket], increments: tuple[str, ...] = (), **values) -> None:
+    """One UPDATE for tickets that all get the same ``values`` (``increments`` and
+    the version go up by one), instead of bulk_update's per-row CASE per field.
+    The caller holds the row locks, so the database and the objects agree."""
+    if not tickets:
+        return
     now = timezone.now()
     for ticket in tickets:
         ticket.version += 1
         ticket.updated_at = now
-    Ticket.objects.bulk_update(tickets, [*fields, "version", "updated_at"], batch_size=500)
+    Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(
+        **values, **{name: F(name) + 1 for name in increments}, version=F("version") + 1, updated_at=now
+    )
 
 
 def tickets_escalate_by_rule(*, tickets: list[Ticket], to_tier: int, reason: str) -> list[Ticket]:
-    """Escalate the tickets below ``to_tier`` (never past the last tier in use);
-    returns the ones that moved."""
-    if to_tier > roles.max_tier():
-        return []
+    """Escalate the tickets below ``to_tier``, capped at the last tier in use
+    (a rule written for three tiers still works with two); returns the ones that moved."""
+    to_tier = min(to_tier, roles.max_tier())
     moving = [t for t in tickets if t.tier < to_tier and not t.is_done]
     now = timezone.now()
     trail = []
@@ -42,7 +48,7 @@ def tickets_escalate_by_rule(*, tickets: list[Ticket], to_tier: int, reason: str
         trail.append((ticket.pk, ticket.tier, ticket.assignee_id))
         ticket.tier, ticket.assignee_id, ticket.queued_at = to_tier, None, now
         ticket.episode += 1
-    _write(moving, ["tier", "assignee", "queued_at", "episode"])
+    _write(moving, increments=("episode",), tier=to_tier, assignee=None, queued_at=now)
     events.record_bulk(
         EventKind.ESCALATED,
         [
@@ -88,7 +94,9 @@ def tickets_assign_by_rule(*, tickets: list[Ticket], assignee: User, reason: str
         ticket.assignee_id, ticket.queued_at = assignee.pk, None
         if ticket.status == Status.NEW:
             ticket.status = Status.OPEN
-    _write(taking, ["assignee", "queued_at", "status"])
+    opened = {pk for pk, _, status in trail if status == Status.NEW}
+    _write([t for t in taking if t.pk in opened], assignee=assignee, queued_at=None, status=Status.OPEN)
+    _write([t for t in taking if t.pk not in opened], assignee=assignee, queued_at=None)
     events.record_bulk(
         EventKind.ASSIGNED,
         [(pk, {"before": {"assignee": b}, "after": {"assignee": assignee.pk}, "reason": reason}) for pk, b, _ in trail],
