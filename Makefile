@@ -40,5 +40,11 @@ test: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
+# One escalation tick over 1M tickets in its own database (helpdesk_bench, or
+# BENCH_DATABASE_URL); writes docs/PERFORMANCE.md. BENCH_ARGS="--reload --runs 3".
+.PHONY: bench-escalation
+bench-escalation: venv
+	$(PY) -m bench.escalation_sweep --tickets 1000000 --open 50000 --due 10000 $(BENCH_ARGS)
+
 clean:
 	rm -rf var staticfiles

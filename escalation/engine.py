@@ -20,11 +20,13 @@ from django.utils import timezone
 
 from escalation.models import EscalationRule, RuleFiring, Trigger
 from escalation.notifications import notifications_create
+from helpdesk.db import insert_rows
 from helpdesk.models import User
 from tickets.models import ACTIVE_STATUSES, Status, Ticket
 from tickets.selectors import resolution_elapsed_at_least
 from tickets.services import bulk, sla
 
+FIRING_FIELDS = ("rule_id", "ticket_id", "episode", "tick")
 # A paused clock (pending) cannot be late on resolution.
 RUNNING_STATUSES = (Status.NEW, Status.OPEN)
 
@@ -103,9 +105,8 @@ def rule_apply(rule: EscalationRule, *, now: datetime | None = None, batch_size:
 
 def _claim_firings(rule: EscalationRule, tickets: list[Ticket]) -> set[int]:
     tick = uuid.uuid4()
-    RuleFiring.objects.bulk_create(
-        [RuleFiring(rule=rule, ticket_id=t.pk, episode=t.episode, tick=tick) for t in tickets],
-        ignore_conflicts=True,
+    insert_rows(
+        RuleFiring, FIRING_FIELDS, [(rule.pk, t.pk, t.episode, tick) for t in tickets], ignore_conflicts=True
     )
     return set(RuleFiring.objects.filter(tick=tick).values_list("ticket_id", flat=True))
 
@@ -133,12 +134,10 @@ def _act(rule: EscalationRule, tickets: list[Ticket]) -> None:
     # The rule's own changes (a new tier, new due times from a raised urgency) start
     # a new episode, but not one in which the same rule fires again at once; a later
     # change by someone else does.
-    RuleFiring.objects.bulk_create(
-        [
-            RuleFiring(rule=rule, ticket_id=t.pk, episode=t.episode, tick=uuid.uuid4())
-            for t in tickets
-            if t.episode != fired_in[t.pk]
-        ],
+    insert_rows(
+        RuleFiring,
+        FIRING_FIELDS,
+        [(rule.pk, t.pk, t.episode, uuid.uuid4()) for t in tickets if t.episode != fired_in[t.pk]],
         ignore_conflicts=True,
     )
     if rule.notify:

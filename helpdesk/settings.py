@@ -148,6 +148,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "helpdesk.api.base.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "helpdesk.api.base.Pagination",
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -171,6 +176,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LevelEnum": "tickets.models.Level",
         "CriticalityEnum": "monitoring.models.Criticality",
+        "SourceKindEnum": "monitoring.models.SourceKind",
+        "KindEnum": "tickets.models.Kind",
     },
 }
 
@@ -209,6 +216,7 @@ HELPDESK_ATTACHMENT_MAX_MB = env_int("HELPDESK_ATTACHMENT_MAX_MB", 10)
 HELPDESK_INCIDENT_IMPACT_LINKS = env_int("HELPDESK_INCIDENT_IMPACT_LINKS", 5)
 HELPDESK_SAMPLE_RETENTION_DAYS = env_int("HELPDESK_SAMPLE_RETENTION_DAYS", 30)
 HELPDESK_ESCALATION_TICK_SECONDS = env_int("HELPDESK_ESCALATION_TICK_SECONDS", 60)
+HELPDESK_POLL_DISPATCH_SECONDS = env_int("HELPDESK_POLL_DISPATCH_SECONDS", 3)
 
 # `expires` drops runs that queued up while no worker was there.
 CELERY_BEAT_SCHEDULE: dict = {
@@ -225,6 +233,13 @@ CELERY_BEAT_SCHEDULE: dict = {
         "options": {"expires": 55},
     },
     "tickets-autoclose": {"task": "tickets.autoclose_resolved", "schedule": 3600.0, "options": {"expires": 3000}},
+    # Monitors are polled within their interval + 5 s.
+    "monitoring-dispatch": {
+        "task": "monitoring.dispatch_due_monitors",
+        "schedule": float(HELPDESK_POLL_DISPATCH_SECONDS),
+        "options": {"expires": HELPDESK_POLL_DISPATCH_SECONDS},
+    },
+    "monitoring-purge-samples": {"task": "monitoring.purge_samples", "schedule": 86400.0, "options": {"expires": 3600}},
 }
 HELPDESK_SYSTEM_USERNAME = "system"
 # An active ticket this far into its resolution time is "at risk" on dashboards.

@@ -7,7 +7,8 @@ from escalation.api.views import EscalationRuleViewSet
 from helpdesk import ops
 from helpdesk.api.dashboard import DashboardView
 from helpdesk.api.users import MeView, TokenView, UserListCreateView
-from monitoring.api.views import ApplicationViewSet
+from monitoring.api.push import AlertmanagerWebhookView, SamplesPushView
+from monitoring.api.views import AlertViewSet, ApplicationViewSet, MetricSourceViewSet, MonitorViewSet, SilenceViewSet
 from tickets.api.views import (
     BusinessCalendarView,
     CategoryViewSet,
@@ -20,6 +21,10 @@ router = DefaultRouter()
 router.register("tickets", TicketViewSet, basename="ticket")
 router.register("categories", CategoryViewSet, basename="category")
 router.register("applications", ApplicationViewSet, basename="application")
+router.register("metric-sources", MetricSourceViewSet, basename="metric-source")
+router.register("monitors", MonitorViewSet, basename="monitor")
+router.register("alerts", AlertViewSet, basename="alert")
+router.register("silences", SilenceViewSet, basename="silence")
 router.register("escalation-rules", EscalationRuleViewSet, basename="escalation-rule")
 
 api_v1 = [
@@ -30,6 +35,8 @@ api_v1 = [
     path("sla-policies/", SlaPoliciesView.as_view(), name="sla-policies"),
     path("business-calendar/", BusinessCalendarView.as_view(), name="business-calendar"),
     path("dashboard/", DashboardView.as_view(), name="dashboard"),
+    path("monitoring/alertmanager/", AlertmanagerWebhookView.as_view(), name="monitoring-alertmanager"),
+    path("monitoring/samples/", SamplesPushView.as_view(), name="monitoring-samples"),
     path("", include(router.urls)),
 ]
 

@@ -1,6 +1,20 @@
-from django.contrib import admin
+"""Admin for monitoring configuration. Sources, monitors and silences are saved
+through the configuration services, so the admin validates like the API;
+alerts are read-only (they belong to the poller and the webhooks)."""
 
-from monitoring.models import Application
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from helpdesk.errors import ServiceError
+from monitoring.models import Alert, Application, MetricSource, Monitor, Silence
+from monitoring.services import config
 
 
 @admin.register(Application)
@@ -9,3 +23,169 @@ class ApplicationAdmin(admin.ModelAdmin):
     list_filter = ("environment", "criticality", "owner_tier")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name", "environment")}
+
+
+def _as_form_errors(form: forms.ModelForm, error: ServiceError) -> None:
+    detail = error.detail if isinstance(error.detail, dict) else {"detail": [error.detail]}
+    for field, messages_ in detail.items():
+        target = field if field in form.fields else None
+        for message in messages_ if isinstance(messages_, list) else [messages_]:
+            form.add_error(target, str(message))
+
+
+class MetricSourceForm(forms.ModelForm):
+    # The stored credential is never rendered; leaving the box empty keeps it.
+    token = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        max_length=500,
+        help_text="Bearer token sent to a pull source. Leave empty to keep the current one.",
+    )
+    clear_token = forms.BooleanField(required=False, help_text="Remove the stored token.")
+
+    class Meta:
+        model = MetricSource
+        fields = ("name", "kind", "base_url", "token", "options", "poll_interval_seconds", "timeout_seconds", "enabled")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.instance.pk and not data.get("token"):
+            data["token"] = "" if data.get("clear_token") else self.instance.token
+        values = {field: data.get(field) for field in config.SOURCE_FIELDS if field in self.fields}
+        if any(field in self.errors for field in values):
+            return data
+        if values.get("options") is None:
+            values["options"] = {}
+        try:
+            if self.instance.pk and values["kind"] != self.instance.kind:
+                raise ValidationError({"kind": "The kind of a source cannot change; create another source."})
+            config.source_validate(values)
+        except ServiceError as error:
+            _as_form_errors(self, error)
+        return data
+
+
+@admin.register(MetricSource)
+class MetricSourceAdmin(admin.ModelAdmin):
+    form = MetricSourceForm
+    list_display = (
+        "name",
+        "kind",
+        "base_url",
+        "poll_interval_seconds",
+        "enabled",
+        "consecutive_failures",
+        "last_polled_at",
+    )
+    list_filter = ("kind", "enabled")
+    search_fields = ("name", "base_url")
+    readonly_fields = ("consecutive_failures", "last_error", "last_polled_at")
+    actions = ["issue_push_token"]
+
+    def save_model(self, request: HttpRequest, obj: MetricSource, form: forms.ModelForm, change: bool) -> None:
+        data = {field: form.cleaned_data.get(field) for field in config.SOURCE_FIELDS}
+        data["options"] = data["options"] or {}
+        if change:
+            data.pop("kind")
+            updated = config.source_update(source=obj, actor=request.user, changes=data)
+            form.instance = updated
+            return
+        created, push_token = config.source_create(actor=request.user, **data)
+        obj.pk = created.pk
+        form.instance = created
+        if push_token:
+            self.message_user(request, f"Push token for {created.name} (shown once): {push_token}", messages.WARNING)
+
+    @admin.action(description="Issue a new push token (the old one stops working)")
+    def issue_push_token(self, request: HttpRequest, queryset: QuerySet[MetricSource]) -> None:
+        for source in queryset:
+            try:
+                token = config.source_push_token_rotate(source=source, actor=request.user)
+            except ServiceError as error:
+                self.message_user(request, f"{source.name}: {error.detail}", messages.ERROR)
+            else:
+                self.message_user(request, f"Push token for {source.name} (shown once): {token}", messages.WARNING)
+
+
+class MonitorForm(forms.ModelForm):
+    class Meta:
+        model = Monitor
+        fields = config.MONITOR_FIELDS
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.errors:
+            try:
+                config.monitor_validate({field: data.get(field) for field in config.MONITOR_FIELDS})
+            except ServiceError as error:
+                _as_form_errors(self, error)
+        return data
+
+
+@admin.register(Monitor)
+class MonitorAdmin(admin.ModelAdmin):
+    form = MonitorForm
+    list_display = ("name", "application", "source", "query", "baseline_kind", "state", "last_value", "enabled")
+    list_filter = ("state", "baseline_kind", "enabled", "source__kind")
+    search_fields = ("name", "query", "application__name")
+    list_select_related = ("application", "source")
+    readonly_fields = ("state", "last_value", "last_polled_at", "next_poll_at")
+
+    def save_model(self, request: HttpRequest, obj: Monitor, form: forms.ModelForm, change: bool) -> None:
+        data = {field: form.cleaned_data.get(field) for field in config.MONITOR_FIELDS}
+        if change:
+            form.instance = config.monitor_update(monitor=obj, actor=request.user, changes=data)
+            return
+        created = config.monitor_create(actor=request.user, **data)
+        obj.pk = created.pk
+        form.instance = created
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ("name", "severity", "state", "acknowledged", "application", "started_at", "resolved_at", "ticket")
+    list_filter = ("state", "severity", "acknowledged")
+    search_fields = ("name", "fingerprint")
+    list_select_related = ("application", "ticket")
+    date_hierarchy = "started_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class SilenceForm(forms.ModelForm):
+    class Meta:
+        model = Silence
+        fields = config.SILENCE_FIELDS
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.errors:
+            try:
+                config.silence_validate({field: data.get(field) for field in config.SILENCE_FIELDS})
+            except ServiceError as error:
+                _as_form_errors(self, error)
+        return data
+
+
+@admin.register(Silence)
+class SilenceAdmin(admin.ModelAdmin):
+    form = SilenceForm
+    list_display = ("starts_at", "ends_at", "application", "monitor", "reason", "created_by")
+    list_select_related = ("application", "monitor", "created_by")
+    readonly_fields = ("created_by",)
+
+    def save_model(self, request: HttpRequest, obj: Silence, form: forms.ModelForm, change: bool) -> None:
+        data = {field: form.cleaned_data.get(field) for field in config.SILENCE_FIELDS}
+        if change:
+            form.instance = config.silence_update(silence=obj, actor=request.user, changes=data)
+            return
+        created = config.silence_create(actor=request.user, **data)
+        obj.pk = created.pk
+        form.instance = created

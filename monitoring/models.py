@@ -69,6 +69,7 @@ class MetricSource(models.Model):
     # Poll health: three failures in a row raise one source alert.
     consecutive_failures = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    last_failed_at = models.DateTimeField(null=True, blank=True)
     last_polled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -134,6 +135,8 @@ class Monitor(models.Model):
     next_poll_at = models.DateTimeField(null=True, blank=True)
     # The newest sample evaluated; an older poll result is stale and dropped.
     evaluated_at = models.DateTimeField(null=True, blank=True)
+    # A poll in flight holds the monitor until then: one monitor is never polled twice at once.
+    poll_lock_until = models.DateTimeField(null=True, blank=True)
     # Hysteresis counters: consecutive breaching / normal evaluations.
     breach_count = models.PositiveIntegerField(default=0)
     ok_count = models.PositiveIntegerField(default=0)

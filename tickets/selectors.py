@@ -32,7 +32,7 @@ from helpdesk.errors import InvalidInput, NotFound
 from helpdesk.models import User
 from tickets.events import CUSTOMER_VISIBLE_KINDS, EventKind
 from tickets.filters import TicketFilter
-from tickets.models import ACTIVE_STATUSES, QUEUE_STATUSES, Comment, Ticket, TicketEvent
+from tickets.models import ACTIVE_STATUSES, QUEUE_STATUSES, Comment, Kind, Ticket, TicketEvent
 
 
 def ticket_queryset_for(*, user: User) -> QuerySet[Ticket]:
@@ -72,6 +72,13 @@ def event_list_for(*, user: User, ticket: Ticket) -> QuerySet[TicketEvent]:
     # has_key first: a bare NOT (data->'internal' = true) is NULL, which excludes
     # every event without the key (creation, status changes).
     return qs.filter(kind__in=CUSTOMER_VISIBLE_KINDS).exclude(Q(data__has_key="internal") & Q(data__internal=True))
+
+
+def open_incidents_for(*, application_id: int) -> QuerySet[Ticket]:
+    """Active incident tickets of an application: what a new customer ticket may link to."""
+    return Ticket.objects.filter(
+        application_id=application_id, kind=Kind.INCIDENT, status__in=ACTIVE_STATUSES, parent__isnull=True
+    ).order_by("priority", "-id")
 
 
 def handover_for(*, ticket: Ticket) -> TicketEvent | None:

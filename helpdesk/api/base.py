@@ -8,7 +8,8 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db.models import ProtectedError, RestrictedError
-from rest_framework import permissions, status
+from rest_framework import parsers, permissions, status
+from rest_framework.exceptions import ParseError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -17,6 +18,17 @@ from helpdesk import roles
 from helpdesk.errors import ServiceError
 
 log = logging.getLogger(__name__)
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, but a body nested past Python's recursion limit is a
+    400 like any other malformed JSON, not a 500."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - nested too deeply.") from None
 
 
 class Pagination(PageNumberPagination):

@@ -69,7 +69,14 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         data = validated(s.TicketCreateSerializer, request)
         ticket = services.ticket_create(actor=request.user, **data)
-        return ticket_response(ticket, status.HTTP_201_CREATED)
+        response = ticket_response(ticket, status.HTTP_201_CREATED)
+        if ticket.application_id and ticket.parent_id is None and ticket.kind != "incident" and request.user.is_agent:
+            # An open incident of the same application: offer the agent to link it.
+            incidents = selectors.open_incidents_for(application_id=ticket.application_id)[:5]
+            response.data["suggested_incidents"] = [
+                {"id": t.pk, "number": t.number, "title": t.title, "linked_count": t.linked_count} for t in incidents
+            ]
+        return response
 
     def retrieve(self, request: Request, pk: str) -> Response:
         return ticket_response(self.get_ticket())

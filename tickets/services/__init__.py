@@ -13,6 +13,7 @@ from tickets.services.priority import (
     priority_for,
     priority_matrix,
     priority_matrix_update,
+    tickets_raise_levels,
     tickets_reprioritize,
 )
 from tickets.services.tickets import (
@@ -25,6 +26,7 @@ from tickets.services.tickets import (
 )
 from tickets.services.workflow import (
     comment_create,
+    incident_resolve_linked,
     next_ticket_claim,
     ticket_assign,
     ticket_claim,
@@ -39,6 +41,7 @@ __all__ = [
     "EDITABLE_FIELDS",
     "comment_create",
     "customer_find_or_create",
+    "incident_resolve_linked",
     "next_ticket_claim",
     "priority_for",
     "priority_matrix",
@@ -52,5 +55,6 @@ __all__ = [
     "ticket_transition",
     "ticket_update",
     "tickets_autoclose",
+    "tickets_raise_levels",
     "tickets_reprioritize",
 ]

@@ -12,6 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from helpdesk import roles
+from helpdesk.db import insert_rows
 from helpdesk.models import User
 from tickets import events
 from tickets.events import EventKind
@@ -110,10 +111,14 @@ def tickets_assign_by_rule(*, tickets: list[Ticket], assignee: User, reason: str
 def tickets_add_note(*, tickets: list[Ticket], body: str) -> None:
     """An internal note by the system user on each ticket."""
     author = system_user()
-    comments = Comment.objects.bulk_create([Comment(ticket_id=t.pk, author=author, body=body, internal=True) for t in tickets])
-    Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(version=F("version") + 1, updated_at=timezone.now())
+    ticket_ids = [t.pk for t in tickets]
+    rows = [(pk, author.pk, body, True) for pk in ticket_ids]
+    comment_ids = insert_rows(Comment, ("ticket_id", "author_id", "body", "internal"), rows, returning=True)
+    Ticket.objects.filter(pk__in=ticket_ids).update(version=F("version") + 1, updated_at=timezone.now())
     events.record_bulk(
-        EventKind.COMMENTED, [(c.ticket_id, {"comment": c.pk, "internal": True}) for c in comments], author
+        EventKind.COMMENTED,
+        [(pk, {"comment": comment, "internal": True}) for pk, comment in zip(ticket_ids, comment_ids, strict=True)],
+        author,
     )
 
 

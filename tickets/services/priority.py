@@ -13,12 +13,8 @@ from helpdesk.errors import NotAllowed, field_error
 from helpdesk.models import User
 from helpdesk.tasks import enqueue
 from tickets import events
-from tickets.models import (
-    ACTIVE_STATUSES,
-    DEFAULT_MATRIX,
-    PriorityMatrixCell,
-    Ticket,
-)
+from tickets.events import EventKind
+from tickets.models import ACTIVE_STATUSES, DEFAULT_MATRIX, Level, PriorityMatrixCell, Ticket
 from tickets.services import sla
 
 # --- priority ---------------------------------------------------------------
@@ -121,3 +117,31 @@ def tickets_reprioritize(*, actor: User | None = None, batch_size: int = 1000) -
             if not batch:
                 return changed
             changed += len(reprioritize_locked(batch, actor=actor, reason="priority matrix changed", matrix=matrix))
+
+
+LEVEL_RANK = {Level.LOW: 0, Level.MEDIUM: 1, Level.HIGH: 2}
+
+
+def tickets_raise_levels(
+    *,
+    tickets: list[Ticket],
+    impact: str | None = None,
+    urgency: str | None = None,
+    reason: str,
+    actor: User | None = None,
+) -> list[Ticket]:
+    """Raise impact and/or urgency (never lower them); priority and due times
+    follow. Used when an incident's alert gets worse or customers pile on."""
+    raised, rows = [], []
+    for ticket in tickets:
+        before, after = {}, {}
+        for field, level in (("impact", impact), ("urgency", urgency)):
+            if level is not None and LEVEL_RANK[level] > LEVEL_RANK[getattr(ticket, field)]:
+                before[field], after[field] = getattr(ticket, field), level
+                setattr(ticket, field, level)
+        if after:
+            raised.append(ticket)
+            rows.append((ticket.pk, {"before": before, "after": after, "reason": reason}))
+    reprioritize_locked(raised, actor=actor, reason=reason, extra_fields=("impact", "urgency"))
+    events.record_bulk(EventKind.UPDATED, rows, actor)
+    return raised

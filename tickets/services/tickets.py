@@ -24,7 +24,7 @@ from tickets.models import (
 )
 from tickets.services import sla
 from tickets.services.base import check_version, clean_text, lock_ticket, require_worker, save_ticket
-from tickets.services.priority import priority_for
+from tickets.services.priority import priority_for, tickets_raise_levels
 
 EDITABLE_FIELDS = ("title", "description", "urgency", "impact", "category", "application", "kind", "parent")
 ACTION_ONLY_FIELDS = ("status", "tier", "assignee")
@@ -79,11 +79,18 @@ def _validate_parent(ticket: Ticket | None, parent: Ticket) -> None:
 
 
 def _adjust_linked_count(parent_id: int, delta: int, child: Ticket, actor: User | None) -> None:
+    """Count the link on the (locked) incident; once HELPDESK_INCIDENT_IMPACT_LINKS
+    customer tickets are linked, its impact rises to high."""
     Ticket.objects.filter(pk=parent_id).update(
         linked_count=F("linked_count") + delta, version=F("version") + 1, updated_at=timezone.now()
     )
     kind = EventKind.CHILD_LINKED if delta > 0 else EventKind.CHILD_UNLINKED
     events.record(parent_id, actor, kind, child=child.pk)
+    if delta > 0:
+        incident = Ticket.objects.get(pk=parent_id)
+        if incident.linked_count >= settings.HELPDESK_INCIDENT_IMPACT_LINKS:
+            reason = f"{incident.linked_count} customer tickets linked"
+            tickets_raise_levels(tickets=[incident], impact=Level.HIGH, reason=reason, actor=actor)
 
 
 def ticket_create(

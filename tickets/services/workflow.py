@@ -16,6 +16,7 @@ from helpdesk.models import User
 from tickets import events
 from tickets.events import EventKind
 from tickets.models import (
+    ACTIVE_STATUSES,
     QUEUE_STATUSES,
     TRANSITIONS,
     Comment,
@@ -54,18 +55,26 @@ def _apply_status(ticket: Ticket, actor: User | None, status: str, resolution: s
 
 
 def ticket_transition(
-    *, ticket: Ticket | int, actor: User, status: str, resolution: str = "", expected_version: int | None = None
+    *,
+    ticket: Ticket | int,
+    actor: User | None,
+    status: str,
+    resolution: str = "",
+    expected_version: int | None = None,
 ) -> Ticket:
     """Move a ticket along the lifecycle (models.TRANSITIONS).
 
     Agents who may work the ticket's tier move it anywhere the table allows;
-    a customer may only reopen or close their own resolved ticket.
+    a customer may only reopen or close their own resolved ticket; ``actor=None``
+    is the system (monitoring resolving or reopening its incidents).
     """
     if status not in Status.values:
         raise field_error("status", f"Unknown status; one of {', '.join(Status.values)}.")
     with transaction.atomic():
         ticket = lock_ticket(ticket)
-        if roles.is_customer(actor):
+        if actor is None:
+            pass
+        elif roles.is_customer(actor):
             if ticket.requester_id != actor.pk or ticket.status != Status.RESOLVED:
                 raise NotAllowed("Customers may only reopen or close their resolved tickets.")
         else:
@@ -270,3 +279,25 @@ def tickets_autoclose(*, now: datetime | None = None, days: int | None = None, b
             )
             events.status_changed_bulk(ids, before=Status.RESOLVED, after=Status.CLOSED, reason="auto-closed")
             closed += len(ids)
+
+
+def incident_resolve_linked(*, incident: Ticket | int, actor: User, message: str) -> list[int]:
+    """Resolve every active ticket linked to the incident with one public
+    message (SPEC 4: resolving the incident offers to resolve its linked tickets)."""
+    message = clean_text(message, "message", required=True)
+    incident_id = incident.pk if isinstance(incident, Ticket) else incident
+    resolved = []
+    # All or nothing, under the children's row locks: a ticket the actor may not
+    # work leaves no message behind, and a concurrent second call finds nothing left.
+    with transaction.atomic():
+        children = list(
+            Ticket.objects.select_for_update()
+            .filter(parent_id=incident_id, status__in=ACTIVE_STATUSES)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        for child_id in children:
+            comment_create(ticket=child_id, actor=actor, body=message, internal=False)
+            ticket_transition(ticket=child_id, actor=actor, status=Status.RESOLVED, resolution=message)
+            resolved.append(child_id)
+    return resolved

@@ -541,3 +541,11 @@ def test_junk_params_on_other_lists_never_500(api, world, path, params):
 def test_nul_in_user_search_is_400(api, world, params):
     r = api.as_(world["users"]["manager"]).get(f"{V1}users/", params)
     assert r.status_code == 400 and set(r.json()) == set(params)
+
+
+def test_json_nested_past_the_recursion_limit_is_a_400(api, world):
+    body = "[" * 100_000 + "]" * 100_000
+    before = Ticket.objects.count()
+    r = api.as_(world["users"]["l1"]).post(f"{V1}tickets/", body, content_type="application/json")
+    assert r.status_code == 400 and "nested too deeply" in r.json()["detail"]
+    assert Ticket.objects.count() == before

@@ -1,7 +1,11 @@
 """Demo data for `make run`: one user per role, categories, applications and a
-few dozen realistic tickets in every tier and priority. Idempotent: users and
-configuration are brought to a known state; tickets are only created once.
-Every ticket change goes through the services, so the audit trail is real.
+few dozen realistic tickets in every tier and priority, and monitors on the
+built-in simulator with a response-time spike scheduled a few minutes after
+each run, so an alert fires and an incident opens while you watch.
+
+Idempotent: users and configuration are brought to a known state; tickets are
+only created once. Every ticket change goes through the services, so the audit
+trail is real.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ import random
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from helpdesk.models import User
 from helpdesk.roles import Role
-from monitoring.models import Application
+from monitoring import simulator
+from monitoring.models import Application, BaselineKind, Direction, MetricSource, Monitor, SourceKind
 from tickets import services
 from tickets.models import Category, Kind, Status
 
@@ -91,6 +97,14 @@ TICKETS = [
 
 DEMO_PASSWORD_SUFFIX = "-demo-2026"
 
+# name, simulator metric, unit, direction, warning, critical
+MONITORS = [
+    ("Response time", "avg_response_ms", "ms", Direction.ABOVE, 550.0, 800.0),
+    ("Error rate", "error_rate", "%", Direction.ABOVE, 3.0, 8.0),
+    ("User satisfaction (Apdex)", "satisfaction", "", Direction.BELOW, 0.8, 0.6),
+    ("CPU", "cpu_pct", "%", Direction.ABOVE, 85.0, 95.0),
+]
+
 
 class Command(BaseCommand):
     help = "Load demo users, configuration and tickets (idempotent)."
@@ -103,10 +117,12 @@ class Command(BaseCommand):
             categories = self._categories()
             applications = self._applications()
             created = self._tickets(users, categories, applications)
+            spike_at = self._monitoring(applications)
         self.stdout.write(self.style.SUCCESS("Demo users (username / password):"))
         for username, role, *_ in USERS:
             self.stdout.write(f"  {role:<9} {username:<10} {username}{DEMO_PASSWORD_SUFFIX}")
         self.stdout.write(f"Demo tickets created now: {created}")
+        self.stdout.write(f"Simulated response-time spike on the Webshop at {spike_at} (UTC): watch its alert and incident.")
 
     def _users(self) -> dict[str, User]:
         users = {}
@@ -135,6 +151,40 @@ class Command(BaseCommand):
                 slug=slug, defaults={"name": name, "environment": env, "criticality": criticality, "owner_tier": owner}
             )
         return result
+
+    def _monitoring(self, applications: dict[str, Application]) -> str:
+        """A simulator source per application (its own seed), monitors on each;
+        the Webshop's response-time spike is rescheduled on every run."""
+        scenarios = simulator.demo_scenarios(timezone.now())
+        for seed, app in enumerate(applications.values(), start=2026):
+            source, _ = MetricSource.objects.update_or_create(
+                name=f"Simulator: {app.name}",
+                defaults={
+                    "kind": SourceKind.SIMULATOR,
+                    "options": {"seed": seed, "scenarios": scenarios if app.name == "Webshop" else []},
+                    "poll_interval_seconds": 15,
+                    "timeout_seconds": 5,
+                    "enabled": True,
+                },
+            )
+            for name, query, unit, direction, warning, critical in MONITORS:
+                Monitor.objects.update_or_create(
+                    application=app,
+                    name=name,
+                    defaults={
+                        "source": source,
+                        "query": query,
+                        "unit": unit,
+                        "direction": direction,
+                        "baseline_kind": BaselineKind.STATIC,
+                        "warning": warning,
+                        "critical": critical,
+                        "breach_polls": 2,
+                        "recover_polls": 2,
+                        "enabled": True,
+                    },
+                )
+        return scenarios[0]["start"]
 
     def _tickets(self, users: dict[str, User], categories: dict, applications: dict) -> int:
         customers = [users["customer"], users["customer2"]]

@@ -1,0 +1,81 @@
+"""List filters of the monitoring API. Junk values give a 400, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters as filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from monitoring.models import Alert, AlertState, MetricSource, Monitor, MonitorState, Severity, Silence, SourceKind
+from tickets.filters import IntFilter
+
+
+class StrictBooleanField(forms.Field):
+    """true/false (or 1/0); anything else is a 400, not silently "no filter"."""
+
+    def to_python(self, value: Any) -> bool | None:
+        if value in (None, ""):
+            return None
+        text = str(value).strip().lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise ValidationError("Use true or false.", code="invalid")
+
+
+class BooleanFilter(filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
+class MetricSourceFilter(filters.FilterSet):
+    kind = filters.ChoiceFilter(choices=SourceKind.choices)
+    enabled = BooleanFilter()
+
+    class Meta:
+        model = MetricSource
+        fields: list[str] = []
+
+
+class MonitorFilter(filters.FilterSet):
+    application = IntFilter(field_name="application_id")
+    source = IntFilter(field_name="source_id")
+    state = filters.ChoiceFilter(choices=MonitorState.choices)
+    enabled = BooleanFilter()
+
+    class Meta:
+        model = Monitor
+        fields: list[str] = []
+
+
+class AlertFilter(filters.FilterSet):
+    state = filters.ChoiceFilter(choices=AlertState.choices)
+    application = IntFilter(field_name="application_id")
+    severity = filters.ChoiceFilter(choices=Severity.choices)
+    monitor = IntFilter(field_name="monitor_id")
+    acknowledged = BooleanFilter()
+
+    class Meta:
+        model = Alert
+        fields: list[str] = []
+
+
+class SilenceFilter(filters.FilterSet):
+    application = IntFilter(field_name="application_id")
+    monitor = IntFilter(field_name="monitor_id")
+    active = BooleanFilter(method="filter_active", label="In force now")
+
+    class Meta:
+        model = Silence
+        fields: list[str] = []
+
+    def filter_active(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+        if value is None:
+            return queryset
+        now = timezone.now()
+        in_force = {"starts_at__lte": now, "ends_at__gt": now}
+        return queryset.filter(**in_force) if value else queryset.exclude(**in_force)

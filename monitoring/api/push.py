@@ -1,0 +1,108 @@
+"""Push endpoints: Alertmanager webhooks and raw samples.
+
+Senders are machines, not users: they present the bearer token generated for
+their source (``Authorization: Bearer <push_token>``), and nothing else
+authenticates here (no session, so no CSRF; no user token).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse, OpenApiTypes, extend_schema
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from monitoring.api.serializers import PushCountsSerializer
+from monitoring.models import MetricSource, SourceKind
+from monitoring.services import push
+
+
+class PushTokenAuthentication(BaseAuthentication):
+    """``Authorization: Bearer <push token>`` of an enabled source of ``kind``;
+    ``request.auth`` is then that source."""
+
+    kind: str = ""
+
+    def authenticate(self, request: Request) -> tuple[AnonymousUser, MetricSource] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != b"bearer":
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Expected 'Authorization: Bearer <token>'.")
+        try:
+            token = parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("Invalid token.") from None
+        source = push.source_for_token(token, self.kind)
+        if source is None:
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        return AnonymousUser(), source
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+
+class AlertmanagerTokenAuthentication(PushTokenAuthentication):
+    kind = SourceKind.ALERTMANAGER
+
+
+class SamplesTokenAuthentication(PushTokenAuthentication):
+    kind = SourceKind.PUSH
+
+
+class AlertmanagerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = AlertmanagerTokenAuthentication
+    name = "alertmanagerPushToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "description": "push_token of an alertmanager source."}
+
+
+class SamplesTokenScheme(AlertmanagerTokenScheme):
+    target_class = SamplesTokenAuthentication
+    name = "samplesPushToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "description": "push_token of a push source."}
+
+
+class HasPushSource(BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return isinstance(request.auth, MetricSource)
+
+
+class AlertmanagerWebhookView(APIView):
+    """Prometheus Alertmanager webhook receiver (payload version 4). Repeats are
+    deduplicated by fingerprint; the label ``application`` (a slug) and
+    ``severity`` map the alert."""
+
+    authentication_classes = [AlertmanagerTokenAuthentication]
+    permission_classes = [HasPushSource]
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={200: PushCountsSerializer, 400: OpenApiResponse(description="Not a version 4 payload")},
+    )
+    def post(self, request: Request) -> Response:
+        return Response(push.alertmanager_ingest(source=request.auth, payload=request.data))
+
+
+class SamplesPushView(APIView):
+    """Raw samples ``[{"monitor", "value", "at"}]`` for monitors of a push source."""
+
+    authentication_classes = [SamplesTokenAuthentication]
+    permission_classes = [HasPushSource]
+
+    @extend_schema(
+        request={"application/json": {"type": "array", "items": {"type": "object"}}},
+        responses={200: PushCountsSerializer, 400: OpenApiResponse(description="Malformed samples")},
+    )
+    def post(self, request: Request) -> Response:
+        return Response(push.samples_ingest(source=request.auth, rows=request.data))

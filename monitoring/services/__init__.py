@@ -1,0 +1,1 @@
+"""Monitoring use cases: evaluation and alerts, incidents, polling, push ingest, health."""
