@@ -176,6 +176,15 @@ class AlertSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class AlertSnapshotSerializer(serializers.Serializer):
+    series = serializers.ListField(child=serializers.ListField(), required=False)
+    band = serializers.DictField(required=False)
+    thresholds = serializers.DictField(required=False)
+    unit = serializers.CharField(required=False)
+    direction = serializers.CharField(required=False)
+    taken_at = serializers.CharField(required=False)
+
+
 class SilenceSerializer(serializers.ModelSerializer):
     application = SafePrimaryKeyRelatedField(queryset=Application.objects.all(), required=False, allow_null=True)
     monitor = SafePrimaryKeyRelatedField(queryset=Monitor.objects.all(), required=False, allow_null=True)

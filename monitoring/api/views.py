@@ -152,6 +152,12 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         alert = alerts.alert_acknowledge(alert=self.get_object(), actor=request.user)
         return Response(s.AlertSerializer(alert).data)
 
+    @extend_schema(responses={200: s.AlertSnapshotSerializer})
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def snapshot(self, request: Request, pk: str) -> Response:
+        """The chart as it was when the alert fired: series, baseline band, thresholds."""
+        return Response(s.AlertSnapshotSerializer(self.get_object().snapshot).data)
+
 
 class SilenceViewSet(viewsets.ModelViewSet):
     """Maintenance windows. Agents read, managers write."""

@@ -84,3 +84,32 @@ def test_a_new_ticket_for_an_application_with_an_open_incident_suggests_it(api, 
     # Customers are not offered internal incidents.
     mine = api.as_(customer).post("/api/v1/tickets/", {"title": "Cannot pay", "application": app.pk}).json()
     assert "suggested_incidents" not in mine
+
+
+@pytest.mark.django_db
+def test_resolve_linked_through_the_api(api, l1, l2, customer):
+    app = ApplicationFactory()
+    incident = services.ticket_create(actor=l2, requester=l2, title="Checkout down", kind=Kind.INCIDENT,
+                                      application=app, tier=2)  # fmt: skip
+    linked = [
+        services.ticket_create(actor=l1, requester=customer, title=f"Cannot pay {n}", parent=incident) for n in range(2)
+    ]
+    url = f"/api/v1/tickets/{incident.pk}/resolve-linked/"
+    assert api.as_(l1).post(url, {"message": "Fixed."}).status_code == 403  # tier 2 incident
+    assert api.as_(customer).post(url, {"message": "Fixed."}).status_code == 404
+    assert api.as_(l2).post(url, {"message": ""}).status_code == 400
+    r = api.as_(l2).post(url, {"message": "The payment provider is back; please retry."})
+    assert r.status_code == 200 and sorted(r.json()["resolved"]) == sorted(t.pk for t in linked)
+    for ticket in linked:
+        ticket.refresh_from_db()
+        assert ticket.status == "resolved" and ticket.comments.get().body.startswith("The payment provider")
+
+
+@pytest.mark.django_db
+def test_alert_snapshot_endpoint(api, l1, customer):
+    alert = AlertFactory(snapshot={"series": [["2026-03-09T12:00:00+00:00", 1.5]], "band": {"upper": 2.0},
+                                   "thresholds": {"warning": 2.0}, "unit": "ms", "direction": "above",
+                                   "taken_at": "2026-03-09T12:00:00+00:00"})  # fmt: skip
+    body = api.as_(l1).get(f"/api/v1/alerts/{alert.pk}/snapshot/").json()
+    assert body["series"] == [["2026-03-09T12:00:00+00:00", 1.5]] and body["thresholds"] == {"warning": 2.0}
+    assert api.as_(customer).get(f"/api/v1/alerts/{alert.pk}/snapshot/").status_code == 403

@@ -185,3 +185,7 @@ class BusinessCalendarSerializer(serializers.Serializer):
         data = super().to_representation(instance)
         data["working_days"] = sorted(set(data["working_days"]))
         return data
+
+
+class ResolveLinkedSerializer(serializers.Serializer):
+    message = serializers.CharField(max_length=MAX_TEXT)

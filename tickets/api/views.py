@@ -6,8 +6,15 @@ import re
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, status, viewsets
+from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -148,6 +155,18 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             return Response(s.CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
         page = self.paginate_queryset(selectors.comment_list_for(user=request.user, ticket=ticket))
         return self.get_paginated_response(s.CommentSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=s.ResolveLinkedSerializer,
+        responses={200: inline_serializer("ResolvedLinked", {"resolved": drf_serializers.ListField()})},
+    )
+    @action(detail=True, methods=["post"], url_path="resolve-linked")
+    def resolve_linked(self, request: Request, pk: str) -> Response:
+        """Resolve every active ticket linked to this incident with one public message."""
+        incident = self.get_ticket()
+        data = validated(s.ResolveLinkedSerializer, request)
+        resolved = services.incident_resolve_linked(incident=incident, actor=request.user, message=data["message"])
+        return Response({"resolved": resolved})
 
     @extend_schema(responses={200: s.TicketEventSerializer(many=True)})
     @action(detail=True, methods=["get"], serializer_class=s.TicketEventSerializer, filterset_class=None)

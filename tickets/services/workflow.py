@@ -285,7 +285,9 @@ def incident_resolve_linked(*, incident: Ticket | int, actor: User, message: str
     """Resolve every active ticket linked to the incident with one public
     message (SPEC 4: resolving the incident offers to resolve its linked tickets)."""
     message = clean_text(message, "message", required=True)
-    incident_id = incident.pk if isinstance(incident, Ticket) else incident
+    incident = lock_ticket(incident)
+    require_worker(actor, incident)
+    incident_id = incident.pk
     resolved = []
     # All or nothing, under the children's row locks: a ticket the actor may not
     # work leaves no message behind, and a concurrent second call finds nothing left.
