@@ -7,6 +7,7 @@ from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
 from monitoring.models import Alert, Application, MetricSource, Monitor, Sample, Silence
+from monitoring.services import config
 from tickets.api.serializers import SafePrimaryKeyRelatedField
 
 
@@ -106,29 +107,7 @@ class MonitorSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Monitor
-        fields = [
-            "id",
-            "application",
-            "source",
-            "name",
-            "query",
-            "unit",
-            "direction",
-            "baseline_kind",
-            "warning",
-            "critical",
-            "outage",
-            "window_minutes",
-            "sensitivity",
-            "min_samples",
-            "seasonal",
-            "breach_polls",
-            "recover_polls",
-            "enabled",
-            "state",
-            "last_value",
-            "last_polled_at",
-        ]
+        fields = ["id", *config.MONITOR_FIELDS, "state", "last_value", "last_polled_at"]
         read_only_fields = ["id", "state", "last_value", "last_polled_at"]
 
 
