@@ -46,5 +46,11 @@ lint: venv
 bench-escalation: venv
 	$(PY) -m bench.escalation_sweep --tickets 1000000 --open 50000 --due 10000 $(BENCH_ARGS)
 
+# 2,000 json monitors at 60 s polled for 180 s by a real worker and beat, in its own
+# database (helpdesk_bench_polling) and Redis db 11; writes docs/PERFORMANCE.md.
+.PHONY: bench-polling
+bench-polling: venv
+	$(PY) -m bench.polling --monitors 2000 --interval 60 --duration 180 $(BENCH_ARGS)
+
 clean:
 	rm -rf var staticfiles

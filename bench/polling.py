@@ -231,7 +231,7 @@ def celery_env(args: argparse.Namespace, var_dir: Path) -> dict[str, str]:
     env.update(
         DATABASE_URL=args.database_url,
         CELERY_BROKER_URL=args.broker,
-        DJANGO_SETTINGS_MODULE="helpdesk.settings",
+        DJANGO_SETTINGS_MODULE=args.settings,
         # As deployed: no DEBUG (no query log), persistent database connections.
         HELPDESK_ENV="production",
         SECRET_KEY="bench-polling-not-a-secret-" + "x" * 32,
@@ -446,25 +446,46 @@ def _cpu_of(fields: list[str]) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def session_cpu(sessions: dict[int, str]) -> dict[int, tuple[str, float]]:
-    """pid -> (group, CPU seconds) for every process in the given sessions."""
+def _cpu_with_children(fields: list[str]) -> float:
+    """Own CPU plus that of reaped children (cutime, cstime)."""
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / CLOCK_TICKS
+
+
+def proc_scan(sessions: dict[int, str], postmaster: int | None) -> tuple[dict[int, tuple[str, float]], float]:
+    """pid -> (group, CPU seconds) for every process in the given sessions, and
+    the CPU of the whole PostgreSQL server: the postmaster with its reaped
+    children plus its live children. Backends that connect for one task and exit
+    are in the latter, however short they live."""
     found: dict[int, tuple[str, float]] = {}
+    server = 0.0
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
-        fields = _stat(int(entry.name))
+        pid = int(entry.name)
+        fields = _stat(pid)
         if fields is None:
             continue
         group = sessions.get(int(fields[3]))
         if group is not None:
-            found[int(entry.name)] = (group, _cpu_of(fields))
-    return found
+            found[pid] = (group, _cpu_of(fields))
+        if postmaster is not None:
+            if pid == postmaster:
+                server += _cpu_with_children(fields)
+            elif int(fields[1]) == postmaster:
+                server += _cpu_of(fields)
+    return found, server
 
 
 class CpuMeter:
     """CPU seconds per group between ``begin()`` and ``end()``; a sampler thread
-    sees processes that start and exit in between (pool children, database
-    backends that reconnect)."""
+    (every second) sees processes that start and exit in between (pool children,
+    database backends).
+
+    Groups: the sessions given (worker, beat, http); ``pg_bench``: backends of
+    the bench database alive at a sample (a lower bound when they reconnect
+    often); ``pg_other``: backends of other databases alive at a sample (other
+    work on a shared server); and ``pg_server``: the whole PostgreSQL server
+    (exact, all databases)."""
 
     def __init__(self, sessions: dict[int, str], pg_url: str, db_name: str) -> None:
         self.sessions = sessions
@@ -472,12 +493,15 @@ class CpuMeter:
         self.pg_url = pg_url
         self.first: dict[int, float] = {}
         self.last: dict[int, tuple[str, float]] = {}
+        self.server_first = self.server_last = 0.0
         self.pids_seen: Counter = Counter()
+        self.other_active: list[int] = []
         self._stop = threading.Event()
         self._active = False
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._pg = None
+        self.postmaster: int | None = None
         self.backend_error = ""
 
     def _backends(self) -> dict[int, tuple[str, float]]:
@@ -488,51 +512,65 @@ class CpuMeter:
             self._pg.autocommit = True
         with self._pg.cursor() as cursor:
             cursor.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [self.db_name]
+                "SELECT pid, datname = %s, state = 'active' FROM pg_stat_activity "
+                "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+                [self.db_name],
             )
-            pids = [row[0] for row in cursor.fetchall()]
+            rows = cursor.fetchall()
+            if self.postmaster is None:
+                cursor.execute("SELECT pg_backend_pid()")
+                own = _stat(cursor.fetchone()[0])
+                self.postmaster = int(own[1]) if own else None
         found = {}
-        for pid in pids:
+        for pid, ours, _ in rows:
             fields = _stat(pid)
             if fields is not None:
-                found[pid] = ("postgres", _cpu_of(fields))
+                found[pid] = ("pg_bench" if ours else "pg_other", _cpu_of(fields))
+        self.other_active.append(sum(1 for _, ours, active in rows if active and not ours))
         return found
 
-    def snapshot(self) -> dict[int, tuple[str, float]]:
-        found = session_cpu(self.sessions)
+    def snapshot(self) -> tuple[dict[int, tuple[str, float]], float]:
+        backends = {}
         try:
-            found.update(self._backends())
-        except Exception as exc:  # the figures say so: postgres CPU missing
+            backends = self._backends()
+        except Exception as exc:  # reported: the PostgreSQL figures are then missing
             if not self.backend_error:
                 _say(f"cannot read the database backends: {exc!r}")
             self.backend_error = repr(exc)
             self._pg = None
-        return found
+        found, server = proc_scan(self.sessions, self.postmaster)
+        found.update(backends)
+        return found, server
 
     def begin(self) -> None:
-        snap = self.snapshot()
+        self.snapshot()  # finds the postmaster
+        snap, server = self.snapshot()
         with self._lock:
             self.first = {pid: cpu for pid, (_, cpu) in snap.items()}
             self.last = dict(snap)
+            self.server_first = self.server_last = server
+            self.other_active.clear()
             self._active = True
         self._thread.start()
 
+    def _merge(self, snap: dict[int, tuple[str, float]], server: float) -> None:
+        for pid, value in snap.items():
+            self.first.setdefault(pid, 0.0)  # born inside the window
+            self.last[pid] = value
+        self.server_last = server
+
     def _run(self) -> None:
         while not self._stop.wait(1.0):
-            snap = self.snapshot()
+            snap, server = self.snapshot()
             with self._lock:
                 if not self._active:
                     return
-                for pid, value in snap.items():
-                    self.first.setdefault(pid, 0.0)  # born inside the window
-                    self.last[pid] = value
+                self._merge(snap, server)
 
     def end(self) -> dict[str, float]:
-        snap = self.snapshot()
+        snap, server = self.snapshot()
         with self._lock:
-            for pid, value in snap.items():
-                self.first.setdefault(pid, 0.0)
-                self.last[pid] = value
+            self._merge(snap, server)
             self._active = False
         self._stop.set()
         self._thread.join(timeout=5)
@@ -543,6 +581,8 @@ class CpuMeter:
         for pid, (group, cpu) in self.last.items():
             totals[group] += max(cpu - self.first.get(pid, 0.0), 0.0)
             counts[group] += 1
+        if self.postmaster is not None:
+            totals["pg_server"] = self.server_last - self.server_first
         self.pids_seen = counts
         return dict(totals)
 
@@ -584,6 +624,8 @@ class Result:
     retries: int = 0
     errors: int = 0
     load_before: str = ""
+    db: dict[str, float] = field(default_factory=dict)
+    other_active_mean: float = 0.0
     load_after: str = ""
 
     @property
@@ -777,7 +819,8 @@ def render(args: argparse.Namespace, result: Result, info: dict[str, str], measu
         f"{args.dispatch_seconds} s, for {args.duration} s. Goal: dispatch lag p95 < {TARGET_P95_SECONDS:g} s, "
         f"every monitor polled within interval + {COVERAGE_SLACK_SECONDS} s.",
         "",
-        f"**Result: lag p50 {_s(r.lag.get('p50'))} s, p95 {_s(r.lag.get('p95'))} s, "
+        f"**Result: lag from scheduled slot to sample stored p50 {_s(r.lag.get('p50'))} s, "
+        f"p95 {_s(r.lag.get('p95'))} s, "
         f"max {_s(r.lag.get('max'))} s; {r.missed} missed slots of {r.expected_slots:,}; "
         f"{r.polls_per_second:.1f} polls/s; worker CPU {worker_cpu / polls * 1000:.1f} ms per poll: {verdict}.**",
         "",
@@ -792,7 +835,9 @@ def render(args: argparse.Namespace, result: Result, info: dict[str, str], measu
         f"broker `{args.broker}` (a Redis database of its own)",
         f"- worker: `celery -A helpdesk worker --pool={args.pool} --concurrency={args.concurrency} --loglevel=INFO`; "
         f"beat: `celery -A helpdesk beat` with `HELPDESK_POLL_DISPATCH_SECONDS={args.dispatch_seconds}`; both with "
-        "`HELPDESK_ENV=production` (no DEBUG, database connections kept 60 s)",
+        f"`HELPDESK_ENV=production` and `DJANGO_SETTINGS_MODULE={args.settings}` (no DEBUG; `CONN_MAX_AGE` 60, "
+        "which the worker does not use: Celery's Django fixup closes the database connections before and after "
+        "every task unless `CELERY_DB_REUSE_MAX` is set)",
         f"- source: `http.server.ThreadingHTTPServer` on 127.0.0.1 in a process of its own, answering "
         f'`{{"value": {SOURCE_VALUE:g}..{SOURCE_VALUE + 6:g}, ...}}` (about 80 bytes); source timeout 5 s',
         f"- monitors: one application, one json source, query `value`, static thresholds warning "
@@ -839,17 +884,16 @@ def render(args: argparse.Namespace, result: Result, info: dict[str, str], measu
         "| process | CPU s | ms per poll | share of one core |",
         "| --- | ---: | ---: | ---: |",
     ]
-    for group, label in (
-        ("worker", f"Celery worker (main + {args.concurrency} pool processes; runs the polls and the dispatcher)"),
-        ("beat", "Celery beat (sends the dispatcher every second)"),
-        ("postgres", "PostgreSQL backends of the bench database"),
-        ("http", "the HTTP source"),
-    ):
-        value = cpu.get(group, 0.0)
-        lines.append(
-            f"| {label} | {value:.1f} | {value / polls * 1000:.2f} | {value / args.duration * 100:.0f} % |"
-        )
+    for label, value in cpu_rows(args, r):
+        lines.append(f"| {label} | {value:.1f} | {value / polls * 1000:.2f} | {value / args.duration * 100:.0f} % |")
+    db = r.db
     lines += [
+        "",
+        f"The bench database in the window (`pg_stat_database`): {db.get('sessions', 0):,.0f} sessions opened "
+        f"({db.get('sessions', 0) / polls:.2f} per poll), {db.get('xact_commit', 0):,.0f} commits "
+        f"({db.get('xact_commit', 0) / polls:.1f} per poll), {db.get('active_time', 0) / 1000:.1f} s executing "
+        f"statements ({db.get('active_time', 0) / polls:.2f} ms per poll). Other databases on the server had "
+        f"{r.other_active_mean:.1f} statements running on average during the window.",
         "",
         "Lag buckets (slot -> sample stored):",
         "",
@@ -862,7 +906,10 @@ def render(args: argparse.Namespace, result: Result, info: dict[str, str], measu
         "commit) next to the sample's scheduled instant; a second trigger logs when the dispatcher moved each "
         "monitor off its slot. The dispatcher runs every second and claims what is due, so up to 1 s of the lag is "
         "the dispatch period itself. *CPU* is user + system time from `/proc/<pid>/stat`, taken at T and "
-        "T + duration and sampled every second in between for processes that come and go.",
+        "T + duration and sampled every second in between for processes that come and go. The PostgreSQL server "
+        "figure covers every database on it (other work on this machine included); the bench's share is at most "
+        "that minus the other databases' backends seen.",
+        *notes(args, r),
         "",
         "### Rerun",
         "",
@@ -873,11 +920,66 @@ def render(args: argparse.Namespace, result: Result, info: dict[str, str], measu
         "`BENCH_POLLING_DATABASE_URL` / `--database-url` and `BENCH_POLLING_BROKER_URL` / `--broker` select "
         "the database (its name must contain `bench`) and the Redis database; `--pool`, `--concurrency` "
         "and `--dispatch-seconds` the worker and dispatcher settings; `--fresh` recreates the database; "
-        '`--no-doc` leaves this file alone (with make: `BENCH_ARGS="--pool threads --concurrency 8"`). '
+        "`--settings` gives worker and beat another settings module (say one that imports `helpdesk.settings` "
+        "and sets `CELERY_DB_REUSE_MAX`, on `PYTHONPATH`) to measure a change before making it; "
+        '`--no-doc` leaves this file alone (with make: `BENCH_ARGS="--pool threads --concurrency 4"`). '
         "Process logs are kept in `var/bench-polling/`. The command exits 1 when p95 >= 5 s or a slot is missed.",
         SECTION_END,
     ]
     return "\n".join(lines) + "\n"
+
+
+def notes(args: argparse.Namespace, r: Result) -> list[str]:
+    """What the figures of this run say, beyond the goal."""
+    polls = max(r.polls_in_window, 1)
+    found = []
+    sessions = r.db.get("sessions", 0) / polls
+    if sessions >= 0.5:
+        found.append(
+            f"- **A database connection per poll.** {sessions:.2f} sessions were opened per poll: Celery's Django "
+            "fixup closes the connections before and after every task (it ignores `CONN_MAX_AGE` unless "
+            "`CELERY_DB_REUSE_MAX` is set), so each poll pays a PostgreSQL backend start-up and cold catalogue "
+            "caches. It is most of the PostgreSQL CPU per poll above."
+        )
+    if r.expired:
+        found.append(
+            f"- {r.expired} dispatcher runs expired in the queue (their `expires` is the dispatch period) behind "
+            "polls the worker had already taken; the next run claimed their monitors a second later."
+        )
+    return ["", "Notes:", "", *found] if found else []
+
+
+def _pool_text(args: argparse.Namespace) -> str:
+    if args.pool == "prefork":
+        return f"main process + {args.concurrency} pool processes"
+    return f"one process, {args.concurrency} threads" if args.pool == "threads" else "one process"
+
+
+def cpu_rows(args: argparse.Namespace, r: Result) -> list[tuple[str, float]]:
+    cpu = r.cpu
+    rows = [
+        (
+            f"Celery worker ({_pool_text(args)}; runs the polls and the dispatcher)",
+            cpu.get("worker", 0.0),
+        ),
+        ("Celery beat (sends the dispatcher every second)", cpu.get("beat", 0.0)),
+        ("the HTTP source", cpu.get("http", 0.0)),
+    ]
+    if "pg_server" in cpu:
+        bench_pg = max(cpu["pg_server"] - cpu.get("pg_other", 0.0), 0.0)
+        rows += [
+            ("PostgreSQL, whole server (all databases, exact)", cpu["pg_server"]),
+            ("PostgreSQL for the bench: server minus other databases' backends seen (upper bound)", bench_pg),
+        ]
+    return rows
+
+
+DB_STATS = ("sessions", "xact_commit", "active_time")
+
+
+def db_stats(db_name: str) -> dict[str, float]:
+    row = _rows(f"SELECT {', '.join(DB_STATS)} FROM pg_stat_database WHERE datname = %s", [db_name])[0]
+    return {name: float(value or 0) for name, value in zip(DB_STATS, row, strict=True)}
 
 
 def doc_update(section: str) -> None:
@@ -902,24 +1004,38 @@ def report_print(result: Result, args: argparse.Namespace) -> None:
     r = result
     polls = max(r.polls_in_window, 1)
     print()
-    print(f"monitors {args.monitors}, interval {args.interval} s, duration {args.duration} s, "
-          f"pool {args.pool} -c {args.concurrency}, dispatch every {args.dispatch_seconds} s")
+    print(
+        f"monitors {args.monitors}, interval {args.interval} s, duration {args.duration} s, "
+        f"pool {args.pool} -c {args.concurrency}, dispatch every {args.dispatch_seconds} s"
+    )
     for label, stats in (("poll lag (slot -> stored)", r.lag), ("dispatch lag (slot -> claimed)", r.dispatch_lag)):
         print(
             f"{label:32s} n={stats.get('n', 0):,} p50={_s(stats.get('p50'))} p95={_s(stats.get('p95'))} "
             f"p99={_s(stats.get('p99'))} max={_s(stats.get('max'))} mean={_s(stats.get('mean'))}"
         )
-    print(f"slots {r.expected_slots:,}, stored {r.stored:,}, missed {r.missed}, duplicates {r.duplicates}, "
-          f"monitors uncovered {r.uncovered_monitors} (worst gap {r.worst_gap:.1f} s)")
-    print(f"polls/s {r.polls_per_second:.1f}; HTTP req/s median {r.http_per_second_p50:g} peak "
-          f"{r.http_peak_per_second}; outcomes {dict(r.outcomes)}; retries {r.retries}, errors {r.errors}, "
-          f"expired {r.expired}")
+    print(
+        f"slots {r.expected_slots:,}, stored {r.stored:,}, missed {r.missed}, duplicates {r.duplicates}, "
+        f"monitors uncovered {r.uncovered_monitors} (worst gap {r.worst_gap:.1f} s)"
+    )
+    print(
+        f"polls/s {r.polls_per_second:.1f}; HTTP req/s median {r.http_per_second_p50:g} peak "
+        f"{r.http_peak_per_second}; outcomes {dict(r.outcomes)}; retries {r.retries}, errors {r.errors}, "
+        f"expired {r.expired}"
+    )
     print(f"poll task ms {json.dumps({k: round(v, 1) for k, v in r.poll_task_ms.items()})}")
-    print(f"dispatch task ms {json.dumps({k: round(v, 1) for k, v in r.dispatch_task_ms.items()})}, "
-          f"per run {json.dumps({k: round(v, 1) for k, v in r.dispatch_per_run.items()})}")
-    for group, value in sorted(r.cpu.items()):
-        print(f"CPU {group:9s} {value:7.2f} s = {value / polls * 1000:6.2f} ms/poll = "
-              f"{value / args.duration * 100:5.1f} % of a core")
+    print(
+        f"dispatch task ms {json.dumps({k: round(v, 1) for k, v in r.dispatch_task_ms.items()})}, "
+        f"per run {json.dumps({k: round(v, 1) for k, v in r.dispatch_per_run.items()})}"
+    )
+    for label, value in cpu_rows(args, r):
+        print(
+            f"CPU {value:7.2f} s = {value / polls * 1000:6.2f} ms/poll = "
+            f"{value / args.duration * 100:5.1f} % of a core: {label}"
+        )
+    print(
+        f"bench database: {json.dumps({k: round(v / polls, 3) for k, v in r.db.items()})} per poll "
+        f"(active_time in ms); other databases' running statements, mean {r.other_active_mean:.1f}"
+    )
     print(f"load {r.load_before} -> {r.load_after}; {'PASS' if r.passed else 'FAIL'}")
 
 
@@ -936,6 +1052,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dispatch-seconds", type=int, default=1, help="HELPDESK_POLL_DISPATCH_SECONDS")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_POLLING_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--broker", default=os.environ.get("BENCH_POLLING_BROKER_URL", DEFAULT_BROKER))
+    parser.add_argument(
+        "--settings",
+        default="helpdesk.settings",
+        help="DJANGO_SETTINGS_MODULE of the worker and beat (to try a setting; PYTHONPATH is passed on)",
+    )
     parser.add_argument("--fresh", action="store_true", help="drop and recreate the database first")
     parser.add_argument("--no-doc", action="store_true", help="do not update docs/PERFORMANCE.md")
     parser.add_argument("--log-dir", default=str(ROOT / "var" / "bench-polling"))
@@ -1021,6 +1142,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         load_before = _load()
         _sleep_until(start_epoch, procs)
+        db_before = db_stats(db_name)
         meter.begin()
         _say(f"measuring from {start:%H:%M:%S} for {args.duration} s")
         next_note = start_epoch + 30
@@ -1030,6 +1152,8 @@ def main(argv: list[str] | None = None) -> int:
                 _say(f"{int(time.time() - start_epoch)} s ...")
                 next_note += 30
         cpu = meter.end()
+        time.sleep(1.1)  # statistics are flushed at most once a second
+        db_after = db_stats(db_name)
         load_after = _load()
 
         # The last slots of the window: wait until stored (or give up after 60 s).
@@ -1052,6 +1176,8 @@ def main(argv: list[str] | None = None) -> int:
         slots=slots, interval=args.interval, start=start, end=end, http_log=http_log, worker_log=worker.log()
     )
     result.cpu = cpu
+    result.db = {k: db_after[k] - db_before[k] for k in DB_STATS}
+    result.other_active_mean = sum(meter.other_active) / max(len(meter.other_active), 1)
     result.load_before, result.load_after = load_before, load_after
     report_print(result, args)
     _say(f"CPU: processes seen per group {dict(meter.pids_seen)}; logs in {log_dir}")
