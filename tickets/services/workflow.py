@@ -285,13 +285,14 @@ def incident_resolve_linked(*, incident: Ticket | int, actor: User, message: str
     """Resolve every active ticket linked to the incident with one public
     message (SPEC 4: resolving the incident offers to resolve its linked tickets)."""
     message = clean_text(message, "message", required=True)
-    incident = lock_ticket(incident)
-    require_worker(actor, incident)
-    incident_id = incident.pk
     resolved = []
-    # All or nothing, under the children's row locks: a ticket the actor may not
-    # work leaves no message behind, and a concurrent second call finds nothing left.
+    # All or nothing, under the incident's and the children's row locks: a ticket
+    # the actor may not work leaves no message behind, and a concurrent second
+    # call finds nothing left.
     with transaction.atomic():
+        incident = lock_ticket(incident)
+        require_worker(actor, incident)
+        incident_id = incident.pk
         children = list(
             Ticket.objects.select_for_update()
             .filter(parent_id=incident_id, status__in=ACTIVE_STATUSES)
