@@ -81,7 +81,30 @@ class TicketCollector(Collector):
         yield breached
 
 
+class MonitoringCollector(Collector):
+    """Poller and outbox figures at scrape time: four aggregate queries."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from django.db.models import Count
+
+        from escalation.models import DeliveryStatus, Notification
+        from monitoring.models import Alert, MetricSource, Monitor
+
+        monitors = GaugeMetricFamily("helpdesk_monitors", "Enabled monitors by state", labels=["state"])
+        for row in Monitor.objects.filter(enabled=True).values("state").annotate(n=Count("id")).order_by():
+            monitors.add_metric([row["state"]], row["n"])
+        firing = GaugeMetricFamily("helpdesk_alerts_firing", "Firing alerts by severity", labels=["severity"])
+        for row in Alert.objects.filter(state="firing").values("severity").annotate(n=Count("id")).order_by():
+            firing.add_metric([row["severity"]], row["n"])
+        failing = GaugeMetricFamily("helpdesk_sources_failing", "Enabled metric sources whose last poll failed")
+        failing.add_metric([], MetricSource.objects.filter(enabled=True, consecutive_failures__gt=0).count())
+        outbox = GaugeMetricFamily("helpdesk_notifications_pending", "Notifications waiting in the outbox")
+        outbox.add_metric([], Notification.objects.filter(status=DeliveryStatus.PENDING).count())
+        yield from (monitors, firing, failing, outbox)
+
+
 _ticket_collector = TicketCollector()
+_monitoring_collector = MonitoringCollector()
 
 
 @require_GET
@@ -131,6 +154,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
     else:
         registry.register(REGISTRY)  # type: ignore[arg-type]
     registry.register(_ticket_collector)
+    registry.register(_monitoring_collector)
     # generate_latest writes the classic 0.0.4 text format (UNDERSCORES escaping); say so.
     # prometheus_client >= 0.22 made CONTENT_TYPE_LATEST "version=1.0.0", which older
     # scrapers and agents do not recognise.

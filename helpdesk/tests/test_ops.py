@@ -166,3 +166,22 @@ def test_createsuperuser_noinput_makes_an_admin(monkeypatch, api, settings):
     me = api.get("/api/v1/users/me/")
     assert me.status_code == 200, me.content
     assert me.data["role"] == "admin"
+
+
+def test_metrics_has_poller_and_outbox_figures(client):
+    from django.utils import timezone
+
+    from escalation.models import Notification
+    from monitoring.tests.factories import AlertFactory, MetricSourceFactory, MonitorFactory
+
+    source = MetricSourceFactory(consecutive_failures=2)
+    MonitorFactory(source=source, state="critical")
+    MonitorFactory(source=source, state="ok")
+    MonitorFactory(source=source, state="ok", enabled=False)
+    AlertFactory(severity="critical")
+    Notification.objects.create(channel="email", target="a@example.com", subject="s", next_attempt_at=timezone.now())
+    body = client.get("/metrics").content.decode()
+    assert 'helpdesk_monitors{state="critical"} 1.0' in body
+    assert 'helpdesk_alerts_firing{severity="critical"} 1.0' in body
+    assert "helpdesk_sources_failing 1.0" in body
+    assert "helpdesk_notifications_pending 1.0" in body
