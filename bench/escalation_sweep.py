@@ -46,6 +46,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.common import configure_django, server_connection
+
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "PERFORMANCE.md"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench"
@@ -85,31 +87,7 @@ def bench_rule_create():
 
 
 def _configure(args: argparse.Namespace) -> None:
-    os.environ["DATABASE_URL"] = args.database_url
-    os.environ["CELERY_BROKER_URL"] = args.broker
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
-    # A worker in production runs without DEBUG (no query log kept in memory).
-    os.environ["DEBUG"] = "false"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-
-
-def _server_connection(url: str):
-    import dj_database_url
-    import psycopg2
-
-    cfg = dj_database_url.parse(url)
-    conn = psycopg2.connect(
-        dbname="postgres",
-        user=cfg["USER"] or None,
-        password=cfg["PASSWORD"] or None,
-        host=cfg["HOST"] or None,
-        port=cfg["PORT"] or None,
-    )
-    conn.autocommit = True
-    return conn, cfg["NAME"]
+    configure_django(database_url=args.database_url, broker=args.broker)
 
 
 def database_prepare(url: str, *, drop: bool) -> bool:
@@ -117,7 +95,8 @@ def database_prepare(url: str, *, drop: bool) -> bool:
     from django.db import connections
 
     connections.close_all()
-    conn, name = _server_connection(url)
+    conn, cfg = server_connection(url)
+    name = cfg["NAME"]
     if not re.fullmatch(r"[A-Za-z0-9_]+", name):
         raise SystemExit(f"refusing odd database name {name!r}")
     with conn.cursor() as cursor:

@@ -64,6 +64,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.common import configure_django, server_connection
+
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "PERFORMANCE.md"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench_polling"
@@ -277,30 +279,7 @@ def broker_clear(url: str) -> None:
 
 
 def _configure(args: argparse.Namespace) -> None:
-    os.environ["DATABASE_URL"] = args.database_url
-    os.environ["CELERY_BROKER_URL"] = args.broker
-    os.environ["DJANGO_SETTINGS_MODULE"] = "helpdesk.settings"
-    os.environ["DEBUG"] = "false"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-
-
-def _server_connection(url: str):
-    import dj_database_url
-    import psycopg2
-
-    cfg = dj_database_url.parse(url)
-    conn = psycopg2.connect(
-        dbname="postgres",
-        user=cfg["USER"] or None,
-        password=cfg["PASSWORD"] or None,
-        host=cfg["HOST"] or None,
-        port=cfg["PORT"] or None,
-    )
-    conn.autocommit = True
-    return conn, cfg
+    configure_django(database_url=args.database_url, broker=args.broker)
 
 
 def database_prepare(url: str, *, drop: bool) -> None:
@@ -308,7 +287,7 @@ def database_prepare(url: str, *, drop: bool) -> None:
     from django.db import connections
 
     connections.close_all()
-    conn, cfg = _server_connection(url)
+    conn, cfg = server_connection(url)
     name = cfg["NAME"]
     if not re.fullmatch(r"[A-Za-z0-9_]+", name):
         raise SystemExit(f"refusing odd database name {name!r}")
