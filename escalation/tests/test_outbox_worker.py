@@ -19,15 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from escalation.models import DeliveryStatus, Notification
 from escalation.notifications import notifications_create, notifications_resend_due
 from helpdesk.celery import app as celery_app
 from helpdesk.tests.brokers import celery_broker, redis_problem
+from helpdesk.tests.processes import Worker, require_postgresql, start_worker, stop
 from tickets.tests.factories import TicketFactory
-from tickets.tests.test_celery_worker import Worker, _celery_command, _stop, database_url_of_test_db
 
 pytestmark = pytest.mark.slow
 
@@ -76,7 +75,7 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            _stop(self.process)
+            stop(self.process)
             self.process = None
         wait_until(lambda: redis_problem(self.url) is not None, f"redis-server on port {self.port} gone", 10)
 
@@ -94,62 +93,20 @@ def own_redis(tmp_path) -> Iterator[RedisServer]:
         yield server
     finally:
         if server.process is not None:
-            _stop(server.process)
+            stop(server.process)
 
 
 @pytest.fixture
 def outbox_worker(transactional_db, own_redis, tmp_path) -> Iterator[Worker]:
     """`celery -A helpdesk worker` on the test database, consuming a queue of its own from `own_redis`."""
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            f"the worker process needs the test database over the network (PostgreSQL), not {connection.vendor}"
-        )
+    require_postgresql()
     queue = f"helpdesk-test-{uuid.uuid4().hex[:12]}"
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("CELERY_", "PYTEST_", "PROMETHEUS_MULTIPROC")) and key != "DATABASE_URL"
-    }
-    env.update(
-        DATABASE_URL=database_url_of_test_db(),
-        CELERY_BROKER_URL=own_redis.url,
-        DJANGO_SETTINGS_MODULE="helpdesk.settings",
-        PYTHONUNBUFFERED="1",
-        LOG_LEVEL="INFO",
-    )
-    log_path = tmp_path / "worker.log"
-    command = [
-        *_celery_command(),
-        "-A",
-        "helpdesk",
-        "worker",
-        "--pool=solo",
-        "--concurrency=1",
-        "--without-heartbeat",
-        "--without-gossip",
-        "--without-mingle",
-        "--loglevel=INFO",
-        "-Q",
-        queue,
-        "-n",
-        f"{queue}@%h",
-    ]
-    with open(log_path, "wb") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, killed as a whole
-        )
-    worker = Worker(process, log_path, queue)
+    worker = start_worker(broker_url=own_redis.url, queue=queue, log_path=tmp_path / "worker.log")
     try:
         wait_until(lambda: " ready." in worker.log(), "the worker starting", check=worker.assert_alive)
         yield worker
     finally:
-        _stop(process)
+        stop(worker.process)
 
 
 def state(pk: int) -> tuple[str, int]:

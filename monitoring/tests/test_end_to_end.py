@@ -18,15 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
+from helpdesk.tests.processes import WORKER_OPTIONS, celery_command, celery_env, start, stop
 from monitoring.models import Alert, AlertState, Monitor, Sample, SourceKind
 from monitoring.tests.factories import MetricSourceFactory, MonitorFactory
 from monitoring.tests.helpers import JsonServer
 from tickets.models import Kind, Status, Ticket
 from tickets.tests.factories import ApplicationFactory
-from tickets.tests.test_celery_worker import _celery_command, _stop, database_url_of_test_db
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql",
@@ -89,66 +88,26 @@ def _clear_queue(redis_url: str) -> None:
 @pytest.fixture
 def celery_processes(transactional_db, redis_url, tmp_path) -> Iterator[Celery]:
     """`celery worker` and `celery beat` (dispatch every second) on the test database."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("CELERY_", "PYTEST_", "PROMETHEUS_MULTIPROC")) and key != "DATABASE_URL"
-    }
-    env.update(
-        DATABASE_URL=database_url_of_test_db(),
-        CELERY_BROKER_URL=redis_url,
-        DJANGO_SETTINGS_MODULE="helpdesk.settings",
-        HELPDESK_POLL_DISPATCH_SECONDS="1",
-        HELPDESK_VAR_DIR=str(tmp_path / "var"),
-        PYTHONUNBUFFERED="1",
-        LOG_LEVEL="INFO",
+    env = celery_env(
+        broker_url=redis_url, HELPDESK_POLL_DISPATCH_SECONDS="1", HELPDESK_VAR_DIR=str(tmp_path / "var")
     )
     _clear_queue(redis_url)
     commands = {
-        "worker": [
-            *_celery_command(),
-            "-A",
-            "helpdesk",
-            "worker",
-            "--pool=solo",
-            "--concurrency=1",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=INFO",
-            "-n",
-            f"monitoring-e2e-{os.getpid()}@%h",
-        ],
-        "beat": [
-            *_celery_command(),
-            "-A",
-            "helpdesk",
-            "beat",
-            "-s",
-            str(tmp_path / "celerybeat-schedule"),
-            "--max-interval=1",
-            "--loglevel=INFO",
-        ],
+        "worker": celery_command("worker", *WORKER_OPTIONS, "-n", f"monitoring-e2e-{os.getpid()}@%h"),
+        "beat": celery_command(
+            "beat", "-s", str(tmp_path / "celerybeat-schedule"), "--max-interval=1", "--loglevel=INFO"
+        ),
     }
     started: dict[str, Process] = {}
     try:
         for name, command in commands.items():
             log_path = tmp_path / f"{name}.log"
-            with open(log_path, "wb") as out:
-                process = subprocess.Popen(
-                    command,
-                    cwd=settings.BASE_DIR,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # its own process group, killed as a whole
-                )
+            process = start(command, env, log_path)
             started[name] = Process(name, process, log_path)
         yield Celery(started["worker"], started["beat"])
     finally:
         for process in started.values():
-            _stop(process.process)
+            stop(process.process)
         _clear_queue(redis_url)
 
 

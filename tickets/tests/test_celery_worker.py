@@ -5,24 +5,17 @@ in-process fallback when the broker is down (SPEC 2, 7; helpdesk.tasks.enqueue).
 from __future__ import annotations
 
 import logging
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from helpdesk.celery import app as celery_app
 from helpdesk.roles import Role
 from helpdesk.tests.brokers import CLOSED_BROKER_URL, celery_broker
+from helpdesk.tests.processes import require_postgresql, start_worker, stop
 from tickets import services
 from tickets.events import EventKind
 from tickets.models import DEFAULT_MATRIX, Level, Status, Ticket, TicketEvent
@@ -92,106 +85,18 @@ def assert_reprioritised_by(tickets: dict[str, Ticket], actor_id: int) -> None:
 # --- a real worker -----------------------------------------------------------------------
 
 
-def database_url_of_test_db() -> str:
-    """A DATABASE_URL for the database pytest-django created for this run
-    (``test_<name>``, with or without --reuse-db)."""
-    db = connection.settings_dict
-    user = quote(db.get("USER") or "", safe="")
-    password = quote(db.get("PASSWORD") or "", safe="")
-    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    host = quote(db.get("HOST") or "", safe="")
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{auth}{host}{port}/{quote(db['NAME'], safe='')}"
-
-
-@dataclass
-class Worker:
-    process: subprocess.Popen
-    log_path: Path
-    queue: str
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def assert_alive(self) -> None:
-        if self.process.poll() is not None:
-            pytest.fail(f"the Celery worker exited with {self.process.returncode}:\n{self.log()[-4000:]}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Warm shutdown, then kill the whole process group if it does not stop in time."""
-    if process.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def _celery_command() -> list[str]:
-    script = Path(sys.executable).with_name("celery")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "celery"]
-
-
 @pytest.fixture
 def celery_worker(transactional_db, redis_url, tmp_path):
     """A `celery -A helpdesk worker` process on the test database and a queue of its own."""
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            f"the worker process needs the test database over the network (PostgreSQL), not {connection.vendor}"
-        )
+    require_postgresql()
     import redis
 
     queue = f"helpdesk-test-{uuid.uuid4().hex[:12]}"
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("CELERY_", "PYTEST_", "PROMETHEUS_MULTIPROC")) and key != "DATABASE_URL"
-    }
-    env.update(
-        DATABASE_URL=database_url_of_test_db(),
-        CELERY_BROKER_URL=redis_url,
-        DJANGO_SETTINGS_MODULE="helpdesk.settings",
-        PYTHONUNBUFFERED="1",
-        LOG_LEVEL="INFO",
-    )
-    log_path = tmp_path / "worker.log"
-    command = [
-        *_celery_command(),
-        "-A",
-        "helpdesk",
-        "worker",
-        "--pool=solo",
-        "--concurrency=1",
-        "--without-heartbeat",
-        "--without-gossip",
-        "--without-mingle",
-        "--loglevel=INFO",
-        "-Q",
-        queue,
-        "-n",
-        f"{queue}@%h",
-    ]
-    with open(log_path, "wb") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, killed as a whole
-        )
+    worker = start_worker(broker_url=redis_url, queue=queue, log_path=tmp_path / "worker.log")
     try:
-        yield Worker(process, log_path, queue)
+        yield worker
     finally:
-        _stop(process)
+        stop(worker.process)
         client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
         try:
             client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
