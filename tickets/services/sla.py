@@ -177,6 +177,32 @@ def sla_policies_update(*, actor: User, policies: list[dict]) -> list[SlaPolicy]
     return list(SlaPolicy.objects.all())
 
 
+def _check_calendar(row: BusinessCalendar) -> None:
+    """Build the calendar one setting at a time, so a 400 names the field that is wrong."""
+    base = {"working_days": row.working_days, "day_start": row.day_start, "day_end": row.day_end}
+    steps = (
+        ("timezone", {}),
+        ("holiday_country", {"holiday_country": row.holiday_country}),
+        (
+            "holiday_subdivision",
+            {"holiday_country": row.holiday_country, "holiday_subdivision": row.holiday_subdivision},
+        ),
+        (
+            "holidays",
+            {
+                "holiday_country": row.holiday_country,
+                "holiday_subdivision": row.holiday_subdivision,
+                "holidays": row.holidays,
+            },
+        ),
+    )
+    for field, extra in steps:
+        try:
+            WorkingCalendar.build(timezone=row.timezone, **base, **extra)
+        except ValueError as exc:
+            raise field_error(field, str(exc)) from None
+
+
 def business_calendar_update(*, actor: User, data: dict) -> BusinessCalendar:
     if not roles.is_manager(actor):
         raise NotAllowed("Only managers change the business calendar.")
@@ -185,17 +211,7 @@ def business_calendar_update(*, actor: User, data: dict) -> BusinessCalendar:
         setattr(row, field, value)
     if row.day_end <= row.day_start:
         raise field_error("day_end", "The working day must end after it starts.")
-    try:
-        working_calendar(row)
-    except ValueError as exc:
-        # Name the field that is wrong: the time zone, the subdivision, or the country.
-        message = str(exc)
-        field = "holiday_country"
-        if "time zone" in message:
-            field = "timezone"
-        elif "subdivision" in message:
-            field = "holiday_subdivision"
-        raise field_error(field, message) from None
+    _check_calendar(row)
     with transaction.atomic():
         row.save()
         transaction.on_commit(lambda: enqueue("tickets.refresh_due_times", priorities=None))
@@ -268,9 +284,9 @@ def sla_breaches_record(*, now: datetime | None = None, batch_size: int = 2000) 
         while True:
             with transaction.atomic():
                 rows = list(
-                    qs.select_for_update(skip_locked=True, of=("self",)).order_by(due_field).values_list("id", due_field)[
-                        :batch_size
-                    ]
+                    qs.select_for_update(skip_locked=True, of=("self",))
+                    .order_by(due_field)
+                    .values_list("id", due_field)[:batch_size]
                 )
                 if not rows:
                     break
