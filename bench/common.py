@@ -3,8 +3,15 @@ connection to the PostgreSQL server itself (to create or drop that database)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def configure_django(*, database_url: str, broker: str) -> None:
@@ -34,3 +41,78 @@ def server_connection(url: str) -> tuple[Any, dict[str, Any]]:
     )
     conn.autocommit = True
     return conn, cfg
+
+
+def say(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def database_create(url: str, *, drop: bool) -> bool:
+    """Create the bench database (dropping it first with ``drop``); True when it is new."""
+    from django.db import connections
+
+    connections.close_all()
+    conn, cfg = server_connection(url)
+    name = cfg["NAME"]
+    if not re.fullmatch(r"[A-Za-z0-9_]+", name):
+        raise SystemExit(f"refusing odd database name {name!r}")
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        exists = cursor.fetchone() is not None
+        if exists and drop:
+            say(f"dropping database {name}")
+            cursor.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            exists = False
+        if not exists:
+            say(f"creating database {name}")
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    return not exists
+
+
+def cpu_description() -> str:
+    """`2 (AMD EPYC ...)`: the core count and the CPU model, as far as /proc tells."""
+    model = ""
+    with contextlib.suppress(OSError):
+        model = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
+    return f"{os.cpu_count()} ({model})" if model else str(os.cpu_count())
+
+
+def git_revision() -> str:
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{rev} (with uncommitted changes)" if dirty else rev
+
+
+PERFORMANCE_DOC = ROOT / "docs" / "PERFORMANCE.md"
+
+
+def doc_section_write(section: str, *, start: str, end: str) -> None:
+    """Replace a benchmark's section of docs/PERFORMANCE.md (``section`` holds its
+    own ``start``/``end`` markers) or append it; the rest of the file is kept."""
+    PERFORMANCE_DOC.parent.mkdir(parents=True, exist_ok=True)
+    text = (
+        PERFORMANCE_DOC.read_text()
+        if PERFORMANCE_DOC.exists()
+        else "# Performance\n\nBenchmarks live in `bench/`; each writes its own section below.\n\n"
+    )
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        text = before + section.rstrip("\n") + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    PERFORMANCE_DOC.write_text(text)

@@ -38,7 +38,6 @@ import os
 import platform
 import pstats
 import re
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -46,10 +45,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import configure_django, server_connection
+from bench.common import (
+    PERFORMANCE_DOC,
+    configure_django,
+    cpu_description,
+    database_create,
+    doc_section_write,
+    git_revision,
+    say,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "PERFORMANCE.md"
+DOC = PERFORMANCE_DOC
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench"
 TARGET_SECONDS = 2.0
 META_KEY = "escalation_sweep"
@@ -88,29 +95,6 @@ def bench_rule_create():
 
 def _configure(args: argparse.Namespace) -> None:
     configure_django(database_url=args.database_url, broker=args.broker)
-
-
-def database_prepare(url: str, *, drop: bool) -> bool:
-    """Create the bench database (dropping it first with ``drop``); True when it is new."""
-    from django.db import connections
-
-    connections.close_all()
-    conn, cfg = server_connection(url)
-    name = cfg["NAME"]
-    if not re.fullmatch(r"[A-Za-z0-9_]+", name):
-        raise SystemExit(f"refusing odd database name {name!r}")
-    with conn.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        exists = cursor.fetchone() is not None
-        if exists and drop:
-            _say(f"dropping database {name}")
-            cursor.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            exists = False
-        if not exists:
-            _say(f"creating database {name}")
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-    return not exists
 
 
 def migrate() -> None:
@@ -172,7 +156,7 @@ def load(spec, meta_params: dict) -> dict:
         result = generate(spec)
         system_user()  # the author of rule notes; exists in any running installation
         bench_rule_create()
-    _say("snapshot of the active tickets, VACUUM (ANALYZE)")
+    say("snapshot of the active tickets, VACUUM (ANALYZE)")
     _execute(
         f"DROP TABLE IF EXISTS {SNAPSHOT}",
         f"CREATE TABLE {SNAPSHOT} AS SELECT * FROM tickets_ticket WHERE status IN ('new', 'open', 'pending')",
@@ -428,16 +412,6 @@ def machine() -> dict[str, str]:
     import django
     import psycopg2
 
-    cpu = ""
-    with contextlib.suppress(OSError):
-        cpu = next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            "",
-        )
     mem = ""
     with contextlib.suppress(OSError, StopIteration):
         kb = int(
@@ -447,7 +421,7 @@ def machine() -> dict[str, str]:
         )
         mem = f"{kb / 1024 / 1024:.1f} GiB"
     return {
-        "cpus": f"{os.cpu_count()} ({cpu})" if cpu else str(os.cpu_count()),
+        "cpus": cpu_description(),
         "memory": mem,
         "postgresql": _scalar("SHOW server_version"),
         "postgresql settings": ", ".join(
@@ -459,19 +433,6 @@ def machine() -> dict[str, str]:
         "psycopg2": psycopg2.__version__.split()[0],
         "os": platform.platform(),
     }
-
-
-def _git_revision() -> str:
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{rev} (with uncommitted changes)" if dirty else rev
 
 
 def _cpu(value: float | None) -> str:
@@ -506,7 +467,7 @@ def render(args, meta: dict, info: dict, runs: list[Run], plans, command: str) -
         if cold
         else f"**Result: median {median_run.seconds:.2f} s: {verdict} the target.**",
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC at revision {_git_revision()}.",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC at revision {git_revision()}.",
         "",
         "### Machine",
         "",
@@ -593,23 +554,7 @@ def render(args, meta: dict, info: dict, runs: list[Run], plans, command: str) -
 
 
 def doc_update(section: str) -> None:
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    text = (
-        DOC.read_text()
-        if DOC.exists()
-        else "# Performance\n\nBenchmarks live in `bench/`; each writes its own section below.\n\n"
-    )
-    if SECTION_START in text and SECTION_END in text:
-        before, rest = text.split(SECTION_START, 1)
-        after = rest.split(SECTION_END, 1)[1].lstrip("\n")
-        text = before + section + ("\n" + after if after else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text)
-
-
-def _say(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+    doc_section_write(section, start=SECTION_START, end=SECTION_END)
 
 
 # --- main --------------------------------------------------------------------------------------
@@ -657,24 +602,24 @@ def main(argv: list[str] | None = None) -> int:
     spec.validate()
     params = spec.params()
 
-    database_prepare(args.database_url, drop=args.reload)
+    database_create(args.database_url, drop=args.reload)
     try:
         migrate()
     except Exception as exc:  # the loaded schema no longer fits the migrations on disk
-        _say(f"migrate failed ({exc.__class__.__name__}: {str(exc).splitlines()[0]}): loading afresh")
-        database_prepare(args.database_url, drop=True)
+        say(f"migrate failed ({exc.__class__.__name__}: {str(exc).splitlines()[0]}): loading afresh")
+        database_create(args.database_url, drop=True)
         migrate()
     meta = meta_read()
     if meta is None or meta.get("params") != params:
         if meta is not None or _scalar("SELECT count(*) FROM tickets_ticket"):
-            _say("the database holds other data: loading afresh")
-            database_prepare(args.database_url, drop=True)
+            say("the database holds other data: loading afresh")
+            database_create(args.database_url, drop=True)
             migrate()
             meta_read()
-        _say(f"loading {spec.tickets:,} tickets")
+        say(f"loading {spec.tickets:,} tickets")
         meta = load(spec, params)
     else:
-        _say(f"reusing the data loaded at {meta['loaded_at']} (--reload to load again)")
+        say(f"reusing the data loaded at {meta['loaded_at']} (--reload to load again)")
         bench_rule_create()
     now = datetime.fromisoformat(meta["now"])
     info = machine()
@@ -689,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
             connection.close()  # a new server backend: empty catalogue and plan caches
         run = tick_run(label, now, meta, capture=(i == args.runs - 1))
         runs.append(run)
-        _say(
+        say(
             f"{label}: {run.seconds:.3f} s, {run.queries} statements ({run.sql_seconds:.3f} s SQL), "
             f"{run.commits} commits ({run.commit_seconds:.3f} s), CPU: Python {run.python_cpu:.2f} s, "
             f"PostgreSQL {_cpu(run.server_cpu)} s, "
@@ -716,7 +661,7 @@ def main(argv: list[str] | None = None) -> int:
     print(section)
     if not args.no_doc:
         doc_update(section)
-        _say(f"wrote {DOC.relative_to(ROOT)}")
+        say(f"wrote {DOC.relative_to(ROOT)}")
     worst = max(r.seconds for r in runs)
     return 0 if worst <= TARGET_SECONDS else 1
 

@@ -64,10 +64,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import configure_django, server_connection
+from bench.common import (
+    PERFORMANCE_DOC,
+    configure_django,
+    cpu_description,
+    database_create,
+    doc_section_write,
+    git_revision,
+    say,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "PERFORMANCE.md"
+DOC = PERFORMANCE_DOC
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench_polling"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/11"
 TARGET_P95_SECONDS = 5.0
@@ -81,10 +89,6 @@ WARNING, CRITICAL = 10_000.0, 20_000.0
 # Kombu's keys for the default queue on a Redis broker.
 QUEUE_KEYS = ("celery", "unacked", "unacked_index", "unacked_mutex", "_kombu.binding.celery")
 FAR_FUTURE = datetime(2999, 1, 1, tzinfo=UTC)
-
-
-def _say(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 # --- the HTTP source (its own process; no Django) -------------------------------------------
@@ -284,24 +288,8 @@ def _configure(args: argparse.Namespace) -> None:
 
 def database_prepare(url: str, *, drop: bool) -> None:
     from django.core.management import call_command
-    from django.db import connections
 
-    connections.close_all()
-    conn, cfg = server_connection(url)
-    name = cfg["NAME"]
-    if not re.fullmatch(r"[A-Za-z0-9_]+", name):
-        raise SystemExit(f"refusing odd database name {name!r}")
-    with conn.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        exists = cursor.fetchone() is not None
-        if exists and drop:
-            _say(f"dropping database {name}")
-            cursor.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            exists = False
-        if not exists:
-            _say(f"creating database {name}")
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
+    database_create(url, drop=drop)
     call_command("migrate", interactive=False, verbosity=0)
 
 
@@ -514,7 +502,7 @@ class CpuMeter:
             backends = self._backends()
         except Exception as exc:  # reported: the PostgreSQL figures are then missing
             if not self.backend_error:
-                _say(f"cannot read the database backends: {exc!r}")
+                say(f"cannot read the database backends: {exc!r}")
             self.backend_error = repr(exc)
             self._pg = None
         found, server = proc_scan(self.sessions, self.postmaster)
@@ -735,42 +723,19 @@ def machine() -> dict[str, str]:
     import django
     import kombu
 
-    cpu = ""
-    with contextlib.suppress(OSError):
-        cpu = next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            "",
-        )
     redis_version = ""
     with contextlib.suppress(Exception):
         import redis
 
         redis_version = redis.Redis.from_url(DEFAULT_BROKER).info("server")["redis_version"]
     return {
-        "cpus": f"{os.cpu_count()} ({cpu})" if cpu else str(os.cpu_count()),
+        "cpus": cpu_description(),
         "postgresql": str(_scalar("SHOW server_version")),
         "redis": redis_version or "?",
         "python": platform.python_version(),
         "django": django.get_version(),
         "celery / kombu": f"{celery.__version__} / {kombu.__version__}",
     }
-
-
-def _git_revision() -> str:
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{rev} (with uncommitted changes)" if dirty else rev
 
 
 def _load() -> str:
@@ -803,7 +768,7 @@ def render(args: argparse.Namespace, result: Result, info: dict[str, str], measu
         f"max {_s(r.lag.get('max'))} s; {r.missed} missed slots of {r.expected_slots:,}; "
         f"{r.polls_per_second:.1f} polls/s; worker CPU {worker_cpu / polls * 1000:.1f} ms per poll: {verdict}.**",
         "",
-        f"Measured {measured_at:%Y-%m-%d %H:%M} UTC at revision {_git_revision()}; "
+        f"Measured {measured_at:%Y-%m-%d %H:%M} UTC at revision {git_revision()}; "
         f"load average {r.load_before} before, {r.load_after} after (shared machine).",
         "",
         "### Configuration",
@@ -962,21 +927,7 @@ def db_stats(db_name: str) -> dict[str, float]:
 
 
 def doc_update(section: str) -> None:
-    """Replace this benchmark's section (between its markers) or append it; the
-    rest of the file belongs to other benchmarks and is left as it is."""
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    text = (
-        DOC.read_text()
-        if DOC.exists()
-        else "# Performance\n\nBenchmarks live in `bench/`; each writes its own section below.\n\n"
-    )
-    if SECTION_START in text and SECTION_END in text:
-        before, rest = text.split(SECTION_START, 1)
-        after = rest.split(SECTION_END, 1)[1]
-        text = before + section.rstrip("\n") + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text)
+    doc_section_write(section, start=SECTION_START, end=SECTION_END)
 
 
 def report_print(result: Result, args: argparse.Namespace) -> None:
@@ -1091,10 +1042,10 @@ def main(argv: list[str] | None = None) -> int:
     http_proc, port = http_source_start(http_log)
     procs: list[Proc] = []
     try:
-        _say(f"HTTP source on 127.0.0.1:{port} (pid {http_proc.pid})")
+        say(f"HTTP source on 127.0.0.1:{port} (pid {http_proc.pid})")
         started = time.monotonic()
         ids = monitors_create(args.monitors, args.interval, f"http://127.0.0.1:{port}/metrics")
-        _say(f"created {len(ids):,} monitors in {time.monotonic() - started:.1f} s")
+        say(f"created {len(ids):,} monitors in {time.monotonic() - started:.1f} s")
         connections.close_all()
 
         env = celery_env(args, log_dir / "var")
@@ -1103,7 +1054,7 @@ def main(argv: list[str] | None = None) -> int:
         procs = [worker, beat]
         _wait_for("the worker is ready", lambda: " ready." in worker.log(), procs, 90)
         _wait_for("beat sends the dispatcher", lambda: "monitoring-dispatch" in beat.log(), procs, 60)
-        _say(f"worker (pid {worker.process.pid}) and beat (pid {beat.process.pid}) are up")
+        say(f"worker (pid {worker.process.pid}) and beat (pid {beat.process.pid}) are up")
 
         # T: a whole second a little ahead, so the first slots are not already late.
         start_epoch = math.ceil(time.time()) + 2
@@ -1123,12 +1074,12 @@ def main(argv: list[str] | None = None) -> int:
         _sleep_until(start_epoch, procs)
         db_before = db_stats(db_name)
         meter.begin()
-        _say(f"measuring from {start:%H:%M:%S} for {args.duration} s")
+        say(f"measuring from {start:%H:%M:%S} for {args.duration} s")
         next_note = start_epoch + 30
         while time.time() < end.timestamp():
             _sleep_until(min(next_note, end.timestamp()), procs)
             if time.time() >= next_note:
-                _say(f"{int(time.time() - start_epoch)} s ...")
+                say(f"{int(time.time() - start_epoch)} s ...")
                 next_note += 30
         cpu = meter.end()
         time.sleep(1.1)  # statistics are flushed at most once a second
@@ -1159,11 +1110,11 @@ def main(argv: list[str] | None = None) -> int:
     result.other_active_mean = sum(meter.other_active) / max(len(meter.other_active), 1)
     result.load_before, result.load_after = load_before, load_after
     report_print(result, args)
-    _say(f"CPU: processes seen per group {dict(meter.pids_seen)}; logs in {log_dir}")
+    say(f"CPU: processes seen per group {dict(meter.pids_seen)}; logs in {log_dir}")
     if not args.no_doc:
         section = render(args, result, info, datetime.now(UTC))
         doc_update(section)
-        _say(f"wrote the section 'Monitoring polling' of {DOC.relative_to(ROOT)}")
+        say(f"wrote the section 'Monitoring polling' of {DOC.relative_to(ROOT)}")
     return 0 if result.passed else 1
 
 
