@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# The largest id the database stores (bigint): a larger one in input is a 400, not a 500.
+MAX_ID = 2**63 - 1
+
 
 class ServiceError(Exception):
     status_code = 400

@@ -9,22 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters as filters
-from django import forms
 from django.core.validators import RegexValidator
 from django.db.models import Q, QuerySet
 
+from helpdesk.filters import BooleanFilter, IntFilter
 from tickets.models import Kind, Status, Ticket
-
-MAX_ID = 2**63 - 1
-
-
-class IntFilter(filters.NumberFilter):
-    field_class = forms.IntegerField
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("min_value", 0)
-        kwargs.setdefault("max_value", MAX_ID)
-        super().__init__(*args, **kwargs)
 
 
 class StatusInFilter(filters.BaseInFilter, filters.ChoiceFilter):
@@ -42,7 +31,7 @@ class TicketFilter(filters.FilterSet):
     application = IntFilter(field_name="application_id")
     kind = filters.ChoiceFilter(choices=Kind.choices)
     parent = IntFilter(field_name="parent_id")
-    breached = filters.BooleanFilter(field_name="sla_breached")
+    breached = BooleanFilter(field_name="sla_breached")
     q = filters.CharFilter(method="filter_q", max_length=200)
     ordering = filters.OrderingFilter(
         fields=(

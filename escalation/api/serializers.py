@@ -9,6 +9,7 @@ from rest_framework import serializers
 from escalation.models import EscalationRule
 from escalation.notifications import validate_notify_spec
 from helpdesk import roles
+from helpdesk.errors import MAX_ID
 from helpdesk.models import User
 from monitoring.models import Application
 from tickets.api.serializers import SafePrimaryKeyRelatedField
@@ -19,7 +20,7 @@ MAX_ITEMS = 50
 
 def id_list() -> serializers.ListField:
     return serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, max_length=MAX_ITEMS
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=MAX_ITEMS
     )
 
 

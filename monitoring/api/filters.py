@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import django_filters as filters
-from django import forms
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from helpdesk.filters import BooleanFilter, IntFilter
 from monitoring.models import Alert, AlertState, MetricSource, Monitor, MonitorState, Severity, Silence, SourceKind
-from tickets.filters import IntFilter
-
-
-class StrictBooleanField(forms.Field):
-    """true/false (or 1/0); anything else is a 400, not silently "no filter"."""
-
-    def to_python(self, value: Any) -> bool | None:
-        if value in (None, ""):
-            return None
-        text = str(value).strip().lower()
-        if text in ("true", "1"):
-            return True
-        if text in ("false", "0"):
-            return False
-        raise ValidationError("Use true or false.", code="invalid")
-
-
-class BooleanFilter(filters.BooleanFilter):
-    field_class = StrictBooleanField
 
 
 class MetricSourceFilter(filters.FilterSet):

@@ -15,7 +15,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from helpdesk.errors import InvalidInput, field_error
+from helpdesk.errors import MAX_ID, InvalidInput, field_error
 from monitoring.models import Application, MetricSource, Monitor
 from monitoring.services import alerts
 
@@ -143,7 +143,7 @@ def samples_ingest(*, source: MetricSource, rows: Any) -> dict[str, int]:
         if not isinstance(row, dict):
             raise field_error(f"[{index}]", "An object expected.")
         monitor_id, value = row.get("monitor"), row.get("value")
-        if isinstance(monitor_id, bool) or not isinstance(monitor_id, int) or not 0 < monitor_id < 2**63:
+        if isinstance(monitor_id, bool) or not isinstance(monitor_id, int) or not 0 < monitor_id <= MAX_ID:
             raise field_error(f"[{index}].monitor", "A monitor id expected.")
         if isinstance(value, bool) or not isinstance(value, int | float) or abs(value) > 1e308:
             raise field_error(f"[{index}].value", "A number expected.")

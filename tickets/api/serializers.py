@@ -6,13 +6,13 @@ from typing import Any
 
 from rest_framework import serializers
 
+from helpdesk.errors import MAX_ID
 from helpdesk.models import User
 from monitoring.models import Application
 from tickets.models import Category, Comment, Kind, Level, Status, Ticket, TicketEvent
 from tickets.services import ACTION_ONLY_FIELDS, EDITABLE_FIELDS
 
 MAX_TEXT = 50_000
-MAX_ID = 2**63 - 1
 
 
 class SafePrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
