@@ -81,11 +81,6 @@ def open_incidents_for(*, application_id: int) -> QuerySet[Ticket]:
     ).order_by("priority", "-id")
 
 
-def handover_for(*, ticket: Ticket) -> TicketEvent | None:
-    """The latest escalation, shown on top of the ticket."""
-    return ticket.events.filter(kind="escalated").order_by("-id").first()
-
-
 # --- dashboard ----------------------------------------------------------------------
 
 DASHBOARD_DAYS = 7
