@@ -46,7 +46,6 @@ import json
 import random
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -722,13 +721,12 @@ class _Generator:
 
     def history_firings(self) -> int:
         """COPY the firings collected while generating done tickets (episode = final tier)."""
-        rng = self.rng
 
         def lines() -> Iterator[str]:
             for rule_id, ticket, episode, at in self.firings:
-                yield f"{rule_id}\t{ticket}\t{episode}\t{uuid.UUID(int=rng.getrandbits(128), version=4)}\t{_iso(at)}"
+                yield f"{rule_id}\t{ticket}\t{episode}\t{_iso(at)}"
 
-        produced = ["rule_id", "ticket_id", "episode", "tick", "fired_at"]
+        produced = ["rule_id", "ticket_id", "episode", "fired_at"]
         extra_cols, suffix = _extra_columns(RuleFiring, ["id", *produced])
         if suffix:
             raise RuntimeError("bench.generate: RuleFiring has columns it does not fill")

@@ -10,10 +10,10 @@ twice. Changes go through the set-based ticket services, so each is an event.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
@@ -26,7 +26,7 @@ from tickets.models import ACTIVE_STATUSES, Status, Ticket
 from tickets.selectors import resolution_elapsed_at_least
 from tickets.services import bulk, sla
 
-FIRING_FIELDS = ("rule_id", "ticket_id", "episode", "tick")
+FIRING_FIELDS = ("rule_id", "ticket_id", "episode")
 # A paused clock (pending) cannot be late on resolution.
 RUNNING_STATUSES = (Status.NEW, Status.OPEN)
 
@@ -77,7 +77,7 @@ def rule_matches(rule: EscalationRule, *, now: datetime | None = None) -> QueryS
     return _trigger_filter(rule, qs, now).filter(~Exists(fired))
 
 
-def rule_apply(rule: EscalationRule, *, now: datetime | None = None, batch_size: int = 1000) -> int:
+def rule_apply(rule: EscalationRule, *, now: datetime | None = None, batch_size: int = 5000) -> int:
     """Fire the rule on every ticket it matches, in keyset batches. Each batch
     locks its tickets (skipping rows another tick holds), claims the firings
     through the unique constraint, and acts only on the firings it won."""
@@ -104,11 +104,9 @@ def rule_apply(rule: EscalationRule, *, now: datetime | None = None, batch_size:
 
 
 def _claim_firings(rule: EscalationRule, tickets: list[Ticket]) -> set[int]:
-    tick = uuid.uuid4()
-    insert_rows(
-        RuleFiring, FIRING_FIELDS, [(rule.pk, t.pk, t.episode, tick) for t in tickets], ignore_conflicts=True
-    )
-    return set(RuleFiring.objects.filter(tick=tick).values_list("ticket_id", flat=True))
+    """Insert a firing per ticket; the ones the unique constraint let in are ours."""
+    rows = [(rule.pk, t.pk, t.episode) for t in tickets]
+    return set(insert_rows(RuleFiring, FIRING_FIELDS, rows, ignore_conflicts=True, returning="ticket_id"))
 
 
 def _act(rule: EscalationRule, tickets: list[Ticket]) -> None:
@@ -121,23 +119,31 @@ def _act(rule: EscalationRule, tickets: list[Ticket]) -> None:
         trigger=rule.trigger,
         episode_of=fired_in,
     )
+    written: set[int] = set()  # tickets whose row (version) an action already wrote
     if rule.escalate_to_tier:
-        bulk.tickets_escalate_by_rule(tickets=tickets, to_tier=rule.escalate_to_tier, reason=reason)
+        written |= {
+            t.pk for t in bulk.tickets_escalate_by_rule(tickets=tickets, to_tier=rule.escalate_to_tier, reason=reason)
+        }
     if rule.raise_urgency:
-        bulk.tickets_raise_urgency(tickets=tickets, reason=reason)
+        written |= {t.pk for t in bulk.tickets_raise_urgency(tickets=tickets, reason=reason)}
     if rule.assign_to_id:
         assignee = User.objects.filter(pk=rule.assign_to_id).first()
         if assignee is not None:
-            bulk.tickets_assign_by_rule(tickets=tickets, assignee=assignee, reason=reason)
+            written |= {t.pk for t in bulk.tickets_assign_by_rule(tickets=tickets, assignee=assignee, reason=reason)}
     if rule.note:
-        bulk.tickets_add_note(tickets=tickets, body=rule.note)
+        bulk.tickets_add_note(tickets=tickets, body=rule.note, already_written=written)
     # The rule's own changes (a new tier, new due times from a raised urgency) start
     # a new episode, but not one in which the same rule fires again at once; a later
     # change by someone else does.
+    # A rule limited to tiers cannot match a ticket that left them: no row needed.
     insert_rows(
         RuleFiring,
         FIRING_FIELDS,
-        [(rule.pk, t.pk, t.episode, uuid.uuid4()) for t in tickets if t.episode != fired_in[t.pk]],
+        [
+            (rule.pk, t.pk, t.episode)
+            for t in tickets
+            if t.episode != fired_in[t.pk] and (not rule.tiers or t.tier in rule.tiers)
+        ],
         ignore_conflicts=True,
     )
     if rule.notify:
@@ -151,6 +157,9 @@ def _act(rule: EscalationRule, tickets: list[Ticket]) -> None:
             ),
             payload={"event": "rule_fired", "rule": {"id": rule.pk, "name": rule.name, "trigger": rule.trigger}},
             rule=rule,
+            digest_after=settings.HELPDESK_NOTIFY_DIGEST_AFTER,
+            digest_subject=f"{rule.name}: {{count}} tickets",
+            digest_body=f"The escalation rule “{rule.name}” ({rule.get_trigger_display()}) fired on {{count}} tickets.",
         )
 
 

@@ -61,11 +61,10 @@ class RuleFiring(models.Model):
     """A rule fired for a ticket in an episode. The unique constraint is what
     makes concurrent ticks, retries and crashed workers fire at most once."""
 
-    rule = models.ForeignKey(EscalationRule, on_delete=models.CASCADE, related_name="firings")
+    # The unique constraint's index leads with the rule: no index of its own.
+    rule = models.ForeignKey(EscalationRule, on_delete=models.CASCADE, related_name="firings", db_index=False)
     ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="rule_firings")
     episode = models.PositiveIntegerField()
-    # The tick that inserted the row: lets a tick find which of its inserts won.
-    tick = models.UUIDField(db_index=True)
     fired_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -38,15 +38,14 @@ from helpdesk.models import User
 from helpdesk.roles import Role, max_tier
 from helpdesk.tasks import enqueue
 from tickets import events
-from tickets.models import PRIORITY_LABELS
-
-if TYPE_CHECKING:
-    from tickets.models import Ticket
+from tickets.models import PRIORITY_LABELS, Ticket
 
 log = logging.getLogger(__name__)
 
 DELIVER_TASK = "escalation.deliver_notifications"
 BATCH_SIZE = 100
+# A digest's text and payload describe this many tickets; ``ticket_ids`` in the payload has them all.
+DIGEST_LIST_MAX = 100
 # Returned by notification_deliver for an id that does not exist (any more).
 MISSING = "missing"
 
@@ -219,6 +218,9 @@ def notifications_create(
     body: str,
     payload: dict[str, Any],
     rule: EscalationRule | None = None,
+    digest_after: int | None = None,
+    digest_subject: str = "{count} tickets",
+    digest_body: str = "",
 ) -> list[int]:
     """Write one pending Notification per (ticket, recipient), deduplicated per ticket.
 
@@ -227,19 +229,22 @@ def notifications_create(
     inline; if the broker is down the rows wait for the sweep). ``subject`` and
     ``body`` may hold {number} {title} {priority} {tier} {url}, filled per ticket.
     Each row's payload is the ticket's id/number/title/status/tier/priority/url
-    with ``payload`` merged over it. Returns the new ids.
+    with ``payload`` merged over it.
+
+    With ``digest_after`` set, a recipient that more than that many of the tickets
+    reach gets one digest instead (``digest_subject``/``digest_body`` with {count},
+    the tickets listed in the body and as ``tickets`` in the payload, no ticket of
+    its own): a rule firing on a thousand tickets sends a manager one message, not
+    a thousand. The payload has ``count``, every ``ticket_ids`` and the first
+    DIGEST_LIST_MAX ``tickets``. Returns the new ids.
     """
     extra = json.loads(json.dumps(payload or {}, cls=DjangoJSONEncoder))
-    now = timezone.now()
     # One query per distinct spec, however many tickets (tier:current becomes tier:N first).
     resolved: dict[str, list[tuple[str, str]]] = {}
-    rows: list[tuple] = []
-    rule_id = rule.pk if rule is not None else None
+    # recipient key -> (channel, target, [(ticket, snapshot)]), in first-seen order.
+    reached: dict[tuple[str, str], tuple[str, str, list[tuple[Ticket | None, dict[str, Any]]]]] = {}
     for ticket in tickets:
         snapshot = _ticket_snapshot(ticket)
-        ticket_id = ticket.pk if ticket is not None else None
-        # Filled once per ticket, not once per recipient.
-        ticket_subject, ticket_body = _one_line(_fill(subject, snapshot), _SUBJECT_MAX), _fill(body, snapshot)
         seen: set[tuple[str, str]] = set()
         for spec in specs:
             if _split(spec) == ("tier", CURRENT_TIER):
@@ -251,11 +256,56 @@ def notifications_create(
                 if key in seen:
                     continue
                 seen.add(key)
-                rows.append((channel, target, ticket_subject, ticket_body, {**snapshot, **extra}, ticket_id, rule_id, now))
+                reached.setdefault(key, (channel, target, []))[2].append((ticket, snapshot))
+    rule_id = rule.pk if rule is not None else None
+    now = timezone.now()
+    rows: list[tuple] = []
+    filled: dict[int, tuple[str, str]] = {}  # per ticket, not per recipient
+    for channel, target, items in reached.values():
+        if digest_after is not None and len(items) > digest_after:
+            snapshots = [snapshot for _, snapshot in items]
+            rows.append(
+                (
+                    channel,
+                    target,
+                    _one_line(digest_subject.replace("{count}", str(len(items))), _SUBJECT_MAX),
+                    _digest_text(digest_body.replace("{count}", str(len(items))), snapshots),
+                    {
+                        **extra,
+                        "count": len(items),
+                        "ticket_ids": [snapshot["id"] for snapshot in snapshots if snapshot],
+                        "tickets": snapshots[:DIGEST_LIST_MAX],
+                    },
+                    None,
+                    rule_id,
+                    now,
+                )
+            )
+            continue
+        for ticket, snapshot in items:
+            key = id(snapshot)
+            if key not in filled:
+                filled[key] = (_one_line(_fill(subject, snapshot), _SUBJECT_MAX), _fill(body, snapshot))
+            ticket_subject, ticket_body = filled[key]
+            ticket_id = ticket.pk if ticket is not None else None
+            rows.append((channel, target, ticket_subject, ticket_body, {**snapshot, **extra}, ticket_id, rule_id, now))
     # Plain rows, no model instances: a tick writes tens of thousands.
     ids = insert_rows(Notification, NOTIFICATION_FIELDS, rows, returning=True, batch_size=5000)
     notifications_enqueue_on_commit(ids)
     return ids
+
+
+def _digest_text(intro: str, snapshots: list[dict[str, Any]]) -> str:
+    """The intro, then a line per ticket (the first DIGEST_LIST_MAX; the payload has them all)."""
+    lines = [intro, ""] if intro else []
+    for snapshot in snapshots[:DIGEST_LIST_MAX]:
+        if not snapshot:  # a notification about no ticket
+            continue
+        lines.append(f"- {snapshot['number']} P{snapshot['priority']} tier {snapshot['tier']}: {snapshot['title']}")
+        lines.append(f"  {snapshot['url']}")
+    if len(snapshots) > DIGEST_LIST_MAX:
+        lines.append(f"... and {len(snapshots) - DIGEST_LIST_MAX} more.")
+    return "\n".join(lines) + "\n"
 
 
 # --- delivering --------------------------------------------------------------------------------
@@ -389,22 +439,27 @@ def notification_deliver(*, notification_id: int) -> str:
             if notification.attempts >= settings.HELPDESK_NOTIFY_MAX_ATTEMPTS:
                 notification.status = DeliveryStatus.FAILED
                 log.warning("notification %s failed for good: %s", notification.pk, error)
-                if notification.ticket_id is not None:
-                    events.record(
-                        notification.ticket_id,
-                        None,
-                        events.EventKind.NOTIFICATION_FAILED,
-                        notification=notification.pk,
-                        channel=notification.channel,
-                        target=redacted_target(notification.channel, notification.target),
-                        attempts=notification.attempts,
-                        error=error,
-                    )
+                data = {
+                    "notification": notification.pk,
+                    "channel": notification.channel,
+                    "target": redacted_target(notification.channel, notification.target),
+                    "attempts": notification.attempts,
+                    "error": error,
+                }
+                # A digest has no ticket of its own: each ticket it listed gets the event.
+                ticket_ids = [notification.ticket_id] if notification.ticket_id else _digest_ticket_ids(notification)
+                events.record_bulk(events.EventKind.NOTIFICATION_FAILED, [(pk, data) for pk in ticket_ids])
             else:
                 notification.next_attempt_at = now + retry_delay(notification.attempts)
                 log.info("notification %s attempt %s failed: %s", notification.pk, notification.attempts, error)
         notification.save(update_fields=["status", "sent_at", "attempts", "last_error", "next_attempt_at"])
         return notification.status
+
+
+def _digest_ticket_ids(notification: Notification) -> list[int]:
+    listed = (notification.payload or {}).get("ticket_ids") or []
+    ids = [pk for pk in listed if isinstance(pk, int)]
+    return sorted(Ticket.objects.filter(pk__in=ids).values_list("pk", flat=True))
 
 
 def notifications_resend_due(*, now: datetime.datetime | None = None, limit: int = 1000) -> int:

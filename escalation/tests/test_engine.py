@@ -235,8 +235,8 @@ def test_trigger_and_conditions_together():
 def test_a_firing_in_the_current_episode_hides_the_ticket():
     fired, earlier_episode, fresh_one = ticket(episode=3), ticket(episode=2), ticket()
     rule, other_rule = make_rule(), make_rule(name="Other")
-    RuleFiring.objects.create(rule=rule, ticket=fired, episode=3, tick="00000000-0000-0000-0000-000000000001")
-    RuleFiring.objects.create(rule=rule, ticket=earlier_episode, episode=1, tick="00000000-0000-0000-0000-000000000002")
+    RuleFiring.objects.create(rule=rule, ticket=fired, episode=3)
+    RuleFiring.objects.create(rule=rule, ticket=earlier_episode, episode=1)
     assert matched(rule) == pks(earlier_episode, fresh_one)
     assert matched(other_rule) == pks(fired, earlier_episode, fresh_one)
 
@@ -530,6 +530,48 @@ def test_the_rules_own_escalation_does_not_refire_it(l2):
     assert fresh(t).tier == 3
     assert len(events_of(t, EventKind.ESCALATED)) == 2
     assert counts(t)[:2] == (2, 2)
+
+
+def test_a_tier_limited_rule_needs_no_firing_for_the_episode_its_escalation_starts(l2):
+    # The rule cannot match the ticket in tier 2, and only a new episode brings it back
+    # to tier 1: the claim of episode 1 is the only row (one insert less per firing).
+    rule = make_rule(trigger=Trigger.FIRST_RESPONSE_OVERDUE, tiers=[1], escalate_to_tier=2)
+    t = ticket(tier=1, first_response_due_at=NOW - HOUR)
+    assert escalation_tick().fired == {rule.pk: 1}
+    assert list(RuleFiring.objects.filter(rule=rule).values_list("episode", flat=True)) == [1]
+    assert escalation_tick(now=NOW + HOUR).fired == {rule.pk: 0}
+
+    services.ticket_deescalate(ticket=fresh(t), actor=l2, to_tier=1, reason="L1 can do it")
+    assert escalation_tick().fired == {rule.pk: 1}  # back in tier 1, episode 3: fires again
+    assert sorted(RuleFiring.objects.filter(rule=rule).values_list("episode", flat=True)) == [1, 3]
+
+
+def test_a_rule_that_escalates_and_notes_writes_the_ticket_once():
+    make_rule(trigger=Trigger.FIRST_RESPONSE_OVERDUE, escalate_to_tier=2, note="Late.")
+    t = ticket(tier=1, first_response_due_at=NOW - HOUR)
+    version = fresh(t).version
+    escalation_tick()
+    after = fresh(t)
+    # One version for the breach mark, one for the rule's escalation and note together.
+    assert (after.tier, after.version) == (2, version + 2)
+    assert Comment.objects.filter(ticket=t, internal=True).count() == 1
+
+
+def test_a_rule_firing_on_many_tickets_sends_each_recipient_one_digest(settings):
+    settings.HELPDESK_NOTIFY_DIGEST_AFTER = 2
+    UserFactory(role=Role.MANAGER, email="boss@example.com")
+    rule = make_rule(name="Tell", notify=["role:manager", "email:ops@example.com"])
+    tickets = [ticket() for _ in range(3)]
+    assert escalation_tick().fired == {rule.pk: 3}
+    digests = Notification.objects.order_by("target")
+    assert [(n.target, n.ticket_id, n.payload["count"]) for n in digests] == [
+        ("boss@example.com", None, 3),
+        ("ops@example.com", None, 3),
+    ]
+    for digest in digests:
+        assert digest.subject == "Tell: 3 tickets" and digest.rule_id == rule.pk
+        assert digest.payload["rule"] == {"id": rule.pk, "name": "Tell", "trigger": Trigger.IDLE_FOR}
+        assert sorted(digest.payload["ticket_ids"]) == sorted(t.pk for t in tickets)
 
 
 def test_the_rules_own_urgency_raise_does_not_refire_it():

@@ -570,3 +570,100 @@ def test_tasks_are_registered_by_name_and_the_sweep_runs_every_minute(settings):
     assert {"escalation.deliver_notifications", "escalation.resend_notifications"} <= set(celery_app.tasks)
     [entry] = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "escalation.resend_notifications"]
     assert entry["schedule"] == 60
+
+
+# --- digests -------------------------------------------------------------------------------------
+
+
+def _create_for(tickets, *, digest_after=3, specs=("role:manager", "email:ops@example.com")):
+    return notifications_create(
+        specs=list(specs),
+        tickets=tickets,
+        subject="[{number}] {title}",
+        body="{title} is late",
+        payload={"event": "rule_fired"},
+        digest_after=digest_after,
+        digest_subject="Late: {count} tickets",
+        digest_body="{count} tickets are late.",
+    )
+
+
+def test_up_to_digest_after_tickets_each_recipient_gets_one_message_per_ticket(
+    staff, django_capture_on_commit_callbacks
+):
+    tickets = TicketFactory.create_batch(3)
+    with django_capture_on_commit_callbacks(execute=False):
+        ids = _create_for(tickets, digest_after=3)
+    rows = Notification.objects.filter(pk__in=ids)
+    assert len(ids) == 6 and {n.ticket_id for n in rows} == {t.pk for t in tickets}
+    assert all("tickets" not in n.payload for n in rows)
+
+
+def test_more_than_digest_after_tickets_make_one_digest_per_recipient(staff, django_capture_on_commit_callbacks):
+    tickets = [TicketFactory(title=f"Printer {i}", priority=3, tier=1) for i in range(4)]
+    with django_capture_on_commit_callbacks(execute=False):
+        ids = _create_for(tickets, digest_after=3)
+    rows = list(Notification.objects.filter(pk__in=ids).order_by("target"))
+    assert [n.target for n in rows] == sorted(["ops@example.com", staff["manager"].email])
+    for digest in rows:
+        assert digest.ticket_id is None
+        assert digest.subject == "Late: 4 tickets"
+        assert digest.payload["event"] == "rule_fired" and digest.payload["count"] == 4
+        assert [item["id"] for item in digest.payload["tickets"]] == [t.pk for t in tickets]
+        assert digest.payload["ticket_ids"] == [t.pk for t in tickets]
+        assert digest.payload["tickets"][0]["url"] == f"http://127.0.0.1:8000/tickets/{tickets[0].pk}/"
+        assert digest.body.startswith("4 tickets are late.\n\n")
+        for ticket in tickets:
+            assert f"- {ticket.number} P3 tier 1: {ticket.title}" in digest.body
+
+
+def test_a_digest_mixes_with_single_messages_per_recipient(staff, django_capture_on_commit_callbacks):
+    tier1 = TicketFactory.create_batch(3, tier=1)
+    tier2 = TicketFactory(tier=2)
+    with django_capture_on_commit_callbacks(execute=False):
+        ids = _create_for([*tier1, tier2], digest_after=2, specs=("tier:current",))
+    rows = Notification.objects.filter(pk__in=ids)
+    by_target = {n.target: n for n in rows}
+    assert len(rows) == 2
+    assert by_target[staff["l1"].email].payload["count"] == 3  # three tier-1 tickets: a digest
+    assert by_target[staff["l2"].email].ticket_id == tier2.pk  # one tier-2 ticket: its own message
+
+
+def test_a_long_digest_describes_the_first_tickets_and_names_them_all(
+    db, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(notifications, "DIGEST_LIST_MAX", 2)
+    tickets = TicketFactory.create_batch(5)
+    with django_capture_on_commit_callbacks(execute=False):
+        [pk] = _create_for(tickets, digest_after=1, specs=("email:ops@example.com",))
+    digest = Notification.objects.get(pk=pk)
+    assert digest.body.count("\n- ") == 2 and digest.body.endswith("... and 3 more.\n")
+    assert [item["id"] for item in digest.payload["tickets"]] == [t.pk for t in tickets[:2]]
+    assert digest.payload["ticket_ids"] == [t.pk for t in tickets] and digest.payload["count"] == 5
+
+
+def test_a_digest_is_mailed_with_its_list(staff, mailoutbox, django_capture_on_commit_callbacks):
+    tickets = TicketFactory.create_batch(4)
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic():
+            _create_for(tickets, digest_after=3, specs=("email:ops@example.com",))
+    [mail] = mailoutbox
+    assert mail.subject == "Late: 4 tickets" and mail.to == ["ops@example.com"]
+    assert all(ticket.number in mail.body for ticket in tickets)
+
+
+def test_a_digest_that_fails_for_good_leaves_an_event_on_each_listed_ticket(
+    db, settings, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = f"{__name__}.FailingBackend"
+    settings.HELPDESK_NOTIFY_MAX_ATTEMPTS = 1
+    tickets = TicketFactory.create_batch(4)
+    other = TicketFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic():
+            [pk] = _create_for(tickets, digest_after=3, specs=("email:ops@example.com",))
+    assert Notification.objects.get(pk=pk).status == DeliveryStatus.FAILED
+    failed = TicketEvent.objects.filter(kind=EventKind.NOTIFICATION_FAILED)
+    assert sorted(failed.values_list("ticket_id", flat=True)) == sorted(t.pk for t in tickets)
+    assert not failed.filter(ticket=other).exists()
+    assert {e.data["notification"] for e in failed} == {pk}

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from escalation.models import EscalationRule, Notification, RuleFiring
-from helpdesk.db import insert_rows
-from tickets.models import Comment, TicketEvent
+from helpdesk.db import _integer_array_literal, ids_filter, insert_rows
+from tickets.models import Comment, Ticket, TicketEvent
 from tickets.tests.factories import TicketFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -54,17 +53,66 @@ def test_json_values_defaults_and_nulls():
     assert (event.actor_id, event.kind, event.data) == (None, "updated", {"k": 1})
 
 
-def test_ignore_conflicts_skips_existing_rows():
-    ticket = TicketFactory()
+@pytest.mark.parametrize("path", ["unnest", "portable"])
+def test_ignore_conflicts_skips_existing_rows_and_returns_what_it_inserted(path, monkeypatch):
+    if path == "portable":  # the bulk_create path other databases (SQLite in development) take
+        monkeypatch.setattr(connection, "vendor", "other")
+    first, second = TicketFactory(), TicketFactory()
     rule = EscalationRule.objects.create(name="r", trigger="idle_for")
-    first, second = uuid.uuid4(), uuid.uuid4()
-    fields = ("rule_id", "ticket_id", "episode", "tick")
-    insert_rows(RuleFiring, fields, [(rule.pk, ticket.pk, 1, first)], ignore_conflicts=True)
-    insert_rows(
-        RuleFiring, fields, [(rule.pk, ticket.pk, 1, second), (rule.pk, ticket.pk, 2, second)], ignore_conflicts=True
+    fields = ("rule_id", "ticket_id", "episode")
+    won = insert_rows(RuleFiring, fields, [(rule.pk, first.pk, 1)], ignore_conflicts=True, returning="ticket_id")
+    assert won == [first.pk]
+    won = insert_rows(
+        RuleFiring,
+        fields,
+        [(rule.pk, first.pk, 1), (rule.pk, second.pk, 1), (rule.pk, first.pk, 2)],
+        ignore_conflicts=True,
+        returning="ticket_id",
     )
-    assert sorted(RuleFiring.objects.values_list("episode", "tick")) == [(1, first), (2, second)]
+    assert sorted(won) == sorted([second.pk, first.pk])  # (first, 1) was there already
+    assert sorted(RuleFiring.objects.values_list("ticket_id", "episode")) == sorted(
+        [(first.pk, 1), (second.pk, 1), (first.pk, 2)]
+    )
+    again = insert_rows(RuleFiring, fields, [(rule.pk, second.pk, 1)], ignore_conflicts=True, returning=True)
+    assert again == [] and RuleFiring.objects.count() == 3
 
 
 def test_nothing_to_insert():
     assert insert_rows(Comment, ("ticket_id", "author_id", "body"), [], returning=True) == []
+
+
+@pytest.mark.parametrize("vendor", ["postgresql", "other"])
+def test_ids_filter_matches_exactly_the_ids(vendor, monkeypatch):
+    tickets = TicketFactory.create_batch(4)
+    if vendor == "other":
+        monkeypatch.setattr(connection, "vendor", "other")
+    chosen = [tickets[0].pk, tickets[2].pk]
+    assert sorted(Ticket.objects.filter(ids_filter(chosen)).values_list("pk", flat=True)) == sorted(chosen)
+    assert sorted(Ticket.objects.filter(ids_filter(iter(chosen), "id")).values_list("pk", flat=True)) == sorted(chosen)
+    assert list(Ticket.objects.filter(ids_filter([]))) == []
+    assert Ticket.objects.filter(ids_filter([tickets[1].pk])).update(title="only this") == 1
+    assert Ticket.objects.filter(title="only this").count() == 1
+
+
+def test_ids_filter_sends_one_array_literal_on_postgresql(django_assert_num_queries):
+    ticket = TicketFactory()
+    with django_assert_num_queries(1) as captured:
+        list(Ticket.objects.filter(ids_filter([ticket.pk, 10**12])))
+    assert "= ANY(" in captured.captured_queries[0]["sql"]
+
+
+def test_integer_columns_go_as_array_literals_and_keep_nulls():
+    ticket = TicketFactory()
+    author = UserFactory()
+    insert_rows(
+        TicketEvent,
+        ("ticket_id", "actor_id", "kind", "data"),
+        [(ticket.pk, author.pk, "a", {}), (ticket.pk, None, "b", {})],
+    )
+    assert sorted(TicketEvent.objects.filter(ticket=ticket).values_list("kind", "actor_id")) == [
+        ("a", author.pk),
+        ("b", None),
+    ]
+    assert _integer_array_literal([1, None, 3]) == "{1,NULL,3}"
+    assert _integer_array_literal([1, True]) is None  # not plain ints: the list goes as it is
+    assert _integer_array_literal(["1"]) is None

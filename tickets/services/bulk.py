@@ -12,7 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from helpdesk import roles
-from helpdesk.db import insert_rows
+from helpdesk.db import ids_filter, insert_rows
 from helpdesk.models import User
 from tickets import events
 from tickets.events import EventKind
@@ -33,7 +33,7 @@ def _write(tickets: list[Ticket], increments: tuple[str, ...] = (), **values) ->
     for ticket in tickets:
         ticket.version += 1
         ticket.updated_at = now
-    Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(
+    Ticket.objects.filter(ids_filter(t.pk for t in tickets)).update(
         **values, **{name: F(name) + 1 for name in increments}, version=F("version") + 1, updated_at=now
     )
 
@@ -108,13 +108,15 @@ def tickets_assign_by_rule(*, tickets: list[Ticket], assignee: User, reason: str
     return taking
 
 
-def tickets_add_note(*, tickets: list[Ticket], body: str) -> None:
-    """An internal note by the system user on each ticket."""
+def tickets_add_note(*, tickets: list[Ticket], body: str, already_written: set[int] = frozenset()) -> None:
+    """An internal note by the system user on each ticket. The note bumps the
+    version of the tickets, except those in ``already_written`` (another action
+    of the same transaction wrote their row: one UPDATE per ticket is enough)."""
     author = system_user()
     ticket_ids = [t.pk for t in tickets]
     rows = [(pk, author.pk, body, True) for pk in ticket_ids]
     comment_ids = insert_rows(Comment, ("ticket_id", "author_id", "body", "internal"), rows, returning=True)
-    Ticket.objects.filter(pk__in=ticket_ids).update(version=F("version") + 1, updated_at=timezone.now())
+    _write([t for t in tickets if t.pk not in already_written])
     events.record_bulk(
         EventKind.COMMENTED,
         [(pk, {"comment": comment, "internal": True}) for pk, comment in zip(ticket_ids, comment_ids, strict=True)],
@@ -122,8 +124,13 @@ def tickets_add_note(*, tickets: list[Ticket], body: str) -> None:
     )
 
 
-def rule_fired_bulk(*, ticket_ids: list[int], rule_id: int, rule_name: str, trigger: str, episode_of: dict[int, int]) -> None:
+def rule_fired_bulk(
+    *, ticket_ids: list[int], rule_id: int, rule_name: str, trigger: str, episode_of: dict[int, int]
+) -> None:
     events.record_bulk(
         EventKind.RULE_FIRED,
-        [(pk, {"rule": rule_id, "name": rule_name, "trigger": trigger, "episode": episode_of[pk]}) for pk in ticket_ids],
+        [
+            (pk, {"rule": rule_id, "name": rule_name, "trigger": trigger, "episode": episode_of[pk]})
+            for pk in ticket_ids
+        ],
     )

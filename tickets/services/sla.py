@@ -16,6 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from helpdesk import roles
+from helpdesk.db import ids_filter
 from helpdesk.errors import NotAllowed, field_error
 from helpdesk.models import User
 from helpdesk.tasks import enqueue
@@ -253,7 +254,7 @@ def tickets_refresh_due_times(*, priorities: list[int] | None = None, batch_size
 # --- sweeps ---------------------------------------------------------------------------
 
 
-def sla_breaches_record(*, now: datetime | None = None, batch_size: int = 2000) -> int:
+def sla_breaches_record(*, now: datetime | None = None, batch_size: int = 5000) -> int:
     """Mark tickets whose first response or resolution is overdue, once each,
     with an `sla_breached` event. Indexed range scans on the stored due times;
     rows another sweep holds are skipped. Returns how many breaches were recorded."""
@@ -291,7 +292,7 @@ def sla_breaches_record(*, now: datetime | None = None, batch_size: int = 2000) 
                 if not rows:
                     break
                 ids = [row[0] for row in rows]
-                Ticket.objects.filter(id__in=ids).update(
+                Ticket.objects.filter(ids_filter(ids)).update(
                     **{mark_field: now}, sla_breached=True, version=F("version") + 1, updated_at=now
                 )
                 events.sla_breached_bulk([(i, target, due) for i, due in rows])
