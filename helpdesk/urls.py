@@ -1,10 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from escalation.api.views import EscalationRuleViewSet
-from helpdesk import ops
+from helpdesk import ops, views
 from helpdesk.api.dashboard import DashboardView
 from helpdesk.api.users import MeView, TokenView, UserListCreateView
 from monitoring.api.push import AlertmanagerWebhookView, SamplesPushView
@@ -44,8 +44,15 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
     path("metrics", ops.metrics, name="metrics"),
+    # Pages
+    path("", views.home, name="home"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("dashboard/", views.manager_dashboard, name="manager-dashboard"),
+    path("monitoring/", include("monitoring.urls")),
+    path("", include("tickets.urls")),
 ]

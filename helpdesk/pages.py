@@ -1,0 +1,41 @@
+"""What every page view needs: role checks that answer like the API (login for
+anonymous users, 404 for what a role may not see), and pagination."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Page, Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+
+from helpdesk import roles
+
+
+def _requiring(check: Callable[[Any], bool]) -> Callable:
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not check(request.user):
+                raise Http404  # as the API: a page a role may not use does not exist for it
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+login_required = _requiring(lambda user: user.is_active)
+agent_required = _requiring(roles.is_agent)
+manager_required = _requiring(roles.is_manager)
+
+
+def paginate(request: HttpRequest, queryset, per_page: int | None = None) -> Page:
+    """One page of ``queryset`` (``?page=``; a bad or too-high number gives the last page)."""
+    paginator = Paginator(queryset, per_page or settings.HELPDESK_PAGE_SIZE)
+    return paginator.get_page(request.GET.get("page"))
