@@ -2,9 +2,10 @@
 
 Input is untrusted (customers write it). Markdown is rendered first, then the
 HTML is cleaned by nh3 with an allow-list: no raw HTML survives beyond the
-tags below, links and images keep only http, https and mailto URLs (so
-`javascript:` in any spelling is dropped), and every link opens with
-rel="noopener noreferrer nofollow".
+tags below, links keep only http, https and mailto URLs (so `javascript:` in
+any spelling is dropped), and every link opens with rel="noopener noreferrer
+nofollow". No images: a page must never load anything from another server
+(a tracking pixel in a ticket would tell its sender who read it, and when).
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ import nh3
 ALLOWED_TAGS = frozenset(
     {
         "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6",
-        "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s", "strong", "sub", "sup", "table", "tbody",
+        "hr", "i", "kbd", "li", "ol", "p", "pre", "s", "strong", "sub", "sup", "table", "tbody",
         "td", "th", "thead", "tr", "ul",
     }
 )  # fmt: skip
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
-    "img": {"src", "alt", "title"},
     "abbr": {"title"},
     "th": {"align"},
     "td": {"align"},

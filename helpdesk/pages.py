@@ -33,6 +33,7 @@ def _requiring(check: Callable[[Any], bool]) -> Callable:
 login_required = _requiring(lambda user: user.is_active)
 agent_required = _requiring(roles.is_agent)
 manager_required = _requiring(roles.is_manager)
+customer_required = _requiring(lambda user: user.is_active and roles.is_customer(user))
 
 
 def paginate(request: HttpRequest, queryset, per_page: int | None = None) -> Page:

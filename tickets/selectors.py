@@ -32,7 +32,18 @@ from helpdesk.errors import InvalidInput, NotFound
 from helpdesk.models import User
 from tickets.events import CUSTOMER_VISIBLE_KINDS, EventKind
 from tickets.filters import TicketFilter
-from tickets.models import ACTIVE_STATUSES, QUEUE_STATUSES, Comment, Kind, Ticket, TicketEvent
+from tickets.models import (
+    ACTIVE_STATUSES,
+    PRIORITY_LABELS,
+    QUEUE_STATUSES,
+    TRANSITIONS,
+    Comment,
+    Kind,
+    Status,
+    Ticket,
+    TicketEvent,
+)
+from tickets.services import priority_for, sla
 
 
 def ticket_queryset_for(*, user: User) -> QuerySet[Ticket]:
@@ -79,6 +90,122 @@ def open_incidents_for(*, application_id: int) -> QuerySet[Ticket]:
     return Ticket.objects.filter(
         application_id=application_id, kind=Kind.INCIDENT, status__in=ACTIVE_STATUSES, parent__isnull=True
     ).order_by("priority", "-id")
+
+
+# --- pages -------------------------------------------------------------------------------
+
+
+def ticket_page_get(*, user: User, ticket_id: Any) -> Ticket:
+    """A visible ticket with what its page shows in one query."""
+    try:
+        return (
+            ticket_queryset_for(user=user)
+            .select_related("requester", "assignee", "application", "parent")
+            .get(pk=int(ticket_id))
+        )
+    except (Ticket.DoesNotExist, TypeError, ValueError, OverflowError):
+        raise NotFound() from None
+
+
+def priority_preview(*, urgency: str, impact: str, now: datetime | None = None) -> dict[str, Any]:
+    """What a new ticket with this urgency and impact would get: the matrix's
+    priority and the SLA due times counted from now (business hours included)."""
+    now = now or timezone.now()
+    priority = priority_for(impact=impact, urgency=urgency)
+    ctx = sla.SlaContext.load()
+    response, resolution = sla.due_times(Ticket(priority=priority, created_at=now), ctx)
+    return {
+        "priority": priority,
+        "label": PRIORITY_LABELS.get(priority, ""),
+        "first_response_due_at": response,
+        "resolution_due_at": resolution,
+        "business_hours": ctx.calendar_for(priority) is not None,
+    }
+
+
+def customer_search(*, query: str, limit: int = 10) -> list[User]:
+    """Active customers whose e-mail, username or name contains ``query`` (2+ characters)."""
+    query = (query or "").strip()[:150]
+    if len(query) < 2:
+        return []
+    match = Q(email__icontains=query) | Q(username__icontains=query) | Q(first_name__icontains=query)
+    match |= Q(last_name__icontains=query)
+    return list(
+        User.objects.filter(match, role=roles.Role.CUSTOMER, is_active=True).exclude(email="").order_by("email")[:limit]
+    )
+
+
+def ticket_timeline_for(*, user: User, ticket: Ticket) -> list[dict[str, Any]]:
+    """Comments and events of a ticket, oldest first, as the caller may see them
+    (customers: public comments and the public history). Two queries."""
+    comments = list(comment_list_for(user=user, ticket=ticket).select_related("author"))
+    items: list[dict[str, Any]] = [
+        {"at": c.created_at, "kind": "comment", "comment": c, "actor": c.author, "internal": c.internal}
+        for c in comments
+    ]
+    # A comment shows itself; its "commented" event would only repeat it.
+    for event in event_list_for(user=user, ticket=ticket).exclude(kind=EventKind.COMMENTED).select_related("actor"):
+        items.append({"at": event.at, "kind": "event", "event": event, "actor": event.actor, "text": event_text(event)})
+    items.sort(key=lambda item: (item["at"], 0 if item["kind"] == "event" else 1))
+    return items
+
+
+def handover_for(*, ticket: Ticket) -> dict[str, Any] | None:
+    """The last escalation's handover (reason, summary, steps tried) while the ticket is above L1."""
+    if ticket.tier <= 1:
+        return None
+    event = ticket.events.filter(kind=EventKind.ESCALATED).select_related("actor").order_by("-id").first()
+    if event is None:
+        return None
+    return {
+        "at": event.at,
+        "actor": event.actor,
+        **{k: event.data.get(k, "") for k in ("reason", "summary", "steps_tried")},
+    }
+
+
+def allowed_statuses(*, ticket: Ticket) -> list[tuple[str, str]]:
+    return [(s.value, s.label) for s in Status if s.value in TRANSITIONS.get(ticket.status, ())]
+
+
+def _who(value: Any) -> str:
+    return "nobody" if value in (None, "") else f"user {value}"
+
+
+def event_text(event: TicketEvent) -> str:
+    """One line for the timeline (the audit trail keeps the full data)."""
+    data = event.data or {}
+    before, after = data.get("before") or {}, data.get("after") or {}
+    kind = event.kind
+    if kind == EventKind.CREATED:
+        return "Ticket created"
+    if kind == EventKind.STATUS_CHANGED:
+        return f"Status {before.get('status', '?')} → {after.get('status', '?')}"
+    if kind == EventKind.PRIORITY_CHANGED:
+        return f"Priority P{before.get('priority', '?')} → P{after.get('priority', '?')}"
+    if kind == EventKind.ASSIGNED:
+        return f"Assignee {_who(before.get('assignee'))} → {_who(after.get('assignee'))}"
+    if kind in (EventKind.ESCALATED, EventKind.DEESCALATED):
+        verb = "Escalated" if kind == EventKind.ESCALATED else "De-escalated"
+        text = f"{verb} L{before.get('tier', '?')} → L{after.get('tier', '?')}"
+        return f"{text}: {data['reason']}" if data.get("reason") else text
+    if kind == EventKind.SLA_BREACHED:
+        return f"SLA breached: {str(data.get('target', '')).replace('_', ' ')}"
+    if kind == EventKind.RULE_FIRED:
+        return f"Escalation rule “{data.get('name', '')}” fired"
+    if kind == EventKind.URGENCY_RAISED:
+        return f"Urgency raised to {after.get('urgency', '?')}"
+    if kind in (EventKind.LINKED, EventKind.UNLINKED):
+        return "Linked to an incident" if kind == EventKind.LINKED else "Unlinked from its incident"
+    if kind in (EventKind.CHILD_LINKED, EventKind.CHILD_UNLINKED):
+        return "A ticket was linked" if kind == EventKind.CHILD_LINKED else "A ticket was unlinked"
+    if kind == EventKind.SLA_CHANGED:
+        return "SLA due times changed"
+    if kind == EventKind.UPDATED:
+        return "Changed: " + ", ".join(sorted(after)) if after else "Updated"
+    if kind == EventKind.NOTIFICATION_FAILED:
+        return f"Notification to {data.get('target', '?')} failed"
+    return kind.replace("_", " ").capitalize()
 
 
 # --- dashboard ----------------------------------------------------------------------

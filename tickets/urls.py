@@ -6,8 +6,18 @@ from tickets import views
 
 urlpatterns = [
     path("console/", views.console, name="console"),
+    path("console/preview/", views.console_preview, name="console-preview"),
+    path("console/incidents/", views.console_incidents, name="console-incidents"),
+    path("console/requesters/", views.console_requesters, name="console-requesters"),
     path("queue/", views.queue, name="queue"),
+    path("queue/next/", views.queue_next, name="queue-next"),
     path("portal/", views.portal, name="portal"),
     path("portal/new/", views.portal_new, name="portal-new"),
     path("tickets/<int:ticket_id>/", views.ticket_page, name="ticket-page"),
+    path("tickets/<int:ticket_id>/claim/", views.ticket_claim, name="ticket-claim"),
+    path("tickets/<int:ticket_id>/comment/", views.ticket_comment, name="ticket-comment"),
+    path("tickets/<int:ticket_id>/escalate/", views.ticket_escalate, name="ticket-escalate"),
+    path("tickets/<int:ticket_id>/deescalate/", views.ticket_deescalate, name="ticket-deescalate"),
+    path("tickets/<int:ticket_id>/transition/", views.ticket_transition, name="ticket-transition"),
+    path("tickets/<int:ticket_id>/link/", views.ticket_link, name="ticket-link"),
 ]

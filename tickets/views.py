@@ -1,35 +1,326 @@
-"""Ticket pages: thin views over the ticket selectors and services."""
+"""Ticket pages: the L1 console, the ticket page and its actions, the tier
+queues and the customer portal. Thin views over the ticket selectors and
+services, the same code paths as the API; service errors become the page's
+status (400, 403, 404, 409) with the message shown."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from typing import Any
 
-from helpdesk.pages import agent_required, login_required
-from tickets import selectors
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from helpdesk import roles
+from helpdesk.errors import ServiceError
+from helpdesk.pages import agent_required, customer_required, login_required, paginate
+from tickets import selectors, services
+from tickets.forms import (
+    CommentForm,
+    ConsoleForm,
+    DeescalateForm,
+    EscalateForm,
+    LinkForm,
+    PortalTicketForm,
+    QueueFilterForm,
+    TransitionForm,
+)
+from tickets.models import ACTIVE_STATUSES, Level, Ticket
+
+# --- the L1 console ------------------------------------------------------------------------------
 
 
 @agent_required
 def console(request: HttpRequest) -> HttpResponse:
-    return render(request, "tickets/console.html", {})
+    """Log a request while the customer is on the phone; after saving, the
+    console is ready for the next call and shows the new ticket's number."""
+    status = 200
+    if request.method == "POST":
+        form = ConsoleForm(request.POST)
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            parent_id = data.pop("parent")
+            try:
+                parent = selectors.ticket_get_for(user=request.user, ticket_id=parent_id) if parent_id else None
+                ticket = services.ticket_create(actor=request.user, parent=parent, **data)
+            except ServiceError as error:
+                _form_errors(form, error)
+                status = error.status_code
+            else:
+                return redirect(f"{reverse('console')}?created={ticket.pk}")
+        else:
+            status = 400
+    else:
+        form = ConsoleForm()
+    created = _created_ticket(request)
+    urgency = form["urgency"].value() or Level.MEDIUM
+    impact = form["impact"].value() or Level.MEDIUM
+    if urgency not in Level.values or impact not in Level.values:
+        urgency = impact = Level.MEDIUM
+    application = form["application"].value()
+    incidents = []
+    if isinstance(application, str) and application.isdigit() and len(application) < 18:
+        incidents = list(selectors.open_incidents_for(application_id=int(application))[:5])
+    context = {
+        "form": form,
+        "created": created,
+        "incidents": incidents,
+        "preview": selectors.priority_preview(urgency=urgency, impact=impact),
+    }
+    return render(request, "tickets/console.html", context, status=status)
+
+
+def _created_ticket(request: HttpRequest) -> Ticket | None:
+    raw = request.GET.get("created", "")
+    if not raw.isdigit() or len(raw) > 18:
+        return None
+    try:
+        return selectors.ticket_get_for(user=request.user, ticket_id=raw)
+    except ServiceError:
+        return None
 
 
 @agent_required
-def queue(request: HttpRequest) -> HttpResponse:
-    return render(request, "tickets/queue.html", {})
+@require_GET
+def console_preview(request: HttpRequest) -> HttpResponse:
+    """The priority and SLA due times that urgency and impact give, as they change."""
+    urgency, impact = request.GET.get("urgency", ""), request.GET.get("impact", "")
+    if urgency not in Level.values or impact not in Level.values:
+        return HttpResponseBadRequest("urgency and impact must be high, medium or low")
+    preview = selectors.priority_preview(urgency=urgency, impact=impact)
+    return render(request, "tickets/partials/priority_preview.html", {"preview": preview})
 
 
-@login_required
-def portal(request: HttpRequest) -> HttpResponse:
-    return render(request, "tickets/portal.html", {})
+@agent_required
+@require_GET
+def console_incidents(request: HttpRequest) -> HttpResponse:
+    """The banner of open incidents for the chosen application."""
+    raw = request.GET.get("application", "")
+    incidents = []
+    if raw:
+        if not raw.isdigit() or len(raw) > 18:
+            return HttpResponseBadRequest("application must be an id")
+        incidents = list(selectors.open_incidents_for(application_id=int(raw))[:5])
+    return render(request, "tickets/partials/incident_banner.html", {"incidents": incidents})
 
 
-@login_required
-def portal_new(request: HttpRequest) -> HttpResponse:
-    return render(request, "tickets/portal.html", {})
+@agent_required
+@require_GET
+def console_requesters(request: HttpRequest) -> HttpResponse:
+    """Customers matching what was typed, as <option>s of the e-mail field's datalist."""
+    customers = selectors.customer_search(query=request.GET.get("requester_email", ""))
+    return render(request, "tickets/partials/requester_options.html", {"customers": customers})
+
+
+# --- the ticket page ---------------------------------------------------------------------------
 
 
 @login_required
 def ticket_page(request: HttpRequest, ticket_id: int) -> HttpResponse:
-    ticket = selectors.ticket_get_for(user=request.user, ticket_id=ticket_id)
-    return render(request, "tickets/ticket.html", {"ticket": ticket})
+    ticket = _visible_ticket(request, ticket_id)
+    return _render_ticket(request, ticket)
+
+
+def _visible_ticket(request: HttpRequest, ticket_id: int) -> Ticket:
+    try:
+        return selectors.ticket_page_get(user=request.user, ticket_id=ticket_id)
+    except ServiceError:
+        raise Http404 from None
+
+
+def _render_ticket(
+    request: HttpRequest, ticket: Ticket, *, status: int = 200, forms: dict[str, Any] | None = None
+) -> HttpResponse:
+    agent = roles.is_agent(request.user)
+    context: dict[str, Any] = {
+        "ticket": ticket,
+        "agent": agent,
+        "timeline": selectors.ticket_timeline_for(user=request.user, ticket=ticket),
+        "comment_form": CommentForm(),
+    }
+    if agent:
+        context.update(
+            handover=selectors.handover_for(ticket=ticket),
+            can_work=roles.can_work_tier(request.user, ticket.tier),
+            escalate_form=EscalateForm(initial={"to_tier": min(ticket.tier + 1, roles.max_tier())}),
+            deescalate_form=DeescalateForm(initial={"to_tier": max(ticket.tier - 1, 1)}),
+            transition_form=TransitionForm(),
+            link_form=LinkForm(),
+            allowed_statuses=selectors.allowed_statuses(ticket=ticket),
+            now=timezone.now(),
+        )
+    context.update(forms or {})
+    return render(request, "tickets/ticket.html", context, status=status)
+
+
+def _form_errors(form, error: ServiceError) -> None:
+    """A service error on the form: field errors where the field exists, else a general one."""
+    detail = error.detail
+    if isinstance(detail, dict):
+        for field, problems in detail.items():
+            for problem in problems if isinstance(problems, list) else [problems]:
+                form.add_error(field if field in form.fields else None, str(problem))
+    else:
+        form.add_error(None, str(detail))
+
+
+def _ticket_action(form_class, form_name: str, run):
+    """A POST action on the ticket page: validate the form, run the service, then
+    redirect back (303) or show the page again with the errors and the service's status."""
+
+    @login_required
+    @require_POST
+    def view(request: HttpRequest, ticket_id: int) -> HttpResponse:
+        ticket = _visible_ticket(request, ticket_id)
+        form = form_class(request.POST) if form_class else None
+        if form is not None and not form.is_valid():
+            return _render_ticket(request, ticket, status=400, forms={form_name: form})
+        try:
+            message = run(request, ticket, form.cleaned_data if form is not None else {})
+        except ServiceError as error:
+            if form is None:
+                messages.error(request, str(error.detail))
+                return _render_ticket(request, _visible_ticket(request, ticket_id), status=error.status_code)
+            _form_errors(form, error)
+            return _render_ticket(
+                request, _visible_ticket(request, ticket_id), status=error.status_code, forms={form_name: form}
+            )
+        messages.success(request, message)
+        return redirect(reverse("ticket-page", args=[ticket.pk]), status=303)
+
+    return view
+
+
+def _claim(request, ticket, data) -> str:
+    services.ticket_claim(ticket=ticket, actor=request.user)
+    return f"You now work on {ticket.number}."
+
+
+def _comment(request, ticket, data) -> str:
+    services.comment_create(ticket=ticket, actor=request.user, body=data["body"], internal=data["internal"])
+    return "Internal note added." if data["internal"] else "Comment added."
+
+
+def _escalate(request, ticket, data) -> str:
+    moved = services.ticket_escalate(ticket=ticket, actor=request.user, **data)
+    return f"{ticket.number} escalated to L{moved.tier}."
+
+
+def _deescalate(request, ticket, data) -> str:
+    moved = services.ticket_deescalate(ticket=ticket, actor=request.user, **data)
+    return f"{ticket.number} sent back to L{moved.tier}."
+
+
+def _transition(request, ticket, data) -> str:
+    changed = services.ticket_transition(
+        ticket=ticket, actor=request.user, status=data["status"], resolution=data["resolution"]
+    )
+    return f"{ticket.number} is now {changed.get_status_display().lower()}."
+
+
+def _link(request, ticket, data) -> str:
+    incident = selectors.ticket_get_for(user=request.user, ticket_id=data["incident"])
+    services.ticket_update(ticket=ticket, actor=request.user, changes={"parent": incident})
+    return f"{ticket.number} linked to {incident.number}."
+
+
+ticket_claim = _ticket_action(None, "", _claim)
+ticket_comment = _ticket_action(CommentForm, "comment_form", _comment)
+ticket_escalate = _ticket_action(EscalateForm, "escalate_form", _escalate)
+ticket_deescalate = _ticket_action(DeescalateForm, "deescalate_form", _deescalate)
+ticket_transition = _ticket_action(TransitionForm, "transition_form", _transition)
+ticket_link = _ticket_action(LinkForm, "link_form", _link)
+
+
+# --- tier queues -------------------------------------------------------------------------------
+
+
+@agent_required
+@require_GET
+def queue(request: HttpRequest) -> HttpResponse:
+    """A tier's tickets with filters, sorting and pagination, and "next ticket"."""
+    tier = _queue_tier(request)
+    form = QueueFilterForm(request.GET)
+    if not form.is_valid():
+        return render(request, "tickets/queue.html", {"form": form, "tier": tier, "tiers": roles.tiers()}, status=400)
+    data = form.cleaned_data
+    filters = {
+        "tier": tier,
+        "status": data["status"] or ",".join(ACTIVE_STATUSES),
+        "priority": data["priority"] or "",
+        "assignee": data["assignee"],
+        "breached": data["breached"],
+        "q": data["q"],
+        "ordering": data["ordering"] or "priority,resolution_due_at",
+    }
+    tickets = selectors.ticket_list_for(
+        user=request.user, filters={k: v for k, v in filters.items() if v not in ("", None)}
+    )
+    page = paginate(request, tickets.select_related("assignee", "requester", "application"))
+    context = {
+        "form": form,
+        "tier": tier,
+        "tiers": roles.tiers(),
+        "page": page,
+        "can_take": roles.can_work_tier(request.user, tier),
+    }
+    return render(request, "tickets/queue.html", context)
+
+
+def _queue_tier(request: HttpRequest) -> int:
+    raw = request.GET.get("tier", "")
+    if raw.isdigit() and int(raw) in roles.tiers():
+        return int(raw)
+    return roles.tier_of(request.user) or 1
+
+
+@agent_required
+@require_POST
+def queue_next(request: HttpRequest) -> HttpResponse:
+    """Claim the best unassigned ticket of the tier (never the same one to two agents)."""
+    raw = request.POST.get("tier", "")
+    tier = int(raw) if raw.isdigit() and len(raw) < 3 else None
+    try:
+        ticket = services.next_ticket_claim(actor=request.user, tier=tier)
+    except ServiceError as error:
+        messages.error(request, str(error.detail))
+        return redirect(f"{reverse('queue')}?tier={tier or ''}", status=303)
+    if ticket is None:
+        messages.info(request, "The queue is empty: nothing to take.")
+        return redirect(f"{reverse('queue')}?tier={tier or ''}", status=303)
+    messages.success(request, f"You now work on {ticket.number}.")
+    return redirect(reverse("ticket-page", args=[ticket.pk]), status=303)
+
+
+# --- customer portal ---------------------------------------------------------------------------
+
+
+@customer_required
+@require_GET
+def portal(request: HttpRequest) -> HttpResponse:
+    tickets = selectors.ticket_list_for(user=request.user, filters={"ordering": "-created_at"})
+    return render(request, "tickets/portal.html", {"page": paginate(request, tickets)})
+
+
+@customer_required
+def portal_new(request: HttpRequest) -> HttpResponse:
+    status = 200
+    if request.method == "POST":
+        form = PortalTicketForm(request.POST)
+        if form.is_valid():
+            try:
+                ticket = services.ticket_create(actor=request.user, **form.cleaned_data)
+            except ServiceError as error:
+                _form_errors(form, error)
+                status = error.status_code
+            else:
+                messages.success(request, f"Your request is {ticket.number}. We will answer here and by e-mail.")
+                return redirect(reverse("ticket-page", args=[ticket.pk]), status=303)
+        else:
+            status = 400
+    else:
+        form = PortalTicketForm()
+    return render(request, "tickets/portal_new.html", {"form": form}, status=status)

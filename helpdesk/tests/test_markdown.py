@@ -54,3 +54,8 @@ def test_links_are_kept_with_safe_rel():
 @pytest.mark.parametrize("text", [None, ""])
 def test_empty(text):
     assert render(text) == ""
+
+
+def test_images_are_dropped_so_no_page_loads_from_another_server():
+    html = render("![pixel](https://tracker.example.com/p.gif) and <img src=\"/static/x.png\">")
+    assert "<img" not in html and "tracker.example.com" not in html

@@ -1,0 +1,112 @@
+"""Forms of the ticket pages: they parse and bound the input; the services decide."""
+
+from __future__ import annotations
+
+from django import forms
+
+from helpdesk import roles
+from helpdesk.errors import MAX_ID
+from monitoring.models import Application
+from tickets.models import Category, Kind, Level, Status
+
+MAX_TEXT = 50_000
+LEVEL_CHOICES = [(Level.HIGH, "High"), (Level.MEDIUM, "Medium"), (Level.LOW, "Low")]
+
+
+class ConsoleForm(forms.Form):
+    """What an L1 agent types while the customer is on the phone."""
+
+    requester_email = forms.EmailField(label="Requester e-mail", max_length=150)
+    application = forms.ModelChoiceField(
+        queryset=Application.objects.order_by("name"), required=False, empty_label="(none)"
+    )
+    category = forms.ModelChoiceField(queryset=Category.objects.order_by("name"), required=False, empty_label="(none)")
+    kind = forms.ChoiceField(choices=Kind.choices, initial=Kind.SERVICE_REQUEST)
+    title = forms.CharField(max_length=200)
+    description = forms.CharField(max_length=MAX_TEXT, required=False, widget=forms.Textarea)
+    urgency = forms.ChoiceField(choices=LEVEL_CHOICES, initial=Level.MEDIUM, widget=forms.RadioSelect)
+    impact = forms.ChoiceField(choices=LEVEL_CHOICES, initial=Level.MEDIUM, widget=forms.RadioSelect)
+    # An open incident of the application to link to (radios in the incident banner).
+    parent = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+
+
+class PortalTicketForm(forms.Form):
+    """A customer's new request: the agents set urgency and impact."""
+
+    title = forms.CharField(max_length=200)
+    description = forms.CharField(max_length=MAX_TEXT, required=False, widget=forms.Textarea)
+    application = forms.ModelChoiceField(
+        queryset=Application.objects.order_by("name"), required=False, empty_label="(not sure)"
+    )
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(label="Comment", max_length=MAX_TEXT, widget=forms.Textarea)
+    internal = forms.BooleanField(label="Internal note (agents only)", required=False)
+
+
+def _tier_choices() -> list[tuple[int, str]]:
+    return [(tier, f"L{tier}") for tier in roles.tiers()]
+
+
+class EscalateForm(forms.Form):
+    to_tier = forms.TypedChoiceField(label="To tier", coerce=int, choices=_tier_choices)
+    reason = forms.CharField(max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 2}))
+    summary = forms.CharField(
+        label="Summary for the next tier", max_length=MAX_TEXT, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    steps_tried = forms.CharField(
+        label="Steps already tried", max_length=MAX_TEXT, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class DeescalateForm(forms.Form):
+    to_tier = forms.TypedChoiceField(label="To tier", coerce=int, choices=_tier_choices)
+    reason = forms.CharField(max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class TransitionForm(forms.Form):
+    status = forms.ChoiceField(choices=Status.choices)
+    resolution = forms.CharField(
+        max_length=MAX_TEXT, required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="Needed to resolve."
+    )
+
+
+class LinkForm(forms.Form):
+    """Link to an incident by its number (HD-000042) or id."""
+
+    incident = forms.RegexField(
+        label="Incident number",
+        regex=r"^\s*(?:[Hh][Dd]-)?0*\d{1,18}\s*$",
+        max_length=30,
+        error_messages={"invalid": "Give a ticket number such as HD-000042."},
+    )
+
+    def clean_incident(self) -> int:
+        value = self.cleaned_data["incident"].strip().upper().removeprefix("HD-")
+        number = int(value)
+        if not 1 <= number <= MAX_ID:
+            raise forms.ValidationError("No such ticket.")
+        return number
+
+
+class QueueFilterForm(forms.Form):
+    """The queue's filters; invalid values are a 400 like the API's."""
+
+    status = forms.ChoiceField(choices=[("", "Active"), *Status.choices], required=False)
+    priority = forms.TypedChoiceField(
+        choices=[("", "Any")] + [(p, f"P{p}") for p in range(1, 6)], coerce=int, required=False, empty_value=None
+    )
+    assignee = forms.ChoiceField(choices=[("", "Anyone"), ("none", "Unassigned"), ("me", "Me")], required=False)
+    breached = forms.ChoiceField(choices=[("", "Any"), ("true", "Breached")], required=False)
+    q = forms.CharField(label="Search", max_length=200, required=False)
+    ordering = forms.ChoiceField(
+        choices=[
+            ("priority", "Priority"),
+            ("resolution_due_at", "Due soonest"),
+            ("-created_at", "Newest"),
+            ("created_at", "Oldest"),
+            ("-updated_at", "Recently updated"),
+        ],
+        required=False,
+    )
