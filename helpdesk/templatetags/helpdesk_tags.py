@@ -54,3 +54,11 @@ def query_with(context, **changes) -> str:
             params[key] = value
     encoded = params.urlencode()
     return f"?{encoded}" if encoded else "?"
+
+
+@register.filter
+def display_name(user, fallback: str = "") -> str:
+    """A user's full name, else username; ``fallback`` for none (the system, nobody)."""
+    if user is None:
+        return fallback
+    return user.get_full_name() or user.username
