@@ -12,6 +12,7 @@ from monitoring.api.views import AlertViewSet, ApplicationViewSet, MetricSourceV
 from tickets.api.views import (
     BusinessCalendarView,
     CategoryViewSet,
+    KnownIssueViewSet,
     PriorityMatrixView,
     SlaPoliciesView,
     TicketViewSet,
@@ -20,6 +21,7 @@ from tickets.api.views import (
 router = DefaultRouter()
 router.register("tickets", TicketViewSet, basename="ticket")
 router.register("categories", CategoryViewSet, basename="category")
+router.register("known-issues", KnownIssueViewSet, basename="known-issue")
 router.register("applications", ApplicationViewSet, basename="application")
 router.register("metric-sources", MetricSourceViewSet, basename="metric-source")
 router.register("monitors", MonitorViewSet, basename="monitor")

@@ -31,8 +31,8 @@ from helpdesk import roles
 from helpdesk.errors import InvalidInput, NotFound
 from helpdesk.models import User
 from tickets.events import CUSTOMER_VISIBLE_KINDS, EventKind
-from tickets.filters import TicketFilter
-from tickets.models import ACTIVE_STATUSES, QUEUE_STATUSES, Comment, Kind, Ticket, TicketEvent
+from tickets.filters import KnownIssueFilter, TicketFilter
+from tickets.models import ACTIVE_STATUSES, QUEUE_STATUSES, Comment, Kind, KnownIssue, Ticket, TicketEvent
 
 
 def ticket_queryset_for(*, user: User) -> QuerySet[Ticket]:
@@ -72,6 +72,17 @@ def event_list_for(*, user: User, ticket: Ticket) -> QuerySet[TicketEvent]:
     # has_key first: a bare NOT (data->'internal' = true) is NULL, which excludes
     # every event without the key (creation, status changes).
     return qs.filter(kind__in=CUSTOMER_VISIBLE_KINDS).exclude(Q(data__has_key="internal") & Q(data__internal=True))
+
+
+def known_issue_list_for(*, user: User, filters: Any) -> QuerySet[KnownIssue]:
+    """Known issues narrowed by the list filters (`q` searches, best match first).
+    Agents read the knowledge base; nobody else sees it."""
+    if not roles.is_agent(user):
+        return KnownIssue.objects.none()
+    filterset = KnownIssueFilter(data=filters, queryset=KnownIssue.objects.all())
+    if not filterset.is_valid():
+        raise InvalidInput({k: list(v) for k, v in filterset.errors.items()})
+    return filterset.qs
 
 
 def open_incidents_for(*, application_id: int) -> QuerySet[Ticket]:

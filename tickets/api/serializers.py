@@ -9,7 +9,7 @@ from rest_framework import serializers
 from helpdesk.errors import MAX_ID
 from helpdesk.models import User
 from monitoring.models import Application
-from tickets.models import Category, Comment, Kind, Level, Status, Ticket, TicketEvent
+from tickets.models import Category, Comment, Kind, KnownIssue, Level, Status, Ticket, TicketEvent
 from tickets.services import ACTION_ONLY_FIELDS, EDITABLE_FIELDS
 
 MAX_TEXT = 50_000
@@ -189,3 +189,32 @@ class BusinessCalendarSerializer(serializers.Serializer):
 
 class ResolveLinkedSerializer(serializers.Serializer):
     message = serializers.CharField(max_length=MAX_TEXT)
+
+
+class KnownIssueSerializer(serializers.ModelSerializer):
+    # application and category ids are bounded like every other id in input.
+    serializer_related_field = SafePrimaryKeyRelatedField
+    title = serializers.CharField(max_length=200)
+    symptoms = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True, default="")
+    resolution_steps = serializers.CharField(max_length=MAX_TEXT)
+
+    class Meta:
+        model = KnownIssue
+        fields = [
+            "id",
+            "title",
+            "symptoms",
+            "resolution_steps",
+            "application",
+            "category",
+            "usage_count",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "usage_count", "created_at", "updated_at"]
+
+
+class ApplyKnownIssueSerializer(serializers.Serializer):
+    known_issue = SafePrimaryKeyRelatedField(queryset=KnownIssue.objects.all())
+    resolve = serializers.BooleanField(default=False)

@@ -24,8 +24,8 @@ from helpdesk.api.base import AgentReadManagerWrite, IsAgent, IsManager
 from helpdesk.errors import StaleVersion
 from tickets import selectors, services
 from tickets.api import serializers as s
-from tickets.filters import TicketFilter
-from tickets.models import Category, Ticket
+from tickets.filters import KnownIssueFilter, TicketFilter
+from tickets.models import Category, KnownIssue, Ticket
 from tickets.services import sla
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
@@ -168,6 +168,26 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         resolved = services.incident_resolve_linked(incident=incident, actor=request.user, message=data["message"])
         return Response({"resolved": resolved})
 
+    @extend_schema(
+        request=s.ApplyKnownIssueSerializer,
+        parameters=[OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        responses={
+            200: s.TicketSerializer,
+            409: OpenApiResponse(description="Already applied to this ticket, or the ticket is resolved or closed"),
+            412: OpenApiResponse(description="Stale version"),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="apply-known-issue")
+    def apply_known_issue(self, request: Request, pk: str) -> Response:
+        """Post the known issue's steps as a public comment, link it, count it and
+        optionally resolve the ticket with them. Once per ticket and known issue."""
+        ticket = self.get_ticket()
+        data = validated(s.ApplyKnownIssueSerializer, request)
+        ticket = services.known_issue_apply(
+            ticket=ticket, actor=request.user, expected_version=expected_version(request), **data
+        )
+        return ticket_response(ticket)
+
     @extend_schema(responses={200: s.TicketEventSerializer(many=True)})
     @action(detail=True, methods=["get"], serializer_class=s.TicketEventSerializer, filterset_class=None)
     def events(self, request: Request, pk: str) -> Response:
@@ -212,6 +232,27 @@ class CategoryViewSet(viewsets.ModelViewSet):
     permission_classes = [AgentReadManagerWrite]
     queryset = Category.objects.all()
     filterset_fields = ["is_active", "scope_tier"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Known issues; `q` searches title, symptoms and steps as the agent types"),
+)
+class KnownIssueViewSet(viewsets.ModelViewSet):
+    """The knowledge base: agents read, managers write. Applied known issues
+    cannot be deleted (409); retire them with `is_active: false`."""
+
+    serializer_class = s.KnownIssueSerializer
+    permission_classes = [AgentReadManagerWrite]
+    filterset_class = KnownIssueFilter
+    queryset = KnownIssue.objects.none()  # for the schema; reads go through the selector
+
+    def get_queryset(self):  # type: ignore[override]
+        if self.action == "list":
+            return selectors.known_issue_list_for(user=self.request.user, filters=self.request.query_params)
+        return KnownIssue.objects.all()
+
+    def filter_queryset(self, queryset):  # type: ignore[override]
+        return queryset  # the selector already applied the filters
 
 
 class SlaPoliciesView(APIView):

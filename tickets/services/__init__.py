@@ -9,6 +9,7 @@ Locking rule: a service that changes a ticket re-reads it with
 instance; the returned instance is the fresh one.
 """
 
+from tickets.services.known_issues import known_issue_apply
 from tickets.services.priority import (
     priority_for,
     priority_matrix,
@@ -42,6 +43,7 @@ __all__ = [
     "comment_create",
     "customer_find_or_create",
     "incident_resolve_linked",
+    "known_issue_apply",
     "next_ticket_claim",
     "priority_for",
     "priority_matrix",

@@ -5,7 +5,7 @@ import factory
 from helpdesk.models import User
 from helpdesk.roles import Role
 from monitoring.models import Application
-from tickets.models import Category, Comment, Level, Ticket
+from tickets.models import Category, Comment, KnownIssue, Level, Ticket
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -63,3 +63,12 @@ class CommentFactory(factory.django.DjangoModelFactory):
     author = factory.SelfAttribute("ticket.requester")
     body = factory.Faker("paragraph")
     internal = False
+
+
+class KnownIssueFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = KnownIssue
+
+    title = factory.Sequence(lambda n: f"Known issue {n}")
+    symptoms = factory.Faker("sentence", nb_words=8)
+    resolution_steps = factory.Faker("paragraph")
