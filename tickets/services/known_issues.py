@@ -40,13 +40,11 @@ def known_issue_apply(
         ticket = lock_ticket(ticket)
         require_worker(actor, ticket)
         check_version(ticket, expected_version)
-        require_active(ticket, "apply a known issue to")
         known_issue_id = known_issue.pk if isinstance(known_issue, KnownIssue) else known_issue
         known_issue = KnownIssue.objects.filter(pk=known_issue_id).first()
         if known_issue is None:
             raise field_error("known_issue", "No such known issue.")
-        if not known_issue.is_active:
-            raise field_error("known_issue", "That known issue is retired.")
+        # Before the status check: a retried "apply and resolve" learns it already happened.
         applied = KnownIssueLink.objects.filter(ticket=ticket, known_issue=known_issue).first()
         if applied is not None:
             raise Conflict(
@@ -54,6 +52,9 @@ def known_issue_apply(
                 known_issue=known_issue.pk,
                 applied_at=applied.applied_at.isoformat(),
             )
+        require_active(ticket, "apply a known issue to")
+        if not known_issue.is_active:
+            raise field_error("known_issue", "That known issue is retired.")
 
         steps = known_issue.resolution_steps
         comment = comment_create(ticket=ticket, actor=actor, body=steps, internal=False)

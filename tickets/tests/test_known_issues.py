@@ -476,6 +476,18 @@ def test_applying_the_same_known_issue_twice_is_409_and_changes_nothing(api, l1,
     assert before["usage"] == [1]
 
 
+def test_a_retried_apply_and_resolve_says_it_was_already_applied(api, l1, ticket, vpn):
+    body = {"known_issue": vpn.pk, "resolve": True}
+    assert api.as_(l1).post(apply_url(ticket), body, format="json").status_code == 200
+    before = ticket_state(ticket)
+    r = api.as_(l1).post(apply_url(ticket), body, format="json")
+    assert r.status_code == 409 and "already applied" in r.data["detail"]
+    assert ticket_state(ticket) == before
+    other = KnownIssueFactory()
+    r = api.as_(l1).post(apply_url(ticket), {"known_issue": other.pk}, format="json")
+    assert r.status_code == 409 and "resolved" in r.data["detail"]  # a new one on a resolved ticket
+
+
 def test_several_known_issues_on_one_ticket(api, l1, ticket, vpn):
     other = KnownIssueFactory()
     assert api.as_(l1).post(apply_url(ticket), {"known_issue": vpn.pk}, format="json").status_code == 200
