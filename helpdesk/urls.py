@@ -10,6 +10,7 @@ from helpdesk.api.users import MeView, TokenView, UserListCreateView
 from monitoring.api.push import AlertmanagerWebhookView, SamplesPushView
 from monitoring.api.views import AlertViewSet, ApplicationViewSet, MetricSourceViewSet, MonitorViewSet, SilenceViewSet
 from tickets.api.views import (
+    AttachmentDownloadView,
     BusinessCalendarView,
     CategoryViewSet,
     KnownIssueViewSet,
@@ -37,6 +38,7 @@ api_v1 = [
     path("sla-policies/", SlaPoliciesView.as_view(), name="sla-policies"),
     path("business-calendar/", BusinessCalendarView.as_view(), name="business-calendar"),
     path("dashboard/", DashboardView.as_view(), name="dashboard"),
+    path("attachments/<str:pk>/", AttachmentDownloadView.as_view(), name="attachment-download"),
     path("monitoring/alertmanager/", AlertmanagerWebhookView.as_view(), name="monitoring-alertmanager"),
     path("monitoring/samples/", SamplesPushView.as_view(), name="monitoring-samples"),
     path("", include(router.urls)),

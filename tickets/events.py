@@ -13,7 +13,7 @@ from typing import Any
 
 from helpdesk.db import insert_rows
 from helpdesk.models import User
-from tickets.models import KnownIssue, Ticket, TicketEvent
+from tickets.models import Attachment, KnownIssue, Ticket, TicketEvent
 
 
 class EventKind:
@@ -35,10 +35,14 @@ class EventKind:
     URGENCY_RAISED = "urgency_raised"
     NOTIFICATION_FAILED = "notification_failed"
     KNOWN_ISSUE_APPLIED = "known_issue_applied"
+    ATTACHMENT_ADDED = "attachment_added"
 
 
 # Kinds a customer may see on their own ticket; the rest can carry internal detail.
-CUSTOMER_VISIBLE_KINDS = frozenset({EventKind.CREATED, EventKind.STATUS_CHANGED, EventKind.COMMENTED})
+# Comment and attachment events carry `internal`; internal ones stay hidden (selectors).
+CUSTOMER_VISIBLE_KINDS = frozenset(
+    {EventKind.CREATED, EventKind.STATUS_CHANGED, EventKind.COMMENTED, EventKind.ATTACHMENT_ADDED}
+)
 
 
 def _actor(actor: User | None) -> User | None:
@@ -138,6 +142,19 @@ def known_issue_applied(
         title=known_issue.title,
         comment=comment_id,
         resolve=resolve,
+    )
+
+
+def attachment_added(ticket: Ticket, actor: User | None, attachment: Attachment, internal: bool) -> TicketEvent:
+    return record(
+        ticket,
+        actor,
+        EventKind.ATTACHMENT_ADDED,
+        comment=attachment.comment_id,
+        attachment=attachment.pk,
+        name=attachment.name,
+        size=attachment.size,
+        internal=internal,
     )
 
 

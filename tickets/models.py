@@ -325,6 +325,32 @@ class KnownIssueLink(models.Model):
         return f"known issue {self.known_issue_id} on {self.ticket_id}"
 
 
+class Attachment(models.Model):
+    """A file on a comment. The bytes live under HELPDESK_ATTACHMENT_ROOT at
+    ``stored_name`` (random, never the uploader's name); ``name`` is the sanitised
+    original name, used only in the download's Content-Disposition.
+
+    Deleting a comment deletes these rows; the files are removed by the daily
+    sweep (services.attachment_files_purge), not in the request.
+    """
+
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="attachments")
+    stored_name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100)
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.CheckConstraint(condition=Q(size__gt=0), name="attachment_not_empty")]
+
+    def __str__(self) -> str:
+        return f"{self.name} on comment {self.comment_id}"
+
+
 class AppendOnlyQuerySet(models.QuerySet):
     def update(self, **kwargs):  # type: ignore[override]
         raise TypeError("Ticket events are append-only.")
