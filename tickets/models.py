@@ -307,9 +307,11 @@ class KnownIssue(models.Model):
 class KnownIssueLink(models.Model):
     """A known issue applied to a ticket: who, when, and the public comment it posted."""
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="known_issue_links")
+    # No single-column indexes: the unique constraint leads with ticket, the
+    # known_issue_link_issue index with known_issue.
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="known_issue_links", db_index=False)
     # Applied entries are retired (is_active), not deleted: the link keeps them.
-    known_issue = models.ForeignKey(KnownIssue, on_delete=models.PROTECT, related_name="links")
+    known_issue = models.ForeignKey(KnownIssue, on_delete=models.PROTECT, related_name="links", db_index=False)
     applied_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     applied_at = models.DateTimeField(auto_now_add=True)
     comment = models.ForeignKey(Comment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
@@ -335,7 +337,7 @@ class Attachment(models.Model):
     """
 
     comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="attachments")
-    stored_name = models.CharField(max_length=100, unique=True)
+    stored_name = models.CharField(max_length=100)
     name = models.CharField(max_length=255)
     size = models.PositiveBigIntegerField()
     content_type = models.CharField(max_length=100)
@@ -345,7 +347,11 @@ class Attachment(models.Model):
 
     class Meta:
         ordering = ["id"]
-        constraints = [models.CheckConstraint(condition=Q(size__gt=0), name="attachment_not_empty")]
+        constraints = [
+            # A constraint, not unique=True: no extra LIKE index on PostgreSQL.
+            models.UniqueConstraint(fields=["stored_name"], name="attachment_stored_name_unique"),
+            models.CheckConstraint(condition=Q(size__gt=0), name="attachment_not_empty"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} on comment {self.comment_id}"

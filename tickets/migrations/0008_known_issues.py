@@ -62,8 +62,8 @@ class Migration(migrations.Migration):
                 ('applied_at', models.DateTimeField(auto_now_add=True)),
                 ('applied_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('comment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tickets.comment')),
-                ('known_issue', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='links', to='tickets.knownissue')),
-                ('ticket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='known_issue_links', to='tickets.ticket')),
+                ('known_issue', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='links', to='tickets.knownissue')),
+                ('ticket', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='known_issue_links', to='tickets.ticket')),
             ],
             options={
                 'ordering': ['applied_at', 'id'],

@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
             name='Attachment',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('stored_name', models.CharField(max_length=100, unique=True)),
+                ('stored_name', models.CharField(max_length=100)),
                 ('name', models.CharField(max_length=255)),
                 ('size', models.PositiveBigIntegerField()),
                 ('content_type', models.CharField(max_length=100)),
@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('size__gt', 0)), name='attachment_not_empty')],
+                'constraints': [models.UniqueConstraint(fields=('stored_name',), name='attachment_stored_name_unique'), models.CheckConstraint(condition=models.Q(('size__gt', 0)), name='attachment_not_empty')],
             },
         ),
     ]

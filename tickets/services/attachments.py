@@ -44,7 +44,8 @@ def _checked_file(upload: UploadedFile) -> tuple[str, str, int, str]:
     name = attachments.clean_filename(upload.name)
     content_type = attachments.content_type_for(name)
     if content_type is None:
-        raise field_error("file", f"Files of this type are not accepted; allowed: {attachments.allowed_extensions_text()}.")
+        allowed = attachments.allowed_extensions_text()
+        raise field_error("file", f"Files of this type are not accepted; allowed: {allowed}.")
     if upload.size is not None and upload.size > attachments.max_bytes():
         raise TooLarge({"file": [attachments.too_large_message()]})
     digest, size, head = hashlib.sha256(), 0, b""
