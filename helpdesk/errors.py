@@ -53,6 +53,12 @@ class Conflict(ServiceError):
     status_code = 409
 
 
+class TooLarge(ServiceError):
+    """413: the upload is larger than the configured limit."""
+
+    status_code = 413
+
+
 class StaleVersion(ServiceError):
     """412: If-Match named a version that is no longer current."""
 

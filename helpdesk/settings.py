@@ -245,6 +245,9 @@ if not 1 <= HELPDESK_TIERS <= 3:
     raise ImproperlyConfigured("HELPDESK_TIERS must be 1, 2 or 3")
 HELPDESK_AUTOCLOSE_DAYS = env_int("HELPDESK_AUTOCLOSE_DAYS", 7)
 HELPDESK_ATTACHMENT_MAX_MB = env_int("HELPDESK_ATTACHMENT_MAX_MB", 10)
+# Comment attachments: outside the web root, read only by the download view after
+# a visibility check. Several web machines need this on a shared volume.
+HELPDESK_ATTACHMENT_ROOT = Path(os.environ.get("HELPDESK_ATTACHMENT_ROOT", VAR_DIR / "attachments"))
 HELPDESK_INCIDENT_IMPACT_LINKS = env_int("HELPDESK_INCIDENT_IMPACT_LINKS", 5)
 HELPDESK_SAMPLE_RETENTION_DAYS = env_int("HELPDESK_SAMPLE_RETENTION_DAYS", 30)
 HELPDESK_ESCALATION_TICK_SECONDS = env_int("HELPDESK_ESCALATION_TICK_SECONDS", 60)
@@ -265,6 +268,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "options": {"expires": 55},
     },
     "tickets-autoclose": {"task": "tickets.autoclose_resolved", "schedule": 3600.0, "options": {"expires": 3000}},
+    # Files whose attachment rows are gone (deleted with their comment).
+    "tickets-purge-attachment-files": {
+        "task": "tickets.purge_attachment_files",
+        "schedule": 86400.0,
+        "options": {"expires": 3600},
+    },
     # Monitors are polled within their interval + 5 s.
     "monitoring-dispatch": {
         "task": "monitoring.dispatch_due_monitors",

@@ -10,8 +10,10 @@ from helpdesk.api.users import MeView, TokenView, UserListCreateView
 from monitoring.api.push import AlertmanagerWebhookView, SamplesPushView
 from monitoring.api.views import AlertViewSet, ApplicationViewSet, MetricSourceViewSet, MonitorViewSet, SilenceViewSet
 from tickets.api.views import (
+    AttachmentDownloadView,
     BusinessCalendarView,
     CategoryViewSet,
+    KnownIssueViewSet,
     PriorityMatrixView,
     SlaPoliciesView,
     TicketViewSet,
@@ -20,6 +22,7 @@ from tickets.api.views import (
 router = DefaultRouter()
 router.register("tickets", TicketViewSet, basename="ticket")
 router.register("categories", CategoryViewSet, basename="category")
+router.register("known-issues", KnownIssueViewSet, basename="known-issue")
 router.register("applications", ApplicationViewSet, basename="application")
 router.register("metric-sources", MetricSourceViewSet, basename="metric-source")
 router.register("monitors", MonitorViewSet, basename="monitor")
@@ -35,6 +38,7 @@ api_v1 = [
     path("sla-policies/", SlaPoliciesView.as_view(), name="sla-policies"),
     path("business-calendar/", BusinessCalendarView.as_view(), name="business-calendar"),
     path("dashboard/", DashboardView.as_view(), name="dashboard"),
+    path("attachments/<str:pk>/", AttachmentDownloadView.as_view(), name="attachment-download"),
     path("monitoring/alertmanager/", AlertmanagerWebhookView.as_view(), name="monitoring-alertmanager"),
     path("monitoring/samples/", SamplesPushView.as_view(), name="monitoring-samples"),
     path("", include(router.urls)),

@@ -7,9 +7,19 @@ from typing import Any
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
+from helpdesk import roles
 from helpdesk.errors import ServiceError
 from tickets import services
-from tickets.models import BusinessCalendar, Category, Comment, PriorityMatrixCell, SlaPolicy, Ticket, TicketEvent
+from tickets.models import (
+    BusinessCalendar,
+    Category,
+    Comment,
+    KnownIssue,
+    PriorityMatrixCell,
+    SlaPolicy,
+    Ticket,
+    TicketEvent,
+)
 from tickets.services import sla
 
 
@@ -29,6 +39,40 @@ class CategoryAdmin(admin.ModelAdmin):
     list_display = ("name", "scope_tier", "is_active")
     list_filter = ("scope_tier", "is_active")
     search_fields = ("name",)
+
+
+class ManagersEditMixin:
+    """Managers (and admins) edit this through the admin by role, without
+    per-model permissions; everyone else does not see it."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return roles.is_manager(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return roles.is_manager(request.user)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return roles.is_manager(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return roles.is_manager(request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return roles.is_manager(request.user)
+
+
+@admin.register(KnownIssue)
+class KnownIssueAdmin(ManagersEditMixin, admin.ModelAdmin):
+    """Applied known issues cannot be deleted (their links protect them): retire them instead."""
+
+    list_display = ("title", "application", "category", "usage_count", "is_active", "updated_at")
+    list_filter = ("is_active", "category", "application")
+    search_fields = ("title", "symptoms", "resolution_steps")
+    list_select_related = ("application", "category")
+    fields = ("title", "symptoms", "resolution_steps", "application", "category", "is_active",
+              "usage_count", "created_at", "updated_at")  # fmt: skip
+    readonly_fields = ("usage_count", "created_at", "updated_at")
+    ordering = ("title", "id")
 
 
 @admin.register(PriorityMatrixCell)

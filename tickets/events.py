@@ -13,7 +13,7 @@ from typing import Any
 
 from helpdesk.db import insert_rows
 from helpdesk.models import User
-from tickets.models import Ticket, TicketEvent
+from tickets.models import Attachment, KnownIssue, Ticket, TicketEvent
 
 
 class EventKind:
@@ -34,10 +34,15 @@ class EventKind:
     RULE_FIRED = "rule_fired"
     URGENCY_RAISED = "urgency_raised"
     NOTIFICATION_FAILED = "notification_failed"
+    KNOWN_ISSUE_APPLIED = "known_issue_applied"
+    ATTACHMENT_ADDED = "attachment_added"
 
 
 # Kinds a customer may see on their own ticket; the rest can carry internal detail.
-CUSTOMER_VISIBLE_KINDS = frozenset({EventKind.CREATED, EventKind.STATUS_CHANGED, EventKind.COMMENTED})
+# Comment and attachment events carry `internal`; internal ones stay hidden (selectors).
+CUSTOMER_VISIBLE_KINDS = frozenset(
+    {EventKind.CREATED, EventKind.STATUS_CHANGED, EventKind.COMMENTED, EventKind.ATTACHMENT_ADDED}
+)
 
 
 def _actor(actor: User | None) -> User | None:
@@ -123,6 +128,34 @@ def priority_changed_bulk(rows: Iterable[tuple[int, int, int]], actor: User | No
 
 def commented(ticket: Ticket, actor: User | None, comment_id: int, internal: bool) -> TicketEvent:
     return record(ticket, actor, EventKind.COMMENTED, comment=comment_id, internal=internal)
+
+
+def known_issue_applied(
+    ticket: Ticket, actor: User | None, known_issue: KnownIssue, comment_id: int, resolve: bool
+) -> TicketEvent:
+    """The known issue was linked to the ticket and its steps posted as ``comment``."""
+    return record(
+        ticket,
+        actor,
+        EventKind.KNOWN_ISSUE_APPLIED,
+        known_issue=known_issue.pk,
+        title=known_issue.title,
+        comment=comment_id,
+        resolve=resolve,
+    )
+
+
+def attachment_added(ticket: Ticket, actor: User | None, attachment: Attachment, internal: bool) -> TicketEvent:
+    return record(
+        ticket,
+        actor,
+        EventKind.ATTACHMENT_ADDED,
+        comment=attachment.comment_id,
+        attachment=attachment.pk,
+        name=attachment.name,
+        size=attachment.size,
+        internal=internal,
+    )
 
 
 def sla_breached_bulk(rows: Iterable[tuple[int, str, Any]]) -> None:

@@ -1,4 +1,4 @@
-"""The ticket list filters of SPEC 6, in one FilterSet.
+"""The ticket and known-issue list filters of SPEC 6.
 
 Every value is validated by its form field, so junk gives a 400, never a 500
 (ids are bounded to the database's bigint range).
@@ -13,7 +13,8 @@ from django.core.validators import RegexValidator
 from django.db.models import Q, QuerySet
 
 from helpdesk.filters import BooleanFilter, IntFilter
-from tickets.models import Kind, Status, Ticket
+from tickets import search
+from tickets.models import Kind, KnownIssue, Status, Ticket
 
 
 class StatusInFilter(filters.BaseInFilter, filters.ChoiceFilter):
@@ -70,3 +71,22 @@ class TicketFilter(filters.FilterSet):
         if number.isdigit() and len(number) < 18:
             condition |= Q(pk=int(number))
         return queryset.filter(condition)
+
+
+class KnownIssueFilter(filters.FilterSet):
+    """`q` searches as the agent types (tickets.search); `ticket` lists the ones applied to a ticket."""
+
+    q = filters.CharFilter(method="filter_q", max_length=200)
+    application = IntFilter(field_name="application_id")
+    category = IntFilter(field_name="category_id")
+    is_active = BooleanFilter(field_name="is_active")
+    ticket = IntFilter(field_name="links__ticket_id")
+    ordering = filters.OrderingFilter(fields=("id", "title", "usage_count", "created_at", "updated_at"))
+
+    class Meta:
+        model = KnownIssue
+        fields: list[str] = []
+
+    def filter_q(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        return search.known_issues_matching(queryset, value) if value else queryset

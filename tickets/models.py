@@ -280,6 +280,92 @@ class Comment(models.Model):
         return f"comment {self.pk} on {self.ticket_id}"
 
 
+class KnownIssue(models.Model):
+    """A knowledge-base entry L1 applies to tickets: symptoms and the steps that fix them.
+
+    Retired entries (``is_active=False``) stay for the tickets they were applied to.
+    Search: ``tickets.search``, over an expression index on PostgreSQL (migration 0008).
+    """
+
+    title = models.CharField(max_length=200)
+    symptoms = models.TextField(blank=True)
+    resolution_steps = models.TextField()
+    # Like Ticket.application: a lazy reference, so tickets never imports monitoring.
+    application = models.ForeignKey(
+        "monitoring.Application", on_delete=models.PROTECT, null=True, blank=True, related_name="known_issues"
+    )
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, null=True, blank=True, related_name="known_issues")
+    # Tickets it was applied to; one link per ticket and known issue.
+    tickets = models.ManyToManyField(Ticket, through="KnownIssueLink", related_name="known_issues", blank=True)
+    # Counted by the apply service with an F() expression, once per ticket.
+    usage_count = models.PositiveIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(resolution_steps=""), name="known_issue_steps_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class KnownIssueLink(models.Model):
+    """A known issue applied to a ticket: who, when, and the public comment it posted."""
+
+    # No single-column indexes: the unique constraint leads with ticket, the
+    # known_issue_link_issue index with known_issue.
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="known_issue_links", db_index=False)
+    # Applied entries are retired (is_active), not deleted: the link keeps them.
+    known_issue = models.ForeignKey(KnownIssue, on_delete=models.PROTECT, related_name="links", db_index=False)
+    applied_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    applied_at = models.DateTimeField(auto_now_add=True)
+    comment = models.ForeignKey(Comment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["applied_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "known_issue"], name="known_issue_link_once_per_ticket"),
+        ]
+        indexes = [models.Index(fields=["known_issue", "applied_at"], name="known_issue_link_issue")]
+
+    def __str__(self) -> str:
+        return f"known issue {self.known_issue_id} on {self.ticket_id}"
+
+
+class Attachment(models.Model):
+    """A file on a comment. The bytes live under HELPDESK_ATTACHMENT_ROOT at
+    ``stored_name`` (random, never the uploader's name); ``name`` is the sanitised
+    original name, used only in the download's Content-Disposition.
+
+    Deleting a comment deletes these rows; the files are removed by the daily
+    sweep (services.attachment_files_purge), not in the request.
+    """
+
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="attachments")
+    stored_name = models.CharField(max_length=100)
+    name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100)
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # A constraint, not unique=True: no extra LIKE index on PostgreSQL.
+            models.UniqueConstraint(fields=["stored_name"], name="attachment_stored_name_unique"),
+            models.CheckConstraint(condition=Q(size__gt=0), name="attachment_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} on comment {self.comment_id}"
+
+
 class AppendOnlyQuerySet(models.QuerySet):
     def update(self, **kwargs):  # type: ignore[override]
         raise TypeError("Ticket events are append-only.")

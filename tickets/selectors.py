@@ -31,14 +31,16 @@ from helpdesk import roles
 from helpdesk.errors import InvalidInput, NotFound
 from helpdesk.models import User
 from tickets.events import CUSTOMER_VISIBLE_KINDS, EventKind
-from tickets.filters import TicketFilter
+from tickets.filters import KnownIssueFilter, TicketFilter
 from tickets.models import (
     ACTIVE_STATUSES,
     PRIORITY_LABELS,
     QUEUE_STATUSES,
     TRANSITIONS,
+    Attachment,
     Comment,
     Kind,
+    KnownIssue,
     Status,
     Ticket,
     TicketEvent,
@@ -70,9 +72,40 @@ def ticket_list_for(*, user: User, filters: Any) -> QuerySet[Ticket]:
     return filterset.qs
 
 
-def comment_list_for(*, user: User, ticket: Ticket) -> QuerySet[Comment]:
+def _comments_visible(*, user: User, ticket: Ticket) -> QuerySet[Comment]:
     qs = ticket.comments.all()
     return qs if roles.is_agent(user) else qs.filter(internal=False)
+
+
+def comment_list_for(*, user: User, ticket: Ticket) -> QuerySet[Comment]:
+    """The comments the user sees, with their attachments (one query for a whole page)."""
+    return _comments_visible(user=user, ticket=ticket).prefetch_related("attachments")
+
+
+def comment_get_for(*, user: User, ticket: Ticket, comment_id: Any) -> Comment:
+    """A comment of this (visible) ticket; internal ones are "not found" for customers."""
+    try:
+        comment = _comments_visible(user=user, ticket=ticket).get(pk=int(comment_id))
+    except (Comment.DoesNotExist, TypeError, ValueError, OverflowError):
+        raise NotFound() from None
+    comment.ticket = ticket
+    return comment
+
+
+def attachment_get_for(*, user: User, attachment_id: Any) -> Attachment:
+    """An attachment the user may download: the same visibility as its comment.
+    Anything else, missing or not, is "not found"."""
+    qs = Attachment.objects.all()
+    if roles.is_agent(user):
+        pass
+    elif roles.is_customer(user) and user.is_active:
+        qs = qs.filter(comment__internal=False, comment__ticket__requester=user)
+    else:
+        raise NotFound()
+    try:
+        return qs.get(pk=int(attachment_id))
+    except (Attachment.DoesNotExist, TypeError, ValueError, OverflowError):
+        raise NotFound() from None
 
 
 def event_list_for(*, user: User, ticket: Ticket) -> QuerySet[TicketEvent]:
@@ -83,6 +116,17 @@ def event_list_for(*, user: User, ticket: Ticket) -> QuerySet[TicketEvent]:
     # has_key first: a bare NOT (data->'internal' = true) is NULL, which excludes
     # every event without the key (creation, status changes).
     return qs.filter(kind__in=CUSTOMER_VISIBLE_KINDS).exclude(Q(data__has_key="internal") & Q(data__internal=True))
+
+
+def known_issue_list_for(*, user: User, filters: Any) -> QuerySet[KnownIssue]:
+    """Known issues narrowed by the list filters (`q` searches, best match first).
+    Agents read the knowledge base; nobody else sees it."""
+    if not roles.is_agent(user):
+        return KnownIssue.objects.none()
+    filterset = KnownIssueFilter(data=filters, queryset=KnownIssue.objects.all())
+    if not filterset.is_valid():
+        raise InvalidInput({k: list(v) for k, v in filterset.errors.items()})
+    return filterset.qs
 
 
 def open_incidents_for(*, application_id: int) -> QuerySet[Ticket]:

@@ -23,3 +23,9 @@ def refresh_due_times(priorities: list[int] | None = None) -> int:
 @shared_task(name="tickets.autoclose_resolved", acks_late=True)
 def autoclose_resolved() -> int:
     return services.tickets_autoclose()
+
+
+@shared_task(name="tickets.purge_attachment_files", acks_late=True)
+def purge_attachment_files() -> int:
+    """Files of attachments whose rows are gone (deleted with their comment)."""
+    return services.attachment_files_purge()

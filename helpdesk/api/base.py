@@ -12,7 +12,6 @@ from rest_framework import parsers, permissions, status
 from rest_framework.exceptions import ParseError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from helpdesk import roles
 from helpdesk.errors import ServiceError
@@ -64,6 +63,11 @@ class AgentReadManagerWrite(permissions.BasePermission):
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """SPEC 6 error shapes: 400 {"field": [...]} or {"detail"}, 403, 404, 409, 412."""
+    # Imported here, not at the top: DRF resolves DEFAULT_PARSER_CLASSES (this
+    # module) while rest_framework.views is being imported, and a system check
+    # that loads this module first would otherwise hit a circular import.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     if isinstance(exc, ServiceError):
         return Response(exc.as_payload(), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):

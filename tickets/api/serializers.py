@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from helpdesk.errors import MAX_ID
 from helpdesk.models import User
 from monitoring.models import Application
-from tickets.models import Category, Comment, Kind, Level, Status, Ticket, TicketEvent
+from tickets.models import Attachment, Category, Comment, Kind, KnownIssue, Level, Status, Ticket, TicketEvent
 from tickets.services import ACTION_ONLY_FIELDS, EDITABLE_FIELDS
 
 MAX_TEXT = 50_000
@@ -123,14 +126,34 @@ class NextTicketSerializer(serializers.Serializer):
     tier = serializers.IntegerField(min_value=1, max_value=3, required=False)
 
 
+class AttachmentSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Attachment
+        fields = ["id", "name", "size", "url"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_url(self, attachment: Attachment) -> str:
+        """The download (always as an attachment), visible like the comment."""
+        return reverse("attachment-download", kwargs={"pk": attachment.pk})
+
+
+class AttachmentUploadSerializer(serializers.Serializer):
+    # No max_length: long names are shortened by the service, not refused.
+    file = serializers.FileField(allow_empty_file=False, use_url=False)
+
+
 class CommentSerializer(serializers.ModelSerializer):
     body = serializers.CharField(max_length=MAX_TEXT)
     internal = serializers.BooleanField(default=False)
+    attachments = AttachmentSerializer(many=True, read_only=True)
 
     class Meta:
         model = Comment
-        fields = ["id", "ticket", "author", "body", "internal", "created_at"]
-        read_only_fields = ["id", "ticket", "author", "created_at"]
+        fields = ["id", "ticket", "author", "body", "internal", "created_at", "attachments"]
+        read_only_fields = ["id", "ticket", "author", "created_at", "attachments"]
 
 
 class TicketEventSerializer(serializers.ModelSerializer):
@@ -189,3 +212,32 @@ class BusinessCalendarSerializer(serializers.Serializer):
 
 class ResolveLinkedSerializer(serializers.Serializer):
     message = serializers.CharField(max_length=MAX_TEXT)
+
+
+class KnownIssueSerializer(serializers.ModelSerializer):
+    # application and category ids are bounded like every other id in input.
+    serializer_related_field = SafePrimaryKeyRelatedField
+    title = serializers.CharField(max_length=200)
+    symptoms = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True, default="")
+    resolution_steps = serializers.CharField(max_length=MAX_TEXT)
+
+    class Meta:
+        model = KnownIssue
+        fields = [
+            "id",
+            "title",
+            "symptoms",
+            "resolution_steps",
+            "application",
+            "category",
+            "usage_count",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "usage_count", "created_at", "updated_at"]
+
+
+class ApplyKnownIssueSerializer(serializers.Serializer):
+    known_issue = SafePrimaryKeyRelatedField(queryset=KnownIssue.objects.all())
+    resolve = serializers.BooleanField(default=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -16,16 +17,17 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, status, viewsets
 from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from helpdesk.api.base import AgentReadManagerWrite, IsAgent, IsManager
-from helpdesk.errors import StaleVersion
-from tickets import selectors, services
+from helpdesk.errors import NotFound, StaleVersion, TooLarge
+from tickets import attachments, selectors, services
 from tickets.api import serializers as s
-from tickets.filters import TicketFilter
-from tickets.models import Category, Ticket
+from tickets.filters import KnownIssueFilter, TicketFilter
+from tickets.models import Category, KnownIssue, Ticket
 from tickets.services import sla
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
@@ -46,6 +48,14 @@ def ticket_response(ticket: Ticket, code: int = status.HTTP_200_OK) -> Response:
     response = Response(s.TicketSerializer(ticket).data, status=code)
     response["ETag"] = f'"{ticket.version}"'
     return response
+
+
+def refuse_oversized_body(request: Request) -> None:
+    """413 before the body is read when its declared length cannot fit the limit.
+    (The service checks the file itself; a reverse proxy should cap bodies too.)"""
+    length = request.META.get("CONTENT_LENGTH") or ""
+    if length.isdigit() and int(length) > attachments.max_bytes() + attachments.MULTIPART_SLACK:
+        raise TooLarge({"file": [attachments.too_large_message()]})
 
 
 def validated(serializer_class: type, request: Request) -> dict[str, Any]:
@@ -157,6 +167,33 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return self.get_paginated_response(s.CommentSerializer(page, many=True).data)
 
     @extend_schema(
+        parameters=[OpenApiParameter("comment_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+        request={"multipart/form-data": s.AttachmentUploadSerializer},
+        responses={
+            201: s.AttachmentSerializer,
+            400: OpenApiResponse(description="No file, an empty file, or a type that is not accepted"),
+            409: OpenApiResponse(description="The ticket is closed"),
+            413: OpenApiResponse(description="Larger than HELPDESK_ATTACHMENT_MAX_MB"),
+        },
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"comments/(?P<comment_id>[^/.]+)/attachments",
+        parser_classes=[MultiPartParser],
+        serializer_class=s.AttachmentSerializer,
+        filterset_class=None,
+    )
+    def attachments(self, request: Request, pk: str, comment_id: str) -> Response:
+        """Attach a file (multipart `file`) to a comment the caller can see."""
+        ticket = self.get_ticket()
+        comment = selectors.comment_get_for(user=request.user, ticket=ticket, comment_id=comment_id)
+        refuse_oversized_body(request)
+        data = validated(s.AttachmentUploadSerializer, request)
+        attachment = services.attachment_create(comment=comment, actor=request.user, upload=data["file"])
+        return Response(s.AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
         request=s.ResolveLinkedSerializer,
         responses={200: inline_serializer("ResolvedLinked", {"resolved": drf_serializers.ListField()})},
     )
@@ -167,6 +204,26 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         data = validated(s.ResolveLinkedSerializer, request)
         resolved = services.incident_resolve_linked(incident=incident, actor=request.user, message=data["message"])
         return Response({"resolved": resolved})
+
+    @extend_schema(
+        request=s.ApplyKnownIssueSerializer,
+        parameters=[OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        responses={
+            200: s.TicketSerializer,
+            409: OpenApiResponse(description="Already applied to this ticket, or the ticket is resolved or closed"),
+            412: OpenApiResponse(description="Stale version"),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="apply-known-issue")
+    def apply_known_issue(self, request: Request, pk: str) -> Response:
+        """Post the known issue's steps as a public comment, link it, count it and
+        optionally resolve the ticket with them. Once per ticket and known issue."""
+        ticket = self.get_ticket()
+        data = validated(s.ApplyKnownIssueSerializer, request)
+        ticket = services.known_issue_apply(
+            ticket=ticket, actor=request.user, expected_version=expected_version(request), **data
+        )
+        return ticket_response(ticket)
 
     @extend_schema(responses={200: s.TicketEventSerializer(many=True)})
     @action(detail=True, methods=["get"], serializer_class=s.TicketEventSerializer, filterset_class=None)
@@ -186,6 +243,40 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         if ticket is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return ticket_response(ticket)
+
+
+class AttachmentDownloadView(APIView):
+    """A comment attachment, for those who may see the comment (404 otherwise).
+
+    Always a download: `Content-Disposition: attachment`, `nosniff`, a sandboxing
+    CSP, and a content type from a short list (else application/octet-stream)."""
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # The body is a file whatever the Accept header says; errors stay JSON.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            404: OpenApiResponse(description="Missing, or not visible to the caller"),
+        },
+    )
+    def get(self, request: Request, pk: str) -> FileResponse:
+        attachment = selectors.attachment_get_for(user=request.user, attachment_id=pk)
+        try:
+            handle = attachments.storage().open(attachment.stored_name, "rb")
+        except FileNotFoundError:
+            raise NotFound("The file is no longer available.") from None
+        response = FileResponse(
+            handle,
+            as_attachment=True,
+            filename=attachment.name,
+            content_type=attachments.served_content_type(attachment.content_type),
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        response["Cache-Control"] = "private, no-store"
+        return response
 
 
 class PriorityMatrixView(APIView):
@@ -212,6 +303,27 @@ class CategoryViewSet(viewsets.ModelViewSet):
     permission_classes = [AgentReadManagerWrite]
     queryset = Category.objects.all()
     filterset_fields = ["is_active", "scope_tier"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Known issues; `q` searches title, symptoms and steps as the agent types"),
+)
+class KnownIssueViewSet(viewsets.ModelViewSet):
+    """The knowledge base: agents read, managers write. Applied known issues
+    cannot be deleted (409); retire them with `is_active: false`."""
+
+    serializer_class = s.KnownIssueSerializer
+    permission_classes = [AgentReadManagerWrite]
+    filterset_class = KnownIssueFilter
+    queryset = KnownIssue.objects.none()  # for the schema; reads go through the selector
+
+    def get_queryset(self):  # type: ignore[override]
+        if self.action == "list":
+            return selectors.known_issue_list_for(user=self.request.user, filters=self.request.query_params)
+        return KnownIssue.objects.all()
+
+    def filter_queryset(self, queryset):  # type: ignore[override]
+        return queryset  # the selector already applied the filters
 
 
 class SlaPoliciesView(APIView):

@@ -9,6 +9,8 @@ Locking rule: a service that changes a ticket re-reads it with
 instance; the returned instance is the fresh one.
 """
 
+from tickets.services.attachments import attachment_create, attachment_files_purge
+from tickets.services.known_issues import known_issue_apply
 from tickets.services.priority import (
     priority_for,
     priority_matrix,
@@ -39,9 +41,12 @@ from tickets.services.workflow import (
 __all__ = [
     "ACTION_ONLY_FIELDS",
     "EDITABLE_FIELDS",
+    "attachment_create",
+    "attachment_files_purge",
     "comment_create",
     "customer_find_or_create",
     "incident_resolve_linked",
+    "known_issue_apply",
     "next_ticket_claim",
     "priority_for",
     "priority_matrix",

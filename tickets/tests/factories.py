@@ -5,7 +5,7 @@ import factory
 from helpdesk.models import User
 from helpdesk.roles import Role
 from monitoring.models import Application
-from tickets.models import Category, Comment, Level, Ticket
+from tickets.models import Attachment, Category, Comment, KnownIssue, Level, Ticket
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -63,3 +63,27 @@ class CommentFactory(factory.django.DjangoModelFactory):
     author = factory.SelfAttribute("ticket.requester")
     body = factory.Faker("paragraph")
     internal = False
+
+
+class KnownIssueFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = KnownIssue
+
+    title = factory.Sequence(lambda n: f"Known issue {n}")
+    symptoms = factory.Faker("sentence", nb_words=8)
+    resolution_steps = factory.Faker("paragraph")
+
+
+class AttachmentFactory(factory.django.DjangoModelFactory):
+    """A row only: no file is written (listings never read the file)."""
+
+    class Meta:
+        model = Attachment
+
+    comment = factory.SubFactory(CommentFactory)
+    stored_name = factory.Sequence(lambda n: f"00/{n:032x}")
+    name = factory.Sequence(lambda n: f"screenshot-{n}.png")
+    size = 1024
+    content_type = "image/png"
+    sha256 = "0" * 64
+    uploaded_by = factory.SelfAttribute("comment.author")

@@ -650,7 +650,8 @@ def test_customer_reopens_or_closes_resolved_own_ticket_only(api, customer, tick
 def test_agent_public_comment_sets_first_response(api, l1, ticket):
     r = api.as_(l1).post(turl(ticket, "comments/"), {"body": "On it"}, format="json")
     assert r.status_code == 201, r.data
-    assert set(r.data) == {"id", "ticket", "author", "body", "internal", "created_at"}
+    assert set(r.data) == {"id", "ticket", "author", "body", "internal", "created_at", "attachments"}
+    assert r.data["attachments"] == []
     assert r.data["author"] == l1.pk and r.data["ticket"] == ticket.pk and r.data["internal"] is False
     ticket.refresh_from_db()
     assert ticket.first_responded_at is not None

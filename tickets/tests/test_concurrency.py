@@ -1,5 +1,6 @@
 """Claims under real concurrency (SPEC 3): "next ticket" hands every ticket out
-exactly once, and a contested claim has exactly one winner.
+exactly once, and a contested claim has exactly one winner. Known-issue applies
+count every use once.
 
 Each thread has its own database connection, so these tests exercise
 PostgreSQL's row locks (``SELECT ... FOR UPDATE SKIP LOCKED``) for real.
@@ -21,8 +22,8 @@ from helpdesk.errors import Conflict
 from helpdesk.roles import Role
 from tickets import services
 from tickets.events import EventKind
-from tickets.models import Status, Ticket, TicketEvent
-from tickets.tests.factories import TicketFactory, UserFactory
+from tickets.models import Comment, KnownIssueLink, Status, Ticket, TicketEvent
+from tickets.tests.factories import KnownIssueFactory, TicketFactory, UserFactory
 
 pytestmark = [
     pytest.mark.skipif(
@@ -172,3 +173,46 @@ def test_twenty_agents_claiming_the_same_ticket_have_one_winner():
     kinds = Counter(TicketEvent.objects.filter(ticket=ticket).values_list("kind", flat=True))
     assert kinds == {EventKind.ASSIGNED: 1, EventKind.STATUS_CHANGED: 1}
     assert TicketEvent.objects.get(ticket=ticket, kind=EventKind.ASSIGNED).actor_id == winner
+
+
+def test_concurrent_applies_of_one_known_issue_count_every_ticket():
+    """usage_count is incremented with F(): applies on different tickets never lose a count."""
+    known_issue = KnownIssueFactory()
+    tickets = TicketFactory.create_batch(12, tier=1)
+    agents = [UserFactory(role=Role.L1) for _ in tickets]
+
+    def apply(index: int) -> None:
+        services.known_issue_apply(ticket=tickets[index].pk, actor=agents[index], known_issue=known_issue.pk)
+
+    run_in_threads(len(tickets), apply)
+
+    known_issue.refresh_from_db()
+    assert known_issue.usage_count == len(tickets)
+    assert KnownIssueLink.objects.filter(known_issue=known_issue).count() == len(tickets)
+
+
+def test_concurrent_applies_to_one_ticket_have_one_winner():
+    known_issue = KnownIssueFactory()
+    ticket = TicketFactory(tier=1)
+    agents = [UserFactory(role=Role.L1) for _ in range(10)]
+    winners: list[int] = []
+    conflicts: list[Conflict] = []
+
+    def apply(index: int) -> None:
+        try:
+            services.known_issue_apply(ticket=ticket.pk, actor=agents[index], known_issue=known_issue.pk, resolve=True)
+        except Conflict as exc:
+            conflicts.append(exc)
+            return
+        winners.append(agents[index].pk)
+
+    run_in_threads(len(agents), apply)
+
+    assert len(winners) == 1 and len(conflicts) == len(agents) - 1
+    known_issue.refresh_from_db()
+    assert known_issue.usage_count == 1
+    ticket.refresh_from_db()
+    assert ticket.status == Status.RESOLVED and ticket.resolution == known_issue.resolution_steps
+    assert Comment.objects.filter(ticket=ticket).count() == 1
+    kinds = Counter(TicketEvent.objects.filter(ticket=ticket).values_list("kind", flat=True))
+    assert kinds == {EventKind.COMMENTED: 1, EventKind.KNOWN_ISSUE_APPLIED: 1, EventKind.STATUS_CHANGED: 1}

@@ -1,5 +1,5 @@
-"""Demo data for `make run`: one user per role, categories, applications and a
-few dozen realistic tickets in every tier and priority, and monitors on the
+"""Demo data for `make run`: one user per role, categories, applications, known
+issues and a few dozen realistic tickets in every tier and priority, and monitors on the
 built-in simulator with a response-time spike scheduled a few minutes after
 each run, so an alert fires and an incident opens while you watch.
 
@@ -22,7 +22,7 @@ from helpdesk.roles import Role
 from monitoring import simulator
 from monitoring.models import Application, BaselineKind, Direction, MetricSource, Monitor, SourceKind
 from tickets import services
-from tickets.models import Category, Kind, Status
+from tickets.models import Category, Kind, KnownIssue, Status
 
 USERS = [
     # username, role, first name, last name
@@ -95,6 +95,47 @@ TICKETS = [
     ("Need a CSV of all open invoices", "How-to question", "Billing API", "low", "low"),
 ]
 
+# title, category, application, symptoms, resolution steps
+KNOWN_ISSUES = [
+    (
+        "Password reset e-mail does not arrive",
+        "Password reset",
+        "Customer Portal",
+        "The customer asked for a reset link but nothing arrives, not even in the spam folder.",
+        "1. Check the address on the account.\n2. Ask the customer to allow mail from helpdesk@demo.example.\n"
+        "3. Send a new link from the admin; it is valid for 30 minutes.",
+    ),
+    (
+        "Account locked after three failed logins",
+        "Password reset",
+        None,
+        "Login says the account is locked.",
+        "The lock lifts by itself after 15 minutes. To unlock now, reset the password; the lock is cleared with it.",
+    ),
+    (
+        "SSO login loops back to the start page",
+        "Account access",
+        "Customer Portal",
+        "After signing in with the company account the browser returns to the start page again and again.",
+        "1. Clear the cookies for the portal.\n2. Sign in again in a private window.\n"
+        "3. If it still loops, the company's SSO certificate expired: escalate to L2.",
+    ),
+    (
+        "Invoice shows the wrong currency",
+        "Billing question",
+        "Billing API",
+        "The PDF invoice shows USD for a customer who pays in EUR.",
+        "Set the billing currency on the customer account, then regenerate the invoice from the billing page.",
+    ),
+    (
+        "Order history export is empty",
+        "How-to question",
+        "Webshop",
+        "The CSV export of the order history downloads but has no rows.",
+        "The export covers the date range chosen above the list (default: this month). Choose a wider range.",
+    ),
+]
+
 DEMO_PASSWORD_SUFFIX = "-demo-2026"
 
 # name, simulator metric, unit, direction, warning, critical
@@ -116,6 +157,7 @@ class Command(BaseCommand):
             users = self._users()
             categories = self._categories()
             applications = self._applications()
+            self._known_issues(categories, applications)
             created = self._tickets(users, categories, applications)
             spike_at = self._monitoring(applications)
         self.stdout.write(self.style.SUCCESS("Demo users (username / password):"))
@@ -151,6 +193,19 @@ class Command(BaseCommand):
                 slug=slug, defaults={"name": name, "environment": env, "criticality": criticality, "owner_tier": owner}
             )
         return result
+
+    def _known_issues(self, categories: dict[str, Category], applications: dict[str, Application]) -> None:
+        for title, category, application, symptoms, steps in KNOWN_ISSUES:
+            KnownIssue.objects.update_or_create(
+                title=title,
+                defaults={
+                    "category": categories[category],
+                    "application": applications[application] if application else None,
+                    "symptoms": symptoms,
+                    "resolution_steps": steps,
+                    "is_active": True,
+                },
+            )
 
     def _monitoring(self, applications: dict[str, Application]) -> str:
         """A simulator source per application (its own seed), monitors on each;
