@@ -41,7 +41,12 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def _nav_for(user) -> list[tuple[str, str]]:
     if roles.is_agent(user):
-        items = [("console", "New ticket"), ("queue", "Queue"), ("applications", "Monitoring")]
+        items = [
+            ("console", "New ticket"),
+            ("queue", "Queue"),
+            ("applications", "Monitoring"),
+            ("known-issues", "Known issues"),
+        ]
         if roles.is_manager(user):
             items = [("manager-dashboard", "Dashboard"), *items, ("admin:index", "Configuration")]
         return items

@@ -7,7 +7,7 @@ from django import forms
 from helpdesk import roles
 from helpdesk.errors import MAX_ID
 from monitoring.models import Application
-from tickets.models import Category, Kind, Level, Status
+from tickets.models import Category, Kind, KnownIssue, Level, Status
 
 MAX_TEXT = 50_000
 LEVEL_CHOICES = [(Level.HIGH, "High"), (Level.MEDIUM, "Medium"), (Level.LOW, "Low")]
@@ -110,3 +110,30 @@ class QueueFilterForm(forms.Form):
         ],
         required=False,
     )
+
+
+class ApplyKnownIssueForm(forms.Form):
+    known_issue = forms.IntegerField(min_value=1, max_value=MAX_ID)
+    resolve = forms.BooleanField(label="Resolve the ticket with these steps", required=False)
+
+
+class KnownIssueForm(forms.ModelForm):
+    """Managers write the knowledge base."""
+
+    class Meta:
+        model = KnownIssue
+        fields = ["title", "symptoms", "resolution_steps", "application", "category", "is_active"]
+        widgets = {
+            "symptoms": forms.Textarea(attrs={"rows": 4}),
+            "resolution_steps": forms.Textarea(attrs={"rows": 8}),
+        }
+        help_texts = {"resolution_steps": "Posted to the customer as a public comment when applied (Markdown)."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("symptoms", "resolution_steps"):
+            self.fields[name].max_length = MAX_TEXT
+
+
+class KnownIssueSearchForm(forms.Form):
+    q = forms.CharField(label="Search", max_length=200, required=False)

@@ -3,7 +3,7 @@
 PostgreSQL: full text over title (weight A), symptoms (B) and resolution steps
 (C) in the English configuration, every typed word a prefix ("pass" finds
 "password"), best rank first. ``KNOWN_ISSUE_VECTOR`` is the exact expression of
-the GIN index of migration 0008, so the planner can use it; a test checks that.
+the GIN index of migration 0009, so the planner can use it; a test checks that.
 
 Other databases (SQLite for ``make run``): every typed word must appear, case
 insensitively, in one of the three fields; most used first.
@@ -55,4 +55,31 @@ def known_issues_matching(queryset: QuerySet[KnownIssue], text: str) -> QuerySet
     condition = Q()
     for word in words:
         condition &= Q(title__icontains=word) | Q(symptoms__icontains=word) | Q(resolution_steps__icontains=word)
+    return queryset.filter(condition).order_by("-usage_count", "title", "id")
+
+
+# Suggestions read the words of a whole description; short words say little.
+SUGGEST_MIN_LENGTH = 4
+SUGGEST_MAX_WORDS = 30
+
+
+def known_issues_suggested(queryset: QuerySet[KnownIssue], text: str) -> QuerySet[KnownIssue]:
+    """Known issues sharing any telling word with ``text`` (a title and
+    description being typed), best match first: ranked by how many words and
+    where they match. Unlike the search box, one word is enough."""
+    words = list(dict.fromkeys(w for w in _WORD.findall(text.lower()) if len(w) >= SUGGEST_MIN_LENGTH))
+    words = words[:SUGGEST_MAX_WORDS]
+    if not words:
+        return queryset.none()
+    if full_text_available(queryset.db):
+        query = SearchQuery(" | ".join(f"{w}:*" for w in words), search_type="raw", config=SEARCH_CONFIG)
+        return (
+            queryset.alias(search=KNOWN_ISSUE_VECTOR)
+            .filter(search=query)
+            .annotate(rank=SearchRank(KNOWN_ISSUE_VECTOR, query))
+            .order_by("-rank", "-usage_count", "id")
+        )
+    condition = Q()
+    for word in words:
+        condition |= Q(title__icontains=word) | Q(symptoms__icontains=word)
     return queryset.filter(condition).order_by("-usage_count", "title", "id")

@@ -30,6 +30,7 @@ from django.utils import timezone
 from helpdesk import roles
 from helpdesk.errors import InvalidInput, NotFound
 from helpdesk.models import User
+from tickets import search
 from tickets.events import CUSTOMER_VISIBLE_KINDS, EventKind
 from tickets.filters import KnownIssueFilter, TicketFilter
 from tickets.models import (
@@ -210,6 +211,23 @@ def handover_for(*, ticket: Ticket) -> dict[str, Any] | None:
 
 def allowed_statuses(*, ticket: Ticket) -> list[tuple[str, str]]:
     return [(s.value, s.label) for s in Status if s.value in TRANSITIONS.get(ticket.status, ())]
+
+
+def known_issue_suggestions_for(
+    *, user: User, text: str, application_id: int | None = None, limit: int = 5
+) -> list[KnownIssue]:
+    """Active known issues that what the agent typed suggests, those of the
+    chosen application (or of none) first. Agents only; one query."""
+    if not roles.is_agent(user):
+        return []
+    qs = KnownIssue.objects.filter(is_active=True)
+    if application_id is not None:
+        qs = qs.filter(Q(application_id=application_id) | Q(application__isnull=True))
+    return list(search.known_issues_suggested(qs, text)[:limit])
+
+
+def known_issues_applied_to(*, ticket: Ticket) -> list[KnownIssue]:
+    return list(ticket.known_issues.order_by("title"))
 
 
 def _who(value: Any) -> str:

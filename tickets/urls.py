@@ -9,6 +9,7 @@ urlpatterns = [
     path("console/preview/", views.console_preview, name="console-preview"),
     path("console/incidents/", views.console_incidents, name="console-incidents"),
     path("console/requesters/", views.console_requesters, name="console-requesters"),
+    path("console/suggestions/", views.console_suggestions, name="console-suggestions"),
     path("queue/", views.queue, name="queue"),
     path("queue/next/", views.queue_next, name="queue-next"),
     path("portal/", views.portal, name="portal"),
@@ -20,4 +21,8 @@ urlpatterns = [
     path("tickets/<int:ticket_id>/deescalate/", views.ticket_deescalate, name="ticket-deescalate"),
     path("tickets/<int:ticket_id>/transition/", views.ticket_transition, name="ticket-transition"),
     path("tickets/<int:ticket_id>/link/", views.ticket_link, name="ticket-link"),
+    path("tickets/<int:ticket_id>/apply-known-issue/", views.ticket_apply_known_issue, name="ticket-apply-known-issue"),
+    path("known-issues/", views.known_issues, name="known-issues"),
+    path("known-issues/new/", views.known_issue_edit, name="known-issue-new"),
+    path("known-issues/<int:known_issue_id>/edit/", views.known_issue_edit, name="known-issue-edit"),
 ]

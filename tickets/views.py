@@ -16,19 +16,22 @@ from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk import roles
 from helpdesk.errors import ServiceError
-from helpdesk.pages import agent_required, customer_required, login_required, paginate
+from helpdesk.pages import agent_required, customer_required, login_required, manager_required, paginate
 from tickets import selectors, services
 from tickets.forms import (
+    ApplyKnownIssueForm,
     CommentForm,
     ConsoleForm,
     DeescalateForm,
     EscalateForm,
+    KnownIssueForm,
+    KnownIssueSearchForm,
     LinkForm,
     PortalTicketForm,
     QueueFilterForm,
     TransitionForm,
 )
-from tickets.models import ACTIVE_STATUSES, Level, Ticket
+from tickets.models import ACTIVE_STATUSES, KnownIssue, Level, Ticket
 
 # --- the L1 console ------------------------------------------------------------------------------
 
@@ -50,6 +53,7 @@ def console(request: HttpRequest) -> HttpResponse:
                 _form_errors(form, error)
                 status = error.status_code
             else:
+                _apply_from_console(request, ticket)
                 return redirect(f"{reverse('console')}?created={ticket.pk}")
         else:
             status = 400
@@ -71,6 +75,21 @@ def console(request: HttpRequest) -> HttpResponse:
         "preview": selectors.priority_preview(urgency=urgency, impact=impact),
     }
     return render(request, "tickets/console.html", context, status=status)
+
+
+def _apply_from_console(request: HttpRequest, ticket: Ticket) -> None:
+    """A suggestion's "Apply" (or "Apply and resolve") button saved the ticket:
+    apply that known issue to it now. The ticket is saved either way."""
+    raw = request.POST.get("apply_resolve") or request.POST.get("apply") or ""
+    if not raw.isdigit() or len(raw) > 18:
+        return
+    try:
+        services.known_issue_apply(
+            ticket=ticket, actor=request.user, known_issue=int(raw), resolve=bool(request.POST.get("apply_resolve"))
+        )
+    except ServiceError as error:
+        detail = error.detail if isinstance(error.detail, str) else " ".join(map(str, error.detail.values()))
+        messages.error(request, f"{ticket.number} was saved, but the known issue was not applied: {detail}")
 
 
 def _created_ticket(request: HttpRequest) -> Ticket | None:
@@ -105,6 +124,17 @@ def console_incidents(request: HttpRequest) -> HttpResponse:
             return HttpResponseBadRequest("application must be an id")
         incidents = list(selectors.open_incidents_for(application_id=int(raw))[:5])
     return render(request, "tickets/partials/incident_banner.html", {"incidents": incidents})
+
+
+@agent_required
+@require_GET
+def console_suggestions(request: HttpRequest) -> HttpResponse:
+    """Known issues that the title and description being typed suggest."""
+    text = f"{request.GET.get('title', '')} {request.GET.get('description', '')}"[:5000]
+    raw = request.GET.get("application", "")
+    application_id = int(raw) if raw.isdigit() and len(raw) < 18 else None
+    suggestions = selectors.known_issue_suggestions_for(user=request.user, text=text, application_id=application_id)
+    return render(request, "tickets/partials/known_issue_suggestions.html", {"suggestions": suggestions})
 
 
 @agent_required
@@ -150,6 +180,10 @@ def _render_ticket(
             transition_form=TransitionForm(),
             link_form=LinkForm(),
             allowed_statuses=selectors.allowed_statuses(ticket=ticket),
+            applied=selectors.known_issues_applied_to(ticket=ticket),
+            suggestions=selectors.known_issue_suggestions_for(
+                user=request.user, text=f"{ticket.title} {ticket.description}", application_id=ticket.application_id
+            ),
             now=timezone.now(),
         )
     context.update(forms or {})
@@ -227,7 +261,17 @@ def _link(request, ticket, data) -> str:
     return f"{ticket.number} linked to {incident.number}."
 
 
+def _apply_known_issue(request, ticket, data) -> str:
+    services.known_issue_apply(
+        ticket=ticket, actor=request.user, known_issue=data["known_issue"], resolve=data["resolve"]
+    )
+    return "Known issue applied; its steps were sent to the customer." + (
+        " Ticket resolved." if data["resolve"] else ""
+    )
+
+
 ticket_claim = _ticket_action(None, "", _claim)
+ticket_apply_known_issue = _ticket_action(ApplyKnownIssueForm, "apply_form", _apply_known_issue)
 ticket_comment = _ticket_action(CommentForm, "comment_form", _comment)
 ticket_escalate = _ticket_action(EscalateForm, "escalate_form", _escalate)
 ticket_deescalate = _ticket_action(DeescalateForm, "deescalate_form", _deescalate)
@@ -324,3 +368,41 @@ def portal_new(request: HttpRequest) -> HttpResponse:
     else:
         form = PortalTicketForm()
     return render(request, "tickets/portal_new.html", {"form": form}, status=status)
+
+
+# --- known issues ------------------------------------------------------------------------------
+
+
+@agent_required
+@require_GET
+def known_issues(request: HttpRequest) -> HttpResponse:
+    """The knowledge base: search as you type, most used first."""
+    form = KnownIssueSearchForm(request.GET)
+    if not form.is_valid():
+        return render(request, "tickets/known_issues.html", {"form": form}, status=400)
+    query = form.cleaned_data["q"]
+    filters = {"q": query} if query else {"ordering": "-usage_count"}
+    issues = selectors.known_issue_list_for(user=request.user, filters=filters).select_related(
+        "application", "category"
+    )
+    context = {"form": form, "page": paginate(request, issues), "can_edit": roles.is_manager(request.user)}
+    if request.htmx:
+        return render(request, "tickets/partials/known_issue_results.html", context)
+    return render(request, "tickets/known_issues.html", context)
+
+
+@manager_required
+def known_issue_edit(request: HttpRequest, known_issue_id: int | None = None) -> HttpResponse:
+    issue = None
+    if known_issue_id is not None:
+        issue = KnownIssue.objects.filter(pk=known_issue_id).first()
+        if issue is None:
+            raise Http404
+    form = KnownIssueForm(request.POST or None, instance=issue)
+    if request.method == "POST":
+        if form.is_valid():
+            saved = form.save()
+            messages.success(request, f"Known issue “{saved.title}” saved.")
+            return redirect(f"{reverse('known-issues')}?q=", status=303)
+        return render(request, "tickets/known_issue_form.html", {"form": form, "issue": issue}, status=400)
+    return render(request, "tickets/known_issue_form.html", {"form": form, "issue": issue})

@@ -135,7 +135,9 @@ def test_l2_takes_the_next_ticket_of_the_queue(web, l2):
 
 def test_the_manager_lands_on_the_dashboard(web, manager):
     TicketFactory.create_batch(3, tier=1)
-    services.ticket_create(actor=manager, title="Breached", requester_email="c@example.com", urgency="high", impact="high")
+    services.ticket_create(
+        actor=manager, title="Breached", requester_email="c@example.com", urgency="high", impact="high"
+    )
     web.login(manager)
     page = web.page
     expect(page).to_have_url(re.compile(r"/dashboard/$"))
