@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Page, Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 
 from helpdesk import roles
 
@@ -40,3 +40,10 @@ def paginate(request: HttpRequest, queryset, per_page: int | None = None) -> Pag
     """One page of ``queryset`` (``?page=``; a bad or too-high number gives the last page)."""
     paginator = Paginator(queryset, per_page or settings.HELPDESK_PAGE_SIZE)
     return paginator.get_page(request.GET.get("page"))
+
+
+def see_other(url: str) -> HttpResponseRedirect:
+    """303 after a POST: the browser follows with a GET, and a reload does not post again."""
+    response = HttpResponseRedirect(url)
+    response.status_code = 303
+    return response

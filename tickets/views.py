@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk import roles
 from helpdesk.errors import ServiceError
-from helpdesk.pages import agent_required, customer_required, login_required, manager_required, paginate
+from helpdesk.pages import agent_required, customer_required, login_required, manager_required, paginate, see_other
 from tickets import selectors, services
 from tickets.forms import (
     ApplyKnownIssueForm,
@@ -223,7 +223,7 @@ def _ticket_action(form_class, form_name: str, run):
                 request, _visible_ticket(request, ticket_id), status=error.status_code, forms={form_name: form}
             )
         messages.success(request, message)
-        return redirect(reverse("ticket-page", args=[ticket.pk]), status=303)
+        return see_other(reverse("ticket-page", args=[ticket.pk]))
 
     return view
 
@@ -331,12 +331,12 @@ def queue_next(request: HttpRequest) -> HttpResponse:
         ticket = services.next_ticket_claim(actor=request.user, tier=tier)
     except ServiceError as error:
         messages.error(request, str(error.detail))
-        return redirect(f"{reverse('queue')}?tier={tier or ''}", status=303)
+        return see_other(f"{reverse('queue')}?tier={tier or ''}")
     if ticket is None:
         messages.info(request, "The queue is empty: nothing to take.")
-        return redirect(f"{reverse('queue')}?tier={tier or ''}", status=303)
+        return see_other(f"{reverse('queue')}?tier={tier or ''}")
     messages.success(request, f"You now work on {ticket.number}.")
-    return redirect(reverse("ticket-page", args=[ticket.pk]), status=303)
+    return see_other(reverse("ticket-page", args=[ticket.pk]))
 
 
 # --- customer portal ---------------------------------------------------------------------------
@@ -362,7 +362,7 @@ def portal_new(request: HttpRequest) -> HttpResponse:
                 status = error.status_code
             else:
                 messages.success(request, f"Your request is {ticket.number}. We will answer here and by e-mail.")
-                return redirect(reverse("ticket-page", args=[ticket.pk]), status=303)
+                return see_other(reverse("ticket-page", args=[ticket.pk]))
         else:
             status = 400
     else:
@@ -403,6 +403,6 @@ def known_issue_edit(request: HttpRequest, known_issue_id: int | None = None) ->
         if form.is_valid():
             saved = form.save()
             messages.success(request, f"Known issue “{saved.title}” saved.")
-            return redirect(f"{reverse('known-issues')}?q=", status=303)
+            return see_other(f"{reverse('known-issues')}?q=")
         return render(request, "tickets/known_issue_form.html", {"form": form, "issue": issue}, status=400)
     return render(request, "tickets/known_issue_form.html", {"form": form, "issue": issue})

@@ -1,0 +1,339 @@
+"""Ticket pages without a browser: who sees what, bad input, query counts, the CSP."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from helpdesk.roles import Role
+from helpdesk.tests.html_checks import inline_code
+from tickets import services
+from tickets.models import Comment, KnownIssue, Status, Ticket
+from tickets.tests.factories import ApplicationFactory, CommentFactory, TicketFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(user) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def users(customer, other_customer, l1, l2, l3, manager):
+    return {"customer": customer, "other": other_customer, "l1": l1, "l2": l2, "l3": l3, "manager": manager}
+
+
+# --- who sees what ------------------------------------------------------------------------------
+
+AGENT_PAGES = ["/console/", "/queue/", "/known-issues/", "/console/preview/?urgency=high&impact=low"]
+
+
+@pytest.mark.parametrize("path", AGENT_PAGES)
+def test_agent_pages(users, path):
+    assert Client().get(path).status_code == 302  # anonymous: to the login page
+    assert Client().get(path)["Location"].startswith("/login/?next=")
+    for role in ("customer", "other"):
+        assert client_for(users[role]).get(path).status_code == 404, role
+    for role in ("l1", "l2", "l3", "manager"):
+        assert client_for(users[role]).get(path).status_code == 200, role
+
+
+@pytest.mark.parametrize("path", ["/portal/", "/portal/new/"])
+def test_portal_pages_are_for_customers(users, path):
+    assert Client().get(path).status_code == 302
+    assert client_for(users["customer"]).get(path).status_code == 200
+    for role in ("l1", "manager"):
+        assert client_for(users[role]).get(path).status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/known-issues/new/"])
+def test_manager_pages(users, path):
+    assert client_for(users["manager"]).get(path).status_code == 200
+    for role in ("customer", "l1", "l2", "l3"):
+        assert client_for(users[role]).get(path).status_code == 404
+
+
+def test_home_sends_each_role_to_its_work(users):
+    expected = {"customer": "/portal/", "l1": "/console/", "l2": "/queue/", "l3": "/queue/", "manager": "/dashboard/"}
+    for role, target in expected.items():
+        assert client_for(users[role]).get("/")["Location"] == target, role
+    assert Client().get("/")["Location"] == "/login/"
+
+
+def test_login_and_logout_through_the_pages(users):
+    client = Client()
+    response = client.post("/login/", {"username": users["l2"].username, "password": "pass-Word-123"})
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert client.get("/queue/").status_code == 200
+    assert client.get("/logout/").status_code == 405  # only POST logs out
+    assert client.post("/logout/").status_code == 302
+    assert client.get("/queue/").status_code == 302
+
+
+def test_a_wrong_password_is_refused_with_the_form_again(users):
+    response = Client().post("/login/", {"username": users["l2"].username, "password": "nope"})
+    assert response.status_code == 200 and b"Please enter a correct username and password" in response.content
+
+
+def test_a_customer_sees_only_own_tickets_and_no_internal_notes(users):
+    mine = services.ticket_create(actor=users["customer"], title="Mine")
+    theirs = services.ticket_create(actor=users["other"], title="Theirs")
+    services.comment_create(ticket=mine, actor=users["l1"], body="Public answer")
+    services.comment_create(ticket=mine, actor=users["l1"], body="INTERNAL-ONLY note", internal=True)
+    client = client_for(users["customer"])
+    page = client.get(f"/tickets/{mine.pk}/").content.decode()
+    assert "Public answer" in page and "INTERNAL-ONLY" not in page
+    assert "Escalate" not in page and "Claim" not in page  # no agent actions
+    assert client.get(f"/tickets/{theirs.pk}/").status_code == 404
+    assert client.get("/tickets/999999999/").status_code == 404
+    portal = client.get("/portal/").content.decode()
+    assert "Mine" in portal and "Theirs" not in portal
+    # Actions on someone else's ticket: 404, nothing written.
+    assert client.post(f"/tickets/{theirs.pk}/comment/", {"body": "hi"}).status_code == 404
+    assert not Comment.objects.filter(ticket=theirs).exists()
+    # Agent actions on their own ticket: refused by the services.
+    assert client.post(f"/tickets/{mine.pk}/claim/").status_code == 403
+    assert client.post(f"/tickets/{mine.pk}/comment/", {"body": "x", "internal": "on"}).status_code == 400
+    assert not Comment.objects.filter(ticket=mine, author=users["customer"]).exists()
+
+
+def test_an_agent_sees_internal_notes_and_actions(users):
+    ticket = services.ticket_create(actor=users["customer"], title="Help")
+    services.comment_create(ticket=ticket, actor=users["l1"], body="INTERNAL-ONLY note", internal=True)
+    page = client_for(users["l1"]).get(f"/tickets/{ticket.pk}/").content.decode()
+    assert "INTERNAL-ONLY note" in page and "Internal note" in page
+    assert 'id="claim"' in page and "Escalate with a handover" in page
+
+
+# --- actions ------------------------------------------------------------------------------------
+
+
+def test_claim_comment_escalate_transition_from_the_page(users):
+    ticket = services.ticket_create(actor=users["customer"], title="Printer")
+    client = client_for(users["l1"])
+    response = client.post(f"/tickets/{ticket.pk}/claim/")
+    assert response.status_code == 303 and response["Location"] == f"/tickets/{ticket.pk}/"
+    assert Ticket.objects.get(pk=ticket.pk).assignee == users["l1"]
+    assert client.post(f"/tickets/{ticket.pk}/comment/", {"body": "On it"}).status_code == 303
+    assert Ticket.objects.get(pk=ticket.pk).first_responded_at is not None
+    response = client.post(f"/tickets/{ticket.pk}/escalate/", {"to_tier": "3", "reason": "deep"})
+    assert response.status_code == 403  # L1 escalates to L2 at most
+    assert Ticket.objects.get(pk=ticket.pk).tier == 1
+    data = {"to_tier": "2", "reason": "Needs L2", "summary": "Printer offline", "steps_tried": "Rebooted"}
+    assert client.post(f"/tickets/{ticket.pk}/escalate/", data).status_code == 303
+    ticket.refresh_from_db()
+    assert ticket.tier == 2 and ticket.assignee is None
+    page = client_for(users["l2"]).get(f"/tickets/{ticket.pk}/").content.decode()
+    assert "Handover from L1" in page and "Printer offline" in page and "Rebooted" in page
+    l2 = client_for(users["l2"])
+    assert l2.post(f"/tickets/{ticket.pk}/transition/", {"status": "resolved"}).status_code == 400  # no resolution
+    assert Ticket.objects.get(pk=ticket.pk).status != Status.RESOLVED
+    response = l2.post(f"/tickets/{ticket.pk}/transition/", {"status": "resolved", "resolution": "Driver fixed"})
+    assert response.status_code == 303 and Ticket.objects.get(pk=ticket.pk).status == Status.RESOLVED
+
+
+def test_linking_to_an_incident_by_number(users):
+    incident = TicketFactory(kind="incident")
+    ticket = TicketFactory()
+    client = client_for(users["l1"])
+    assert client.post(f"/tickets/{ticket.pk}/link/", {"incident": incident.number}).status_code == 303
+    assert Ticket.objects.get(pk=ticket.pk).parent_id == incident.pk
+    for junk in ["HD-", "x", "HD-99999999999999999999", "-1", ""]:
+        response = client.post(f"/tickets/{ticket.pk}/link/", {"incident": junk})
+        assert response.status_code == 400, junk
+    assert client.post(f"/tickets/{ticket.pk}/link/", {"incident": "HD-999999"}).status_code == 404
+
+
+def test_the_console_creates_a_ticket_and_shows_its_number(users):
+    client = client_for(users["l1"])
+    data = {
+        "requester_email": "new.caller@example.com",
+        "title": "VPN",
+        "urgency": "high",
+        "impact": "high",
+        "kind": "incident",
+    }
+    response = client.post("/console/", data)
+    assert response.status_code == 302
+    ticket = Ticket.objects.get(title="VPN")
+    assert response["Location"] == f"/console/?created={ticket.pk}"
+    assert ticket.priority == 1 and ticket.requester.email == "new.caller@example.com"
+    assert ticket.requester.role == Role.CUSTOMER
+    assert ticket.number in client.get(response["Location"]).content.decode()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"requester_email": "not-an-email", "title": "x", "urgency": "high", "impact": "high", "kind": "incident"},
+        {"requester_email": "a@example.com", "title": "", "urgency": "high", "impact": "high", "kind": "incident"},
+        {"requester_email": "a@example.com", "title": "x", "urgency": "huge", "impact": "high", "kind": "incident"},
+        {
+            "requester_email": "a@example.com",
+            "title": "x" * 201,
+            "urgency": "high",
+            "impact": "high",
+            "kind": "incident",
+        },
+        {
+            "requester_email": "a@example.com",
+            "title": "x",
+            "urgency": "high",
+            "impact": "high",
+            "kind": "incident",
+            "application": "99999999999999999999999",
+        },
+        {
+            "requester_email": "a@example.com",
+            "title": "x",
+            "urgency": "high",
+            "impact": "high",
+            "kind": "incident",
+            "parent": "10000000000000000000000",
+        },
+        {
+            "requester_email": "a@example.com",
+            "title": "x\x00y",
+            "urgency": "high",
+            "impact": "high",
+            "kind": "incident",
+        },
+    ],
+)
+def test_the_console_refuses_bad_input_with_a_400_and_saves_nothing(users, data):
+    response = client_for(users["l1"]).post("/console/", data)
+    assert response.status_code == 400
+    assert not Ticket.objects.exists()
+
+
+def test_console_partials_validate_their_input(users):
+    client = client_for(users["l1"])
+    assert client.get("/console/preview/?urgency=x&impact=high").status_code == 400
+    preview = client.get("/console/preview/?urgency=high&impact=high").content.decode()
+    assert "P1 critical" in preview
+    assert client.get("/console/incidents/?application=abc").status_code == 400
+    app = ApplicationFactory()
+    incident = TicketFactory(kind="incident", application=app, title="Mail down")
+    assert incident.number in client.get(f"/console/incidents/?application={app.pk}").content.decode()
+    UserFactory(role=Role.CUSTOMER, email="findme@example.com")
+    assert "findme@example.com" in client.get("/console/requesters/?requester_email=findm").content.decode()
+    assert client.get("/console/requesters/?requester_email=" + "x" * 5000).status_code == 200
+
+
+def test_console_suggestions_rank_matching_known_issues(users):
+    KnownIssue.objects.create(title="Password reset link expired", resolution_steps="Send a new link")
+    KnownIssue.objects.create(title="Printer offline", resolution_steps="Power-cycle")
+    KnownIssue.objects.create(title="Password policy", resolution_steps="x", is_active=False)
+    page = client_for(users["l1"]).get("/console/suggestions/?description=my+password+reset+fails").content.decode()
+    assert "Password reset link expired" in page and "Printer offline" not in page and "Password policy" not in page
+
+
+def test_queue_filters_and_bad_values(users):
+    TicketFactory(tier=2, priority=1, title="Urgent one")
+    TicketFactory(tier=2, priority=4, title="Slow one")
+    TicketFactory(tier=1, priority=1, title="Other tier")
+    client = client_for(users["l2"])
+    page = client.get("/queue/?tier=2&priority=1").content.decode()
+    assert "Urgent one" in page and "Slow one" not in page and "Other tier" not in page
+    for junk in ["priority=9", "status=nope", "ordering=password", "q=" + "x" * 300, "assignee=someone"]:
+        assert client.get(f"/queue/?tier=2&{junk}").status_code == 400, junk
+    assert client.get("/queue/?tier=99&page=abc").status_code == 200  # unknown tier: own tier, bad page: last page
+
+
+def test_next_ticket_never_gives_one_ticket_twice(users):
+    only = TicketFactory(tier=2, priority=2)
+    first = client_for(users["l2"]).post("/queue/next/", {"tier": "2"})
+    assert first.status_code == 303 and first["Location"] == f"/tickets/{only.pk}/"
+    second = client_for(users["manager"]).post("/queue/next/", {"tier": "2"})
+    assert second.status_code == 303 and second["Location"].startswith("/queue/")
+    assert Ticket.objects.get(pk=only.pk).assignee == users["l2"]
+    refused = client_for(users["l1"]).post("/queue/next/", {"tier": "3"})
+    assert refused.status_code == 303  # back to the queue with the reason shown
+
+
+def test_known_issue_editing_by_managers(users):
+    client = client_for(users["manager"])
+    data = {"title": "Mailbox full", "symptoms": "Bounces", "resolution_steps": "Archive old mail", "is_active": "on"}
+    assert client.post("/known-issues/new/", data).status_code == 303
+    issue = KnownIssue.objects.get(title="Mailbox full")
+    data["title"] = "Mailbox is full"
+    assert client.post(f"/known-issues/{issue.pk}/edit/", data).status_code == 303
+    assert KnownIssue.objects.get(pk=issue.pk).title == "Mailbox is full"
+    assert client.post("/known-issues/new/", {"title": "", "resolution_steps": ""}).status_code == 400
+    assert client.get("/known-issues/999999/edit/").status_code == 404
+    assert client_for(users["l1"]).post("/known-issues/new/", data).status_code == 404
+    assert KnownIssue.objects.count() == 1
+
+
+# --- query counts -------------------------------------------------------------------------------
+
+
+def _queue(client):
+    return client.get("/queue/?tier=1")
+
+
+@pytest.mark.parametrize("rows", [2, 25])
+def test_the_queue_runs_a_constant_number_of_queries(users, rows, django_assert_max_num_queries):
+    TicketFactory.create_batch(rows, tier=1, application=ApplicationFactory())
+    client = client_for(users["l1"])
+    with django_assert_max_num_queries(8):
+        assert _queue(client).status_code == 200
+
+
+@pytest.mark.parametrize("rows", [2, 25])
+def test_the_portal_runs_a_constant_number_of_queries(users, rows, django_assert_max_num_queries):
+    TicketFactory.create_batch(rows, requester=users["customer"])
+    client = client_for(users["customer"])
+    with django_assert_max_num_queries(6):
+        assert client.get("/portal/").status_code == 200
+
+
+@pytest.mark.parametrize("rows", [2, 25])
+def test_the_knowledge_base_runs_a_constant_number_of_queries(users, rows, django_assert_max_num_queries):
+    for i in range(rows):
+        KnownIssue.objects.create(title=f"Issue {i}", resolution_steps="steps", application=ApplicationFactory())
+    client = client_for(users["l1"])
+    with django_assert_max_num_queries(6):
+        assert client.get("/known-issues/").status_code == 200
+
+
+@pytest.mark.parametrize("history", [1, 30])
+def test_the_ticket_page_runs_a_constant_number_of_queries(users, history, django_assert_max_num_queries):
+    ticket = services.ticket_create(actor=users["customer"], title="Busy ticket")
+    for i in range(history):
+        CommentFactory(ticket=ticket, author=users["l1"] if i % 2 else users["customer"], internal=bool(i % 3 == 0))
+        services.ticket_update(ticket=ticket, actor=users["l1"], changes={"title": f"Busy ticket {i}"})
+    for role, limit in (("l1", 14), ("customer", 8)):
+        client = client_for(users[role])
+        with django_assert_max_num_queries(limit):
+            assert client.get(f"/tickets/{ticket.pk}/").status_code == 200
+
+
+# --- the strict CSP -----------------------------------------------------------------------------
+
+
+def test_pages_carry_the_csp_and_no_inline_code(users):
+    ticket = services.ticket_create(
+        actor=users["customer"], title="<b onmouseover=alert(1)>x</b>", description="<script>x</script>"
+    )
+    pages = {
+        "l1": ["/console/", "/queue/", "/known-issues/", f"/tickets/{ticket.pk}/"],
+        "customer": ["/portal/", "/portal/new/", f"/tickets/{ticket.pk}/"],
+        "manager": ["/known-issues/new/"],
+    }
+    for role, paths in pages.items():
+        client = client_for(users[role])
+        for path in paths:
+            response = client.get(path)
+            assert response.status_code == 200, path
+            policy = response["Content-Security-Policy"]
+            assert "script-src 'self'" in policy and "default-src 'self'" in policy and "unsafe" not in policy
+            found = inline_code(response.content.decode())
+            assert found == [], (path, found)
+    assert inline_code(Client().get("/login/").content.decode()) == []
+    assert inline_code("<p>&lt;b onclick=x&gt;</p>") == []  # escaped text is not markup
+    assert inline_code('<a href="javascript:x" onclick="y">') == ["a onclick=", "a href=javascript:"]
