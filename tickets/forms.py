@@ -43,6 +43,8 @@ class PortalTicketForm(forms.Form):
 class CommentForm(forms.Form):
     body = forms.CharField(label="Comment", max_length=MAX_TEXT, widget=forms.Textarea)
     internal = forms.BooleanField(label="Internal note (agents only)", required=False)
+    # Size and type are checked by the attachment service, as for the API.
+    file = forms.FileField(label="Attach a file", required=False, allow_empty_file=True)
 
 
 def _tier_choices() -> list[tuple[int, str]]:

@@ -182,8 +182,8 @@ def customer_search(*, query: str, limit: int = 10) -> list[User]:
 
 def ticket_timeline_for(*, user: User, ticket: Ticket) -> list[dict[str, Any]]:
     """Comments and events of a ticket, oldest first, as the caller may see them
-    (customers: public comments and the public history). Two queries."""
-    comments = list(comment_list_for(user=user, ticket=ticket).select_related("author"))
+    (customers: public comments and the public history). Three queries."""
+    comments = list(comment_list_for(user=user, ticket=ticket).select_related("author").prefetch_related("attachments"))
     items: list[dict[str, Any]] = [
         {"at": c.created_at, "kind": "comment", "comment": c, "actor": c.author, "internal": c.internal}
         for c in comments

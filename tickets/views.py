@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -170,6 +172,7 @@ def _render_ticket(
         "agent": agent,
         "timeline": selectors.ticket_timeline_for(user=request.user, ticket=ticket),
         "comment_form": CommentForm(),
+        "attachment_max_mb": settings.HELPDESK_ATTACHMENT_MAX_MB,
     }
     if agent:
         context.update(
@@ -209,7 +212,7 @@ def _ticket_action(form_class, form_name: str, run):
     @require_POST
     def view(request: HttpRequest, ticket_id: int) -> HttpResponse:
         ticket = _visible_ticket(request, ticket_id)
-        form = form_class(request.POST) if form_class else None
+        form = form_class(request.POST, request.FILES) if form_class else None
         if form is not None and not form.is_valid():
             return _render_ticket(request, ticket, status=400, forms={form_name: form})
         try:
@@ -234,7 +237,11 @@ def _claim(request, ticket, data) -> str:
 
 
 def _comment(request, ticket, data) -> str:
-    services.comment_create(ticket=ticket, actor=request.user, body=data["body"], internal=data["internal"])
+    # One transaction: a refused file (type, size) leaves no comment behind either.
+    with transaction.atomic():
+        comment = services.comment_create(ticket=ticket, actor=request.user, body=data["body"], internal=data["internal"])
+        if data.get("file") is not None:
+            services.attachment_create(comment=comment, actor=request.user, upload=data["file"])
     return "Internal note added." if data["internal"] else "Comment added."
 
 

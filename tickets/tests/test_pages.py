@@ -337,3 +337,43 @@ def test_pages_carry_the_csp_and_no_inline_code(users):
     assert inline_code(Client().get("/login/").content.decode()) == []
     assert inline_code("<p>&lt;b onclick=x&gt;</p>") == []  # escaped text is not markup
     assert inline_code('<a href="javascript:x" onclick="y">') == ["a onclick=", "a href=javascript:"]
+
+
+# --- attachments --------------------------------------------------------------------------------
+
+
+def test_a_comment_with_a_file_and_who_may_download_it(users, settings, tmp_path):
+    settings.HELPDESK_ATTACHMENT_ROOT = str(tmp_path)
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    ticket = services.ticket_create(actor=users["customer"], title="Crash")
+    agent = client_for(users["l1"])
+    log = SimpleUploadedFile("crash.log", b"Traceback: boom\n", content_type="text/plain")
+    assert agent.post(f"/tickets/{ticket.pk}/comment/", {"body": "Here is the log", "file": log}).status_code == 303
+    note = SimpleUploadedFile("secret.txt", b"internal detail\n", content_type="text/plain")
+    response = agent.post(f"/tickets/{ticket.pk}/comment/", {"body": "Internal", "internal": "on", "file": note})
+    assert response.status_code == 303
+    public = Comment.objects.get(body="Here is the log").attachments.get()
+    internal = Comment.objects.get(body="Internal").attachments.get()
+
+    customer = client_for(users["customer"])
+    page = customer.get(f"/tickets/{ticket.pk}/").content.decode()
+    assert "crash.log" in page and "secret.txt" not in page
+    download = customer.get(f"/api/v1/attachments/{public.pk}/")
+    assert download.status_code == 200 and download["Content-Disposition"].startswith("attachment")
+    assert b"".join(download.streaming_content) == b"Traceback: boom\n"
+    assert customer.get(f"/api/v1/attachments/{internal.pk}/").status_code == 404
+    assert client_for(users["other"]).get(f"/api/v1/attachments/{public.pk}/").status_code == 404
+
+
+def test_a_refused_file_leaves_no_comment(users, settings, tmp_path):
+    settings.HELPDESK_ATTACHMENT_ROOT = str(tmp_path)
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    ticket = services.ticket_create(actor=users["customer"], title="Crash")
+    page = SimpleUploadedFile("evil.html", b"<script>alert(1)</script>", content_type="text/html")
+    response = client_for(users["l1"]).post(f"/tickets/{ticket.pk}/comment/", {"body": "See file", "file": page})
+    assert response.status_code == 400
+    assert "evil.html" not in response.content.decode() or "not allowed" in response.content.decode().lower()
+    assert not Comment.objects.filter(ticket=ticket).exists()
+    assert list(tmp_path.rglob("*.*")) == [] and not [p for p in tmp_path.rglob("*") if p.is_file()]
