@@ -41,21 +41,7 @@ def full_text_available(db: str) -> bool:
 def known_issues_matching(queryset: QuerySet[KnownIssue], text: str) -> QuerySet[KnownIssue]:
     """Known issues matching every word of ``text``, best match first.
     Text without a letter or digit matches nothing."""
-    words = search_words(text)
-    if not words:
-        return queryset.none()
-    if full_text_available(queryset.db):
-        query = SearchQuery(" & ".join(f"{w}:*" for w in words), search_type="raw", config=SEARCH_CONFIG)
-        return (
-            queryset.alias(search=KNOWN_ISSUE_VECTOR)
-            .filter(search=query)
-            .annotate(rank=SearchRank(KNOWN_ISSUE_VECTOR, query))
-            .order_by("-rank", "-usage_count", "id")
-        )
-    condition = Q()
-    for word in words:
-        condition &= Q(title__icontains=word) | Q(symptoms__icontains=word) | Q(resolution_steps__icontains=word)
-    return queryset.filter(condition).order_by("-usage_count", "title", "id")
+    return _ranked(queryset, search_words(text), every=True)
 
 
 # Suggestions read the words of a whole description; short words say little.
@@ -68,11 +54,17 @@ def known_issues_suggested(queryset: QuerySet[KnownIssue], text: str) -> QuerySe
     description being typed), best match first: ranked by how many words and
     where they match. Unlike the search box, one word is enough."""
     words = list(dict.fromkeys(w for w in _WORD.findall(text.lower()) if len(w) >= SUGGEST_MIN_LENGTH))
-    words = words[:SUGGEST_MAX_WORDS]
+    return _ranked(queryset, words[:SUGGEST_MAX_WORDS], every=False)
+
+
+def _ranked(queryset: QuerySet[KnownIssue], words: list[str], *, every: bool) -> QuerySet[KnownIssue]:
+    """Every word (``every``) or any of them, each a prefix, best rank first; on
+    other databases, substring matches, most used first."""
     if not words:
         return queryset.none()
     if full_text_available(queryset.db):
-        query = SearchQuery(" | ".join(f"{w}:*" for w in words), search_type="raw", config=SEARCH_CONFIG)
+        joiner = " & " if every else " | "
+        query = SearchQuery(joiner.join(f"{w}:*" for w in words), search_type="raw", config=SEARCH_CONFIG)
         return (
             queryset.alias(search=KNOWN_ISSUE_VECTOR)
             .filter(search=query)
@@ -81,5 +73,6 @@ def known_issues_suggested(queryset: QuerySet[KnownIssue], text: str) -> QuerySe
         )
     condition = Q()
     for word in words:
-        condition |= Q(title__icontains=word) | Q(symptoms__icontains=word)
+        matches = Q(title__icontains=word) | Q(symptoms__icontains=word) | Q(resolution_steps__icontains=word)
+        condition = condition & matches if every else condition | matches
     return queryset.filter(condition).order_by("-usage_count", "title", "id")
