@@ -10,7 +10,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Page, Paginator
+<<<<<<< HEAD
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+=======
+from django.http import Http404, HttpRequest, HttpResponse
+from django_htmx.http import HttpResponseClientRedirect
+>>>>>>> mon-pages
 
 from helpdesk import roles
 
@@ -20,6 +25,12 @@ def _requiring(check: Callable[[Any], bool]) -> Callable:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not request.user.is_authenticated:
+                htmx = getattr(request, "htmx", None)
+                if htmx:
+                    # An htmx request (a refresh after the session ended) would swap the
+                    # login page into a fragment: send the browser there, back to the page after.
+                    page = htmx.current_url_abs_path or request.get_full_path()
+                    return HttpResponseClientRedirect(redirect_to_login(page).url)
                 return redirect_to_login(request.get_full_path())
             if not check(request.user):
                 raise Http404  # as the API: a page a role may not use does not exist for it

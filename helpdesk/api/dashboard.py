@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from helpdesk.api.base import IsAgent
-from tickets import selectors
+from helpdesk.selectors import manager_dashboard_for
 
 _oldest = inline_serializer(
     "DashboardOldestTicket",
@@ -54,7 +54,7 @@ DashboardSerializer = inline_serializer(
                 "rate": serializers.FloatField(allow_null=True),
             },
         ),
-        "active_alerts": serializers.IntegerField(),
+        "active_alerts": serializers.IntegerField(help_text="Monitoring alerts firing now."),
     },
 )
 
@@ -64,4 +64,4 @@ class DashboardView(APIView):
 
     @extend_schema(summary="Queue and flow figures for the dashboard", responses=DashboardSerializer)
     def get(self, request: Request) -> Response:
-        return Response(selectors.dashboard_for())
+        return Response(manager_dashboard_for())

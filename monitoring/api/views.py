@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from helpdesk.api.base import AgentReadManagerWrite, IsAgent, IsManager
 from monitoring import selectors
 from monitoring.api import serializers as s
-from monitoring.api.filters import AlertFilter, MetricSourceFilter, MonitorFilter, SilenceFilter
+from monitoring.filters import AlertFilter, MetricSourceFilter, MonitorFilter, SilenceFilter
 from monitoring.models import Alert, Application, MetricSource, Monitor, Silence
 from monitoring.services import alerts, config
 

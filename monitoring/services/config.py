@@ -334,3 +334,19 @@ def silence_update(*, silence: Silence, actor: Any, changes: dict[str, Any]) -> 
     if changes:
         silence.save(update_fields=list(changes))
     return silence
+
+
+def silence_expire(*, silence: Silence, actor: Any, now: datetime | None = None) -> Silence | None:
+    """End a maintenance window now. One in force ends now through
+    :func:`silence_update`, so its history stays; one that has not started yet
+    is withdrawn (deleted: it never muted anything) and None is returned. An
+    ended silence is a Conflict. Takes the silence's row lock."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        silence = Silence.objects.select_for_update().get(pk=silence.pk)
+        if silence.ends_at <= now:
+            raise Conflict("This silence has already ended.")
+        if silence.starts_at >= now:
+            silence.delete()
+            return None
+        return silence_update(silence=silence, actor=actor, changes={"ends_at": now})

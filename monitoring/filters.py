@@ -1,4 +1,4 @@
-"""List filters of the monitoring API. Junk values give a 400, never a 500."""
+"""List filters of monitoring reads (API and pages). Junk values give a 400, never a 500."""
 
 from __future__ import annotations
 
