@@ -10,12 +10,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Page, Paginator
-<<<<<<< HEAD
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-=======
-from django.http import Http404, HttpRequest, HttpResponse
 from django_htmx.http import HttpResponseClientRedirect
->>>>>>> mon-pages
 
 from helpdesk import roles
 

@@ -1,4 +1,4 @@
-"""Template filters the pages share: Markdown, due-time countdowns, query strings."""
+"""Template filters the pages share: Markdown, due-time countdowns, names, figures."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django import template
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.safestring import SafeString, mark_safe
 
 from helpdesk import markdown as md
@@ -43,22 +44,51 @@ def overdue(due: datetime | None) -> bool:
     return due is not None and due < timezone.now()
 
 
-@register.simple_tag(takes_context=True)
-def query_with(context, **changes) -> str:
-    """The current query string with some parameters replaced (for pagination and sorting links)."""
-    params = context["request"].GET.copy()
-    for key, value in changes.items():
-        if value in (None, ""):
-            params.pop(key, None)
-        else:
-            params[key] = value
-    encoded = params.urlencode()
-    return f"?{encoded}" if encoded else "?"
-
-
 @register.filter
 def display_name(user, fallback: str = "") -> str:
     """A user's full name, else username; ``fallback`` for none (the system, nobody)."""
     if user is None:
         return fallback
     return user.get_full_name() or user.username
+
+
+@register.filter
+def iso_datetime(value: str | None) -> datetime | None:
+    """An ISO 8601 string (as the selectors return times for the API) as a datetime."""
+    if not value:
+        return None
+    try:
+        return parse_datetime(str(value))
+    except ValueError:
+        return None
+
+
+@register.filter
+def minutes_duration(minutes: float | None) -> str:
+    """Minutes as a short human duration: "45 min", "3 h 20 min", "2 d 4 h"; "–" for none."""
+    if minutes is None:
+        return "–"
+    total = round(float(minutes))
+    if total < 60:
+        return f"{total} min"
+    hours, rest = divmod(total, 60)
+    if hours < 24:
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+@register.filter
+def percent(rate: float | None, decimals: int = 0) -> str:
+    """A 0..1 rate as a percentage ("80 %"); "–" for none."""
+    if rate is None:
+        return "–"
+    return f"{float(rate) * 100:.{int(decimals)}f} %"
+
+
+@register.filter
+def ticket_number(ticket_id: int | None) -> str:
+    """A ticket id as the number agents read out (HD-000042), without loading the ticket."""
+    from tickets.models import Ticket
+
+    return Ticket(pk=ticket_id).number if ticket_id else ""
