@@ -113,10 +113,10 @@ XSS = [
     "<svg onload=\"document.title='pwned'\"></svg>",
     "<iframe src=\"javascript:document.title='pwned'\"></iframe>",
     "<div style=\"background:url(javascript:document.title='pwned')\">styled</div>",
-    '"><script>document.title=\'pwned\'</script>',
+    "\"><script>document.title='pwned'</script>",
     "<details open ontoggle=\"document.title='pwned'\">",
     "![img](https://evil.example.com/pixel.png)",
-    "<form action=\"https://evil.example.com\"><button>go</button></form>",
+    '<form action="https://evil.example.com"><button>go</button></form>',
     "{{ 7*7 }} {% csrf_token %}",
 ]
 
