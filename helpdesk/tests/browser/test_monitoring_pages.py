@@ -98,3 +98,13 @@ def test_every_main_screen_fits_a_phone_screen(web, manager):
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
     web.goto(f"/tickets/{ticket.pk}/")
     web.screenshot("ticket-page-phone")
+
+
+def test_the_api_docs_and_the_admin_load_cleanly(web, admin_user):
+    """Swagger UI from the sidecar and the Django admin: no console error, nothing from outside."""
+    web.login(admin_user)
+    page = web.page
+    web.goto("/api/docs/")
+    expect(page.locator(".swagger-ui .title").first).to_contain_text("Helpdesk API")
+    web.goto("/admin/")
+    expect(page.get_by_role("heading", name=re.compile("Site administration"))).to_be_visible()
