@@ -139,3 +139,12 @@ class KnownIssueForm(forms.ModelForm):
 
 class KnownIssueSearchForm(forms.Form):
     q = forms.CharField(label="Search", max_length=200, required=False)
+
+
+class ResolveLinkedForm(forms.Form):
+    message = forms.CharField(
+        label="Message to the customers of the linked tickets",
+        max_length=MAX_TEXT,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Posted as a public comment on each linked ticket, which is then resolved with it.",
+    )

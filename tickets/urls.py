@@ -22,6 +22,7 @@ urlpatterns = [
     path("tickets/<int:ticket_id>/transition/", views.ticket_transition, name="ticket-transition"),
     path("tickets/<int:ticket_id>/link/", views.ticket_link, name="ticket-link"),
     path("tickets/<int:ticket_id>/apply-known-issue/", views.ticket_apply_known_issue, name="ticket-apply-known-issue"),
+    path("tickets/<int:ticket_id>/resolve-linked/", views.ticket_resolve_linked, name="ticket-resolve-linked"),
     path("known-issues/", views.known_issues, name="known-issues"),
     path("known-issues/new/", views.known_issue_edit, name="known-issue-new"),
     path("known-issues/<int:known_issue_id>/edit/", views.known_issue_edit, name="known-issue-edit"),

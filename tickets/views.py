@@ -31,6 +31,7 @@ from tickets.forms import (
     LinkForm,
     PortalTicketForm,
     QueueFilterForm,
+    ResolveLinkedForm,
     TransitionForm,
 )
 from tickets.models import ACTIVE_STATUSES, KnownIssue, Level, Ticket
@@ -182,6 +183,7 @@ def _render_ticket(
             deescalate_form=DeescalateForm(initial={"to_tier": max(ticket.tier - 1, 1)}),
             transition_form=TransitionForm(),
             link_form=LinkForm(),
+            resolve_linked_form=ResolveLinkedForm(),
             allowed_statuses=selectors.allowed_statuses(ticket=ticket),
             applied=selectors.known_issues_applied_to(ticket=ticket),
             suggestions=selectors.known_issue_suggestions_for(
@@ -277,7 +279,13 @@ def _apply_known_issue(request, ticket, data) -> str:
     )
 
 
+def _resolve_linked(request, ticket, data) -> str:
+    resolved = services.incident_resolve_linked(incident=ticket, actor=request.user, message=data["message"])
+    return f"{len(resolved)} linked ticket{'s' if len(resolved) != 1 else ''} resolved with your message."
+
+
 ticket_claim = _ticket_action(None, "", _claim)
+ticket_resolve_linked = _ticket_action(ResolveLinkedForm, "resolve_linked_form", _resolve_linked)
 ticket_apply_known_issue = _ticket_action(ApplyKnownIssueForm, "apply_form", _apply_known_issue)
 ticket_comment = _ticket_action(CommentForm, "comment_form", _comment)
 ticket_escalate = _ticket_action(EscalateForm, "escalate_form", _escalate)

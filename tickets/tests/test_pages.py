@@ -378,3 +378,25 @@ def test_a_refused_file_leaves_no_comment(users, settings, tmp_path):
     assert "evil.html" not in response.content.decode() or "not allowed" in response.content.decode().lower()
     assert not Comment.objects.filter(ticket=ticket).exists()
     assert list(tmp_path.rglob("*.*")) == [] and not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_an_incident_resolves_its_linked_tickets_with_one_message(users):
+    incident = TicketFactory(kind="incident", tier=2)
+    linked = [TicketFactory(tier=1) for _ in range(3)]
+    for ticket in linked:
+        services.ticket_update(ticket=ticket, actor=users["l1"], changes={"parent": incident})
+    incident.refresh_from_db()
+    engineer = client_for(users["l2"])
+    assert "Resolve the linked tickets" in engineer.get(f"/tickets/{incident.pk}/").content.decode()
+    assert engineer.post(f"/tickets/{incident.pk}/resolve-linked/", {"message": ""}).status_code == 400
+    response = engineer.post(f"/tickets/{incident.pk}/resolve-linked/", {"message": "Payments work again."})
+    assert response.status_code == 303
+    for ticket in linked:
+        ticket.refresh_from_db()
+        assert ticket.status == Status.RESOLVED and ticket.resolution == "Payments work again."
+        assert Comment.objects.filter(ticket=ticket, internal=False, body="Payments work again.").exists()
+    # L1 may not work the L2 incident: refused, nothing changes.
+    other = TicketFactory(tier=1)
+    services.ticket_update(ticket=other, actor=users["l1"], changes={"parent": incident})
+    assert client_for(users["l1"]).post(f"/tickets/{incident.pk}/resolve-linked/", {"message": "x"}).status_code == 403
+    assert Ticket.objects.get(pk=other.pk).status == Status.NEW
