@@ -54,3 +54,12 @@ bench-polling: venv
 
 clean:
 	rm -rf var staticfiles
+
+# The production setup (gunicorn, Celery worker, PostgreSQL, Redis) under wrk on loopback at
+# 100k tickets: list, detail, dashboard (API and page), create, next; writes docs/PERFORMANCE.md.
+.PHONY: bench-web bench
+bench-web: venv
+	$(PY) -m bench.web --tickets 100000 $(BENCH_ARGS)
+
+# Every benchmark, one after the other (about 20 minutes on 2 cores).
+bench: bench-web bench-escalation bench-polling

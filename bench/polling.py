@@ -66,11 +66,15 @@ from typing import Any
 
 from bench.common import (
     PERFORMANCE_DOC,
+    Proc,
+    celery_command,
     configure_django,
     cpu_description,
     database_create,
     doc_section_write,
     git_revision,
+    proc_start,
+    proc_stop,
     say,
 )
 
@@ -163,54 +167,6 @@ def serve_http(log_path: str) -> None:
 # --- processes ----------------------------------------------------------------------------
 
 
-def _celery_command() -> list[str]:
-    script = Path(sys.executable).with_name("celery")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "celery"]
-
-
-@dataclass
-class Proc:
-    name: str
-    process: subprocess.Popen
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-
-def _start(name: str, command: list[str], env: dict[str, str], log_path: Path) -> Proc:
-    with open(log_path, "wb") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, stopped as a whole
-        )
-    return Proc(name, process, log_path)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Warm shutdown, then kill the process group if it does not stop in time."""
-    if process.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 def http_source_start(log_path: Path) -> tuple[subprocess.Popen, int]:
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.polling", "--serve-http", str(log_path)],
@@ -222,7 +178,7 @@ def http_source_start(log_path: Path) -> tuple[subprocess.Popen, int]:
     )
     line = process.stdout.readline().strip()
     if not line.startswith("PORT "):
-        _stop(process)
+        proc_stop(process)
         raise SystemExit(f"the HTTP source did not start: {line!r}")
     return process, int(line.split()[1])
 
@@ -252,7 +208,7 @@ def celery_env(args: argparse.Namespace, var_dir: Path) -> dict[str, str]:
 
 def worker_command(args: argparse.Namespace) -> list[str]:
     return [
-        *_celery_command(),
+        *celery_command(),
         "-A",
         "helpdesk",
         "worker",
@@ -265,7 +221,7 @@ def worker_command(args: argparse.Namespace) -> list[str]:
 
 
 def beat_command(var_dir: Path) -> list[str]:
-    return [*_celery_command(), "-A", "helpdesk", "beat", "-s", str(var_dir / "celerybeat-schedule"), "--loglevel=INFO"]
+    return [*celery_command(), "-A", "helpdesk", "beat", "-s", str(var_dir / "celerybeat-schedule"), "--loglevel=INFO"]
 
 
 def broker_clear(url: str) -> None:
@@ -1049,8 +1005,8 @@ def main(argv: list[str] | None = None) -> int:
         connections.close_all()
 
         env = celery_env(args, log_dir / "var")
-        worker = _start("worker", worker_command(args), env, log_dir / "worker.log")
-        beat = _start("beat", beat_command(log_dir / "var"), env, log_dir / "beat.log")
+        worker = proc_start("worker", worker_command(args), env, log_dir / "worker.log")
+        beat = proc_start("beat", beat_command(log_dir / "var"), env, log_dir / "beat.log")
         procs = [worker, beat]
         _wait_for("the worker is ready", lambda: " ready." in worker.log(), procs, 90)
         _wait_for("beat sends the dispatcher", lambda: "monitoring-dispatch" in beat.log(), procs, 60)
@@ -1097,8 +1053,8 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(1.0)
     finally:
         for proc in reversed(procs):  # beat first, then the worker
-            _stop(proc.process)
-        _stop(http_proc)
+            proc_stop(proc.process)
+        proc_stop(http_proc)
         with contextlib.suppress(Exception):
             broker_clear(args.broker)
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 
@@ -33,6 +34,12 @@ def home_url_for(user) -> str:
     if roles.is_agent(user):
         return reverse("console") if roles.tier_of(user) == 1 else reverse("queue")
     return reverse("portal")
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """For pages that name no icon (the admin's); resolved per request, as the
+    static manifest exists only after collectstatic."""
+    return redirect(static("favicon.svg"), permanent=True)
 
 
 def home(request: HttpRequest) -> HttpResponse:
