@@ -252,6 +252,10 @@ HELPDESK_INCIDENT_IMPACT_LINKS = env_int("HELPDESK_INCIDENT_IMPACT_LINKS", 5)
 HELPDESK_SAMPLE_RETENTION_DAYS = env_int("HELPDESK_SAMPLE_RETENTION_DAYS", 30)
 HELPDESK_ESCALATION_TICK_SECONDS = env_int("HELPDESK_ESCALATION_TICK_SECONDS", 60)
 HELPDESK_POLL_DISPATCH_SECONDS = env_int("HELPDESK_POLL_DISPATCH_SECONDS", 3)
+# How long an Idempotency-Key replays its first answer (helpdesk.idempotency).
+HELPDESK_IDEMPOTENCY_TTL_HOURS = env_int("HELPDESK_IDEMPOTENCY_TTL_HOURS", 24)
+# PATCH of a versioned object without If-Match is a 428 (lost-update protection).
+HELPDESK_REQUIRE_IF_MATCH = env_bool("HELPDESK_REQUIRE_IF_MATCH", True)
 
 # `expires` drops runs that queued up while no worker was there.
 CELERY_BEAT_SCHEDULE: dict = {
@@ -268,6 +272,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "options": {"expires": 55},
     },
     "tickets-autoclose": {"task": "tickets.autoclose_resolved", "schedule": 3600.0, "options": {"expires": 3000}},
+    "helpdesk-purge-idempotency-keys": {
+        "task": "helpdesk.purge_idempotency_keys",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
     # Files whose attachment rows are gone (deleted with their comment).
     "tickets-purge-attachment-files": {
         "task": "tickets.purge_attachment_files",

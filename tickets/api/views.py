@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 
 from helpdesk.api.base import AgentReadManagerWrite, IsAgent, IsManager
 from helpdesk.errors import NotFound, StaleVersion, TooLarge
+from helpdesk.idempotency import idempotent
 from tickets import attachments, selectors, services
 from tickets.api import serializers as s
 from tickets.filters import KnownIssueFilter, TicketFilter
@@ -83,6 +84,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return selectors.ticket_get_for(user=self.request.user, ticket_id=self.kwargs["pk"])
 
     @extend_schema(request=s.TicketCreateSerializer, responses={201: s.TicketSerializer})
+    @idempotent
     def create(self, request: Request) -> Response:
         data = validated(s.TicketCreateSerializer, request)
         ticket = services.ticket_create(actor=request.user, **data)
@@ -116,11 +118,13 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return ticket_response(ticket)
 
     @extend_schema(request=None, responses={200: s.TicketSerializer})
+    @idempotent
     @action(detail=True, methods=["post"])
     def claim(self, request: Request, pk: str) -> Response:
         return ticket_response(services.ticket_claim(ticket=self.get_ticket(), actor=request.user))
 
     @extend_schema(request=s.AssignSerializer, responses={200: s.TicketSerializer})
+    @idempotent
     @action(detail=True, methods=["post"])
     def assign(self, request: Request, pk: str) -> Response:
         ticket = self.get_ticket()
@@ -128,6 +132,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return ticket_response(services.ticket_assign(ticket=ticket, actor=request.user, assignee=data["assignee"]))
 
     @extend_schema(request=s.EscalateSerializer, responses={200: s.TicketSerializer})
+    @idempotent
     @action(detail=True, methods=["post"])
     def escalate(self, request: Request, pk: str) -> Response:
         ticket = self.get_ticket()
@@ -135,6 +140,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return ticket_response(services.ticket_escalate(ticket=ticket, actor=request.user, **data))
 
     @extend_schema(request=s.DeescalateSerializer, responses={200: s.TicketSerializer})
+    @idempotent
     @action(detail=True, methods=["post"])
     def deescalate(self, request: Request, pk: str) -> Response:
         ticket = self.get_ticket()
@@ -145,6 +151,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         request=s.TransitionSerializer,
         responses={200: s.TicketSerializer, 409: OpenApiResponse(description="Not allowed from this status")},
     )
+    @idempotent
     @action(detail=True, methods=["post"])
     def transition(self, request: Request, pk: str) -> Response:
         ticket = self.get_ticket()
@@ -156,6 +163,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(methods=["GET"], responses={200: s.CommentSerializer(many=True)})
     @extend_schema(methods=["POST"], request=s.CommentSerializer, responses={201: s.CommentSerializer})
+    @idempotent
     @action(detail=True, methods=["get", "post"], serializer_class=s.CommentSerializer, filterset_class=None)
     def comments(self, request: Request, pk: str) -> Response:
         ticket = self.get_ticket()
@@ -197,6 +205,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         request=s.ResolveLinkedSerializer,
         responses={200: inline_serializer("ResolvedLinked", {"resolved": drf_serializers.ListField()})},
     )
+    @idempotent
     @action(detail=True, methods=["post"], url_path="resolve-linked")
     def resolve_linked(self, request: Request, pk: str) -> Response:
         """Resolve every active ticket linked to this incident with one public message."""
@@ -214,6 +223,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             412: OpenApiResponse(description="Stale version"),
         },
     )
+    @idempotent
     @action(detail=True, methods=["post"], url_path="apply-known-issue")
     def apply_known_issue(self, request: Request, pk: str) -> Response:
         """Post the known issue's steps as a public comment, link it, count it and
@@ -236,6 +246,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         request=s.NextTicketSerializer,
         responses={200: s.TicketSerializer, 204: OpenApiResponse(description="The queue is empty")},
     )
+    @idempotent
     @action(detail=False, methods=["post"], url_path="next", permission_classes=[IsAgent])
     def next_ticket(self, request: Request) -> Response:
         data = validated(s.NextTicketSerializer, request)
