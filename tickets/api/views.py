@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.conf import settings
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -23,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from helpdesk.api.base import AgentReadManagerWrite, IsAgent, IsManager
-from helpdesk.errors import NotFound, StaleVersion, TooLarge
+from helpdesk.errors import NotFound, PreconditionRequired, StaleVersion, TooLarge
 from helpdesk.idempotency import idempotent
 from tickets import attachments, selectors, services
 from tickets.api import serializers as s
@@ -43,6 +44,19 @@ def expected_version(request: Request) -> int | None:
     if not match:
         raise StaleVersion("If-Match does not name a ticket version.")
     return int(match.group(1))
+
+
+def required_version(request: Request, ticket: Ticket) -> int | None:
+    """Like expected_version, but a change without If-Match is a 428 (unless
+    HELPDESK_REQUIRE_IF_MATCH is off): a client must say which version it edits,
+    or two editors silently overwrite each other. `If-Match: *` opts out explicitly."""
+    if "If-Match" not in request.headers and settings.HELPDESK_REQUIRE_IF_MATCH:
+        raise PreconditionRequired(
+            f'If-Match is required: send the ETag of the version you edit, e.g. If-Match: "{ticket.version}" '
+            f"(the current version), or If-Match: * to overwrite whatever is there.",
+            current_version=ticket.version,
+        )
+    return expected_version(request)
 
 
 def ticket_response(ticket: Ticket, code: int = status.HTTP_200_OK) -> Response:
@@ -102,18 +116,28 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         request=s.TicketUpdateSerializer,
-        parameters=[OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER)],
-        responses={200: s.TicketSerializer, 412: OpenApiResponse(description="Stale version")},
+        parameters=[
+            OpenApiParameter(
+                "If-Match",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description='The ETag of the version being edited, e.g. "3"; `*` for any version.',
+            )
+        ],
+        responses={
+            200: s.TicketSerializer,
+            412: OpenApiResponse(description="Stale version"),
+            428: OpenApiResponse(description="If-Match missing"),
+        },
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         ticket = self.get_ticket()
+        version = required_version(request, ticket)
         serializer = s.TicketUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         ticket = services.ticket_update(
-            ticket=ticket,
-            actor=request.user,
-            changes=dict(serializer.validated_data),
-            expected_version=expected_version(request),
+            ticket=ticket, actor=request.user, changes=dict(serializer.validated_data), expected_version=version
         )
         return ticket_response(ticket)
 
