@@ -65,5 +65,11 @@ class StaleVersion(ServiceError):
     status_code = 412
 
 
+class PreconditionRequired(ServiceError):
+    """428: a change of a versioned object must name the version it was based on (If-Match)."""
+
+    status_code = 428
+
+
 def field_error(field: str, message: str) -> InvalidInput:
     return InvalidInput({field: [message]})

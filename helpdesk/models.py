@@ -39,3 +39,30 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
+
+
+class IdempotencyKey(models.Model):
+    """The stored first answer to a POST sent with an `Idempotency-Key` header.
+
+    One row per (user, key): the unique constraint is the lock that makes a
+    racing retry wait for the first request and then replay its answer. A row
+    is only ever visible together with its response (it is inserted and filled
+    in the same transaction as the work it records)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # sha256 of method, path and the parsed body: the same key with another request is a 422.
+    fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField(null=True)
+    response_headers = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

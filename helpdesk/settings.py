@@ -34,14 +34,25 @@ def env_list(name: str, default: str) -> list[str]:
 HELPDESK_ENV = os.environ.get("HELPDESK_ENV", "development")
 PRODUCTION = HELPDESK_ENV == "production"
 
+DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if PRODUCTION:
+if PRODUCTION:
+    # Secrets come from the environment only; never a default baked into the code.
+    if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set when HELPDESK_ENV=production")
-    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
+    if SECRET_KEY == DEV_SECRET_KEY:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is the development default; set a long random value when HELPDESK_ENV=production"
+        )
+elif not SECRET_KEY:
+    SECRET_KEY = DEV_SECRET_KEY
 
 DEBUG = env_bool("DEBUG", not PRODUCTION)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DEBUG must be off when HELPDESK_ENV=production (debug pages leak settings and code)")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0.0.1,[::1],testserver")
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must be set when HELPDESK_ENV=production")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
@@ -115,6 +126,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "helpdesk.User"
+# Argon2 first: new and changed passwords use it; a PBKDF2 hash from before still
+# verifies and is rehashed to Argon2 at the next login.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -147,7 +166,24 @@ STORAGES = {
 # that check permissions.
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 
+# --- Cache ------------------------------------------------------------------
+# Throttle counters (API and page login) live here. Several web processes must
+# share them: set CACHE_URL=redis://... in production; the default is per process.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL.startswith(("redis://", "rediss://"))
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # --- Pages ----------------------------------------------------------------
+# The page login: after this many failed attempts for one username, or from one
+# client address, within the window, POST /login/ answers 429 until the window ends.
+HELPDESK_LOGIN_MAX_FAILURES = env_int("HELPDESK_LOGIN_MAX_FAILURES", 5)
+HELPDESK_LOGIN_MAX_FAILURES_PER_IP = env_int("HELPDESK_LOGIN_MAX_FAILURES_PER_IP", 20)
+HELPDESK_LOGIN_WINDOW_MINUTES = env_int("HELPDESK_LOGIN_WINDOW_MINUTES", 15)
 # A strict Content-Security-Policy: every script, style, image and request comes
 # from this server (htmx and our JS are static files; no inline code, no CDN).
 from csp.constants import NONE, SELF  # noqa: E402
@@ -206,8 +242,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
+        # Urgency, impact and application criticality share one scale (high, medium,
+        # low): one enum, or drf-spectacular warns (and check --deploy fails) about two
+        # names for the same choice set.
         "LevelEnum": "tickets.models.Level",
-        "CriticalityEnum": "monitoring.models.Criticality",
         "SourceKindEnum": "monitoring.models.SourceKind",
         "KindEnum": "tickets.models.Kind",
     },
@@ -252,6 +290,10 @@ HELPDESK_INCIDENT_IMPACT_LINKS = env_int("HELPDESK_INCIDENT_IMPACT_LINKS", 5)
 HELPDESK_SAMPLE_RETENTION_DAYS = env_int("HELPDESK_SAMPLE_RETENTION_DAYS", 30)
 HELPDESK_ESCALATION_TICK_SECONDS = env_int("HELPDESK_ESCALATION_TICK_SECONDS", 60)
 HELPDESK_POLL_DISPATCH_SECONDS = env_int("HELPDESK_POLL_DISPATCH_SECONDS", 3)
+# How long an Idempotency-Key replays its first answer (helpdesk.idempotency).
+HELPDESK_IDEMPOTENCY_TTL_HOURS = env_int("HELPDESK_IDEMPOTENCY_TTL_HOURS", 24)
+# PATCH of a versioned object without If-Match is a 428 (lost-update protection).
+HELPDESK_REQUIRE_IF_MATCH = env_bool("HELPDESK_REQUIRE_IF_MATCH", True)
 
 # `expires` drops runs that queued up while no worker was there.
 CELERY_BEAT_SCHEDULE: dict = {
@@ -268,6 +310,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "options": {"expires": 55},
     },
     "tickets-autoclose": {"task": "tickets.autoclose_resolved", "schedule": 3600.0, "options": {"expires": 3000}},
+    "helpdesk-purge-idempotency-keys": {
+        "task": "helpdesk.purge_idempotency_keys",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
     # Files whose attachment rows are gone (deleted with their comment).
     "tickets-purge-attachment-files": {
         "task": "tickets.purge_attachment_files",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import current_app
+from celery import current_app, shared_task
 
 log = logging.getLogger(__name__)
 
@@ -29,3 +29,11 @@ def enqueue(task_name: str, *, fallback: bool = True, **kwargs: Any) -> bool:
         task.apply(kwargs=kwargs)
         return False
     return True
+
+
+@shared_task(name="helpdesk.purge_idempotency_keys", acks_late=True)
+def purge_idempotency_keys() -> int:
+    """Expired Idempotency-Key rows (safe to run twice)."""
+    from helpdesk.idempotency import idempotency_keys_purge
+
+    return idempotency_keys_purge()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.conf import settings
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -23,7 +24,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from helpdesk.api.base import AgentReadManagerWrite, IsAgent, IsManager
-from helpdesk.errors import NotFound, StaleVersion, TooLarge
+from helpdesk.errors import NotFound, PreconditionRequired, StaleVersion, TooLarge
+from helpdesk.idempotency import idempotent
 from tickets import attachments, selectors, services
 from tickets.api import serializers as s
 from tickets.filters import KnownIssueFilter, TicketFilter
@@ -42,6 +44,19 @@ def expected_version(request: Request) -> int | None:
     if not match:
         raise StaleVersion("If-Match does not name a ticket version.")
     return int(match.group(1))
+
+
+def required_version(request: Request, ticket: Ticket) -> int | None:
+    """Like expected_version, but a change without If-Match is a 428 (unless
+    HELPDESK_REQUIRE_IF_MATCH is off): a client must say which version it edits,
+    or two editors silently overwrite each other. `If-Match: *` opts out explicitly."""
+    if "If-Match" not in request.headers and settings.HELPDESK_REQUIRE_IF_MATCH:
+        raise PreconditionRequired(
+            f'If-Match is required: send the ETag of the version you edit, e.g. If-Match: "{ticket.version}" '
+            f"(the current version), or If-Match: * to overwrite whatever is there.",
+            current_version=ticket.version,
+        )
+    return expected_version(request)
 
 
 def ticket_response(ticket: Ticket, code: int = status.HTTP_200_OK) -> Response:
@@ -83,6 +98,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return selectors.ticket_get_for(user=self.request.user, ticket_id=self.kwargs["pk"])
 
     @extend_schema(request=s.TicketCreateSerializer, responses={201: s.TicketSerializer})
+    @idempotent
     def create(self, request: Request) -> Response:
         data = validated(s.TicketCreateSerializer, request)
         ticket = services.ticket_create(actor=request.user, **data)
@@ -100,27 +116,39 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         request=s.TicketUpdateSerializer,
-        parameters=[OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER)],
-        responses={200: s.TicketSerializer, 412: OpenApiResponse(description="Stale version")},
+        parameters=[
+            OpenApiParameter(
+                "If-Match",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description='The ETag of the version being edited, e.g. "3"; `*` for any version.',
+            )
+        ],
+        responses={
+            200: s.TicketSerializer,
+            412: OpenApiResponse(description="Stale version"),
+            428: OpenApiResponse(description="If-Match missing"),
+        },
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         ticket = self.get_ticket()
+        version = required_version(request, ticket)
         serializer = s.TicketUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         ticket = services.ticket_update(
-            ticket=ticket,
-            actor=request.user,
-            changes=dict(serializer.validated_data),
-            expected_version=expected_version(request),
+            ticket=ticket, actor=request.user, changes=dict(serializer.validated_data), expected_version=version
         )
         return ticket_response(ticket)
 
     @extend_schema(request=None, responses={200: s.TicketSerializer})
+    @idempotent
     @action(detail=True, methods=["post"])
     def claim(self, request: Request, pk: str) -> Response:
         return ticket_response(services.ticket_claim(ticket=self.get_ticket(), actor=request.user))
 
     @extend_schema(request=s.AssignSerializer, responses={200: s.TicketSerializer})
+    @idempotent
     @action(detail=True, methods=["post"])
     def assign(self, request: Request, pk: str) -> Response:
         ticket = self.get_ticket()
@@ -128,6 +156,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return ticket_response(services.ticket_assign(ticket=ticket, actor=request.user, assignee=data["assignee"]))
 
     @extend_schema(request=s.EscalateSerializer, responses={200: s.TicketSerializer})
+    @idempotent
     @action(detail=True, methods=["post"])
     def escalate(self, request: Request, pk: str) -> Response:
         ticket = self.get_ticket()
@@ -135,6 +164,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return ticket_response(services.ticket_escalate(ticket=ticket, actor=request.user, **data))
 
     @extend_schema(request=s.DeescalateSerializer, responses={200: s.TicketSerializer})
+    @idempotent
     @action(detail=True, methods=["post"])
     def deescalate(self, request: Request, pk: str) -> Response:
         ticket = self.get_ticket()
@@ -145,6 +175,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         request=s.TransitionSerializer,
         responses={200: s.TicketSerializer, 409: OpenApiResponse(description="Not allowed from this status")},
     )
+    @idempotent
     @action(detail=True, methods=["post"])
     def transition(self, request: Request, pk: str) -> Response:
         ticket = self.get_ticket()
@@ -156,6 +187,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(methods=["GET"], responses={200: s.CommentSerializer(many=True)})
     @extend_schema(methods=["POST"], request=s.CommentSerializer, responses={201: s.CommentSerializer})
+    @idempotent
     @action(detail=True, methods=["get", "post"], serializer_class=s.CommentSerializer, filterset_class=None)
     def comments(self, request: Request, pk: str) -> Response:
         ticket = self.get_ticket()
@@ -197,6 +229,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         request=s.ResolveLinkedSerializer,
         responses={200: inline_serializer("ResolvedLinked", {"resolved": drf_serializers.ListField()})},
     )
+    @idempotent
     @action(detail=True, methods=["post"], url_path="resolve-linked")
     def resolve_linked(self, request: Request, pk: str) -> Response:
         """Resolve every active ticket linked to this incident with one public message."""
@@ -214,6 +247,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             412: OpenApiResponse(description="Stale version"),
         },
     )
+    @idempotent
     @action(detail=True, methods=["post"], url_path="apply-known-issue")
     def apply_known_issue(self, request: Request, pk: str) -> Response:
         """Post the known issue's steps as a public comment, link it, count it and
@@ -236,6 +270,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         request=s.NextTicketSerializer,
         responses={200: s.TicketSerializer, 204: OpenApiResponse(description="The queue is empty")},
     )
+    @idempotent
     @action(detail=False, methods=["post"], url_path="next", permission_classes=[IsAgent])
     def next_ticket(self, request: Request) -> Response:
         data = validated(s.NextTicketSerializer, request)

@@ -87,3 +87,9 @@ class AttachmentFactory(factory.django.DjangoModelFactory):
     content_type = "image/png"
     sha256 = "0" * 64
     uploaded_by = factory.SelfAttribute("comment.author")
+
+
+def if_match(ticket: Ticket | int) -> dict[str, str]:
+    """Test-client kwargs naming the ticket's current version (PATCH needs If-Match)."""
+    pk = ticket.pk if isinstance(ticket, Ticket) else ticket
+    return {"HTTP_IF_MATCH": f'"{Ticket.objects.get(pk=pk).version}"'}

@@ -12,7 +12,7 @@ from helpdesk.models import User
 from helpdesk.roles import Role
 from monitoring.models import Application
 from tickets.models import DEFAULT_MATRIX, Category, PriorityMatrixCell, Status, Ticket, TicketEvent
-from tickets.tests.factories import ApplicationFactory, CategoryFactory, TicketFactory
+from tickets.tests.factories import ApplicationFactory, CategoryFactory, TicketFactory, if_match
 
 pytestmark = pytest.mark.django_db
 
@@ -496,18 +496,18 @@ def test_needs_escalation_when_category_scope_is_above_the_tier(api, l1, l2, man
     tid = r.data["id"]
     listed = api.as_(l1).get(f"{V1}tickets/").data["results"][0]
     assert listed["id"] == tid and listed["needs_escalation"] is True
-    r = api.as_(l1).patch(f"{V1}tickets/{tid}/", {"category": shallow.pk}, format="json")
+    r = api.as_(l1).patch(f"{V1}tickets/{tid}/", {"category": shallow.pk}, format="json", **if_match(tid))
     assert r.status_code == 200 and r.data["needs_escalation"] is False
-    r = api.as_(l1).patch(f"{V1}tickets/{tid}/", {"category": deep.pk}, format="json")
+    r = api.as_(l1).patch(f"{V1}tickets/{tid}/", {"category": deep.pk}, format="json", **if_match(tid))
     assert r.data["needs_escalation"] is True
     r = api.as_(l1).post(f"{V1}tickets/{tid}/escalate/", {"to_tier": 2, "reason": "scope"}, format="json")
     assert r.status_code == 200 and r.data["needs_escalation"] is False
-    r = api.as_(l1).patch(f"{V1}tickets/{tid}/", {"category": None}, format="json")
+    r = api.as_(l1).patch(f"{V1}tickets/{tid}/", {"category": None}, format="json", **if_match(tid))
     assert r.status_code == 403  # L1 no longer works this tier-2 ticket
-    r = api.as_(l2).patch(f"{V1}tickets/{tid}/", {"category": None}, format="json")
+    r = api.as_(l2).patch(f"{V1}tickets/{tid}/", {"category": None}, format="json", **if_match(tid))
     assert r.status_code == 200 and r.data["needs_escalation"] is False
     top = CategoryFactory(scope_tier=3)
-    r = api.as_(manager).patch(f"{V1}tickets/{tid}/", {"category": top.pk}, format="json")
+    r = api.as_(manager).patch(f"{V1}tickets/{tid}/", {"category": top.pk}, format="json", **if_match(tid))
     assert r.data["needs_escalation"] is True
     # A category change by a manager moves the ticket flag, not its tier.
     assert r.data["tier"] == 2

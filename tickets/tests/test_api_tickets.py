@@ -18,6 +18,7 @@ from tickets.tests.factories import (
     CommentFactory,
     TicketFactory,
     UserFactory,
+    if_match,
 )
 
 pytestmark = pytest.mark.django_db
@@ -326,10 +327,10 @@ def test_patch_editable_fields(api, l1, ticket):
 
 def test_patch_links_and_unlinks_a_parent(api, l1, ticket):
     incident = TicketFactory(kind=Kind.INCIDENT)
-    r = api.as_(l1).patch(turl(ticket), {"parent": incident.pk}, format="json")
+    r = api.as_(l1).patch(turl(ticket), {"parent": incident.pk}, format="json", **if_match(ticket))
     assert r.status_code == 200 and r.data["parent"] == incident.pk
     assert Ticket.objects.get(pk=incident.pk).linked_count == 1
-    r = api.as_(l1).patch(turl(ticket), {"parent": None}, format="json")
+    r = api.as_(l1).patch(turl(ticket), {"parent": None}, format="json", **if_match(ticket))
     assert r.status_code == 200 and r.data["parent"] is None
     assert Ticket.objects.get(pk=incident.pk).linked_count == 0
 
@@ -337,11 +338,11 @@ def test_patch_links_and_unlinks_a_parent(api, l1, ticket):
 def test_patch_parent_must_be_an_incident_and_not_itself(api, l1, ticket):
     before = state(ticket)
     other = TicketFactory(kind=Kind.SERVICE_REQUEST)
-    assert api.as_(l1).patch(turl(ticket), {"parent": other.pk}, format="json").status_code == 400
+    assert api.as_(l1).patch(turl(ticket), {"parent": other.pk}, format="json", **if_match(ticket)).status_code == 400
     ticket.kind = Kind.INCIDENT
     ticket.save()
     before = state(ticket)
-    assert api.as_(l1).patch(turl(ticket), {"parent": ticket.pk}, format="json").status_code == 400
+    assert api.as_(l1).patch(turl(ticket), {"parent": ticket.pk}, format="json", **if_match(ticket)).status_code == 400
     assert state(ticket) == before
 
 
@@ -354,7 +355,7 @@ def test_if_match_current_version_succeeds_weak_and_star_too(api, l1, ticket):
 
 @pytest.mark.parametrize("header", ['"1"', '"99"', "W/\"0\"", "garbage"])
 def test_if_match_stale_is_412_and_changes_nothing(api, l1, ticket, header):
-    api.as_(l1).patch(turl(ticket), {"title": "v2"}, format="json")  # version 2
+    api.as_(l1).patch(turl(ticket), {"title": "v2"}, format="json", **if_match(ticket))  # version 2
     before = state(ticket)
     r = api.as_(l1).patch(turl(ticket), {"title": "lost update"}, format="json", HTTP_IF_MATCH=header)
     assert r.status_code == 412, r.data
@@ -385,20 +386,20 @@ def test_stale_if_match_on_transition_is_412(api, l1, ticket):
 )
 def test_patch_of_action_or_derived_fields_is_400(api, l1, ticket, body):
     before = state(ticket)
-    r = api.as_(l1).patch(turl(ticket), body, format="json")
+    r = api.as_(l1).patch(turl(ticket), body, format="json", **if_match(ticket))
     assert r.status_code == 400, r.data
     assert set(body) - {"title"} <= set(r.data)
     assert state(ticket) == before
 
 
 def test_patch_no_change_keeps_the_version(api, l1, ticket):
-    r = api.as_(l1).patch(turl(ticket), {"title": ticket.title}, format="json")
+    r = api.as_(l1).patch(turl(ticket), {"title": ticket.title}, format="json", **if_match(ticket))
     assert r.status_code == 200 and r.data["version"] == ticket.version
 
 
 def test_customer_cannot_patch_own_ticket(api, customer, ticket):
     before = state(ticket)
-    r = api.as_(customer).patch(turl(ticket), {"title": "mine"}, format="json")
+    r = api.as_(customer).patch(turl(ticket), {"title": "mine"}, format="json", **if_match(ticket))
     assert r.status_code == 403
     assert state(ticket) == before
 
@@ -406,15 +407,15 @@ def test_customer_cannot_patch_own_ticket(api, customer, ticket):
 def test_l1_cannot_patch_a_tier3_ticket(api, l1, l3):
     t = TicketFactory(tier=3)
     before = state(t)
-    assert api.as_(l1).patch(turl(t), {"title": "x"}, format="json").status_code == 403
+    assert api.as_(l1).patch(turl(t), {"title": "x"}, format="json", **if_match(t)).status_code == 403
     assert state(t) == before
-    assert api.as_(l3).patch(turl(t), {"title": "x"}, format="json").status_code == 200
+    assert api.as_(l3).patch(turl(t), {"title": "x"}, format="json", **if_match(t)).status_code == 200
 
 
 def test_closed_ticket_cannot_be_patched(api, l1):
     t = TicketFactory(status=Status.CLOSED)
     before = state(t)
-    assert api.as_(l1).patch(turl(t), {"title": "x"}, format="json").status_code == 409
+    assert api.as_(l1).patch(turl(t), {"title": "x"}, format="json", **if_match(t)).status_code == 409
     assert state(t) == before
 
 
@@ -974,3 +975,23 @@ def test_page_size_is_capped_at_200(api, l1, many, size):
 
 def test_page_past_the_end_is_404(api, l1, many):
     assert api.as_(l1).get(API, {"page": 99}).status_code == 404
+
+
+def test_patch_without_if_match_is_428_naming_the_header_and_the_etag(api, l1, ticket):
+    before = state(ticket)
+    r = api.as_(l1).patch(turl(ticket), {"title": "blind write"}, format="json")
+    assert r.status_code == 428, r.data
+    assert "If-Match" in r.data["detail"] and f'"{ticket.version}"' in r.data["detail"]
+    assert r.data["current_version"] == ticket.version
+    assert state(ticket) == before
+
+
+def test_428_does_not_reveal_an_invisible_ticket(api, customer, other_customer):
+    t = TicketFactory(requester=other_customer)
+    assert api.as_(customer).patch(turl(t), {"title": "x"}, format="json").status_code == 404
+
+
+def test_if_match_can_be_made_optional(api, l1, ticket, settings):
+    settings.HELPDESK_REQUIRE_IF_MATCH = False
+    r = api.as_(l1).patch(turl(ticket), {"title": "no header"}, format="json")
+    assert r.status_code == 200 and r.data["title"] == "no header"

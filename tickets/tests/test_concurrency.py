@@ -216,3 +216,59 @@ def test_concurrent_applies_to_one_ticket_have_one_winner():
     assert Comment.objects.filter(ticket=ticket).count() == 1
     kinds = Counter(TicketEvent.objects.filter(ticket=ticket).values_list("kind", flat=True))
     assert kinds == {EventKind.COMMENTED: 1, EventKind.KNOWN_ISSUE_APPLIED: 1, EventKind.STATUS_CHANGED: 1}
+
+
+CLAIMERS = 50
+ROUNDS = 100
+
+
+def test_fifty_agents_claiming_one_ticket_have_one_winner_in_every_round():
+    """50 threads race for one ticket, 100 times over. The threads (and their 50
+    database connections) live across rounds; a barrier starts each round."""
+    tickets = [TicketFactory(tier=1, priority=2).pk for _ in range(ROUNDS)]
+    agents = [UserFactory(role=Role.L1) for _ in range(CLAIMERS)]
+    start = threading.Barrier(CLAIMERS + 1, timeout=THREAD_TIMEOUT)
+    finish = threading.Barrier(CLAIMERS + 1, timeout=THREAD_TIMEOUT)
+    outcomes: list[list[tuple[int, str]]] = [[] for _ in range(ROUNDS)]
+    errors: list[BaseException] = []
+
+    def claimer(index: int) -> None:
+        agent = agents[index]
+        try:
+            for round_ in range(ROUNDS):
+                start.wait()
+                try:
+                    services.ticket_claim(ticket=tickets[round_], actor=agent)
+                    outcomes[round_].append((agent.pk, "won"))
+                except Conflict:
+                    outcomes[round_].append((agent.pk, "conflict"))
+                except BaseException as exc:
+                    errors.append(exc)
+                finish.wait()
+        except threading.BrokenBarrierError as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claimer, args=(i,), daemon=True) for i in range(CLAIMERS)]
+    for thread in threads:
+        thread.start()
+    for _ in range(ROUNDS):
+        start.wait()
+        finish.wait()
+    for thread in threads:
+        thread.join(timeout=THREAD_TIMEOUT)
+    assert not any(thread.is_alive() for thread in threads)
+    assert not errors, errors[0]
+
+    stored = Ticket.objects.in_bulk(tickets)
+    for round_, results in enumerate(outcomes):
+        winners = [agent for agent, result in results if result == "won"]
+        assert len(results) == CLAIMERS
+        assert len(winners) == 1, f"round {round_}: {len(winners)} winners"
+        assert stored[tickets[round_]].assignee_id == winners[0]
+        assert stored[tickets[round_]].version == 3
+    assigned = Counter(
+        TicketEvent.objects.filter(ticket_id__in=tickets, kind=EventKind.ASSIGNED).values_list("ticket_id", flat=True)
+    )
+    assert assigned == {pk: 1 for pk in tickets}
