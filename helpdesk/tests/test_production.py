@@ -30,7 +30,10 @@ PROD_ENV = {
 
 
 def run_with(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "HELPDESK_ENV", "ALLOWED_HOSTS"}}
+    # A deployment's environment: none of the test run's own switches (the browser
+    # tests allow Django's ORM beside Playwright's event loop, for instance).
+    unset = {"DEBUG", "SECRET_KEY", "HELPDESK_ENV", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    base = {k: v for k, v in os.environ.items() if k not in unset}
     return subprocess.run(
         [sys.executable, *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120
     )
