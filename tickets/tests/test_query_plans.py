@@ -44,7 +44,7 @@ def seeded(django_db_setup, django_db_blocker):
                 progress=False,
             )
             with connection.cursor() as cursor:
-                cursor.execute("ANALYZE tickets_ticket, tickets_comment, tickets_ticketevent")
+                cursor.execute("ANALYZE helpdesk_user, tickets_ticket, tickets_comment, tickets_ticketevent")
             yield result
         finally:
             transaction.set_rollback(True)
@@ -110,3 +110,10 @@ def test_the_dashboard_aggregates_read_through_indexes(seeded):
     assert "event_kind_at" in plan(escalated.values("id"))
     active = Ticket.objects.filter(status__in=["new", "open", "pending"]).values("tier")
     assert "Seq Scan on tickets_ticket" not in plan(active)
+
+
+def test_an_agent_finds_the_requester_by_e_mail_through_an_index(seeded):
+    from helpdesk.models import User
+
+    qs = User.objects.filter(email__iexact="Someone@Example.com").order_by("id")[:1]
+    assert "user_email_upper" in plan(qs)
