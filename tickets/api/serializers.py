@@ -193,13 +193,22 @@ class SlaPoliciesSerializer(serializers.Serializer):
     policies = SlaPolicySerializer(many=True, allow_empty=False, max_length=5)
 
 
+@extend_schema_field({"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$", "example": "09:00"})
+class HourMinuteField(serializers.TimeField):
+    """A time of day written "HH:MM" (input also takes "HH:MM:SS"). Not OpenAPI's
+    "time" format, which is RFC 3339's full-time with seconds and an offset."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%H:%M", **kwargs)
+
+
 class BusinessCalendarSerializer(serializers.Serializer):
     timezone = serializers.CharField(max_length=64)
     working_days = serializers.ListField(
         child=serializers.IntegerField(min_value=0, max_value=6), min_length=1, max_length=7
     )
-    day_start = serializers.TimeField(format="%H:%M")
-    day_end = serializers.TimeField(format="%H:%M")
+    day_start = HourMinuteField()
+    day_end = HourMinuteField()
     holiday_country = serializers.CharField(max_length=8, allow_blank=True, required=False)
     holiday_subdivision = serializers.CharField(max_length=16, allow_blank=True, required=False)
     holidays = serializers.ListField(child=serializers.DateField(), max_length=366, required=False)

@@ -1,0 +1,108 @@
+"""Schemathesis against our own OpenAPI schema, in-process (the WSGI app, no network).
+
+Every operation is fuzzed as every role, authenticated with a real API token.
+Managers and admins, who get past the permission checks into validation and the
+services, get schemathesis' coverage phase too (boundary and invalid values for
+every field, then random ones); customers and L1-L3 get the random fuzzing phase,
+which mostly proves the refusals are clean. Checks: no 5xx, a response that
+matches the schema for its status, and the documented content type.
+Reproducible and bounded: derandomized, no example database, a fixed number of
+random examples per operation; the last test asserts the total.
+
+Rerun: ``make test PYTEST_ARGS="helpdesk/tests/test_api_fuzz.py"``; raise
+``FUZZ_EXAMPLES`` for a longer run (the random examples per operation and role).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+from rest_framework.authtoken.models import Token
+from schemathesis.checks import not_a_server_error
+from schemathesis.config import SchemathesisConfig
+from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+
+from helpdesk.roles import Role
+from helpdesk.wsgi import application
+from tickets.tests.factories import UserFactory
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
+MINIMUM_CASES = 1000
+DEEP_ROLES = [Role.MANAGER, Role.ADMIN]
+LIGHT_ROLES = [Role.CUSTOMER, Role.L1, Role.L2, Role.L3]
+CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+SCHEMA_URL = "/api/schema/?format=json"
+
+schema = schemathesis.openapi.from_wsgi(SCHEMA_URL, application)
+random_only = schemathesis.openapi.from_wsgi(
+    SCHEMA_URL, application, config=SchemathesisConfig.from_dict({"phases": {"coverage": {"enabled": False}}})
+)
+HYPOTHESIS = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+CASES: Counter[str] = Counter()
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """Requests go through Django's real WSGI handler, whose request signals close
+    the database connection (and with it the test's transaction); the test client
+    detaches them the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def token_for(db):
+    def make(role: str) -> str:
+        extra = {"is_staff": True, "is_superuser": role == Role.ADMIN} if role in (Role.MANAGER, Role.ADMIN) else {}
+        return Token.objects.create(user=UserFactory(role=role, **extra)).key
+
+    return make
+
+
+def _call(case, role: str, token_for) -> None:
+    CASES[role] += 1
+    case.call_and_validate(headers={"Authorization": f"Token {token_for(role)}"}, checks=CHECKS)
+
+
+@pytest.mark.fuzz
+@pytest.mark.parametrize("role", DEEP_ROLES)
+@schema.parametrize()
+@HYPOTHESIS
+def test_api_fuzz_deep(case, role, token_for):
+    _call(case, role, token_for)
+
+
+@pytest.mark.fuzz
+@pytest.mark.parametrize("role", LIGHT_ROLES)
+@random_only.parametrize()
+@HYPOTHESIS
+def test_api_fuzz(case, role, token_for):
+    _call(case, role, token_for)
+
+
+@pytest.mark.fuzz
+def test_enough_cases_were_fuzzed(request):
+    """Runs after the fuzz tests (same module, later): at least MINIMUM_CASES in all,
+    when the whole module ran."""
+    ran = [item for item in request.session.items if "::test_api_fuzz" in item.nodeid]
+    operations = sum(1 for result in schema.get_all_operations() if result.ok())
+    if len(ran) < operations * (len(DEEP_ROLES) + len(LIGHT_ROLES)):
+        pytest.skip("only part of the fuzz run was selected")
+    total = sum(CASES.values())
+    print(f"\nfuzzed {total} cases over {len(ran)} operation x role tests: {dict(CASES)}")
+    assert total >= MINIMUM_CASES, CASES
