@@ -443,6 +443,14 @@ def _page_rows() -> list[Row]:
                 page_work(tier),
                 lambda w: {"known_issue": w.known_issue.pk},
             ),
+            page(
+                "POST",
+                "/tickets/{ticket_id}/resolve-linked/",
+                t,
+                page_work(tier),
+                {"message": "Fixed: it works again."},
+                note="an incident's action; on a ticket without links it resolves nothing",
+            ),
         ]
     rows += [
         page("GET", "/healthz", "-", expect(everyone=200)),

@@ -165,6 +165,9 @@ def _request(world: World, row: Row, role: str) -> Any:
     client = APIClient()
     if role != "anon":
         client.credentials(HTTP_AUTHORIZATION=f"Token {world.tokens[role]}")
+    if row.method in ("PATCH", "PUT"):
+        # Who may write, not which version: "overwrite whatever is there" (428 without it).
+        client.credentials(**client._credentials, HTTP_IF_MATCH="*")
     if row.fmt == "multipart":
         upload = SimpleUploadedFile("trace.log", b"Traceback ...\n", content_type="text/plain")
         return client.post(url, {"file": upload}, format="multipart")
