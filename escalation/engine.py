@@ -169,5 +169,5 @@ def escalation_tick(*, now: datetime | None = None) -> TickReport:
     now = now or timezone.now()
     report = TickReport(breaches=sla.sla_breaches_record(now=now))
     for rule in EscalationRule.objects.filter(enabled=True).select_related("assign_to").order_by("order", "pk"):
-        report.fired[rule.pk] = rule_apply(rule, now=now)
+        report.fired[rule.pk] = rule_apply(rule, now=now, batch_size=settings.HELPDESK_ESCALATION_BATCH_SIZE)
     return report

@@ -289,6 +289,9 @@ HELPDESK_ATTACHMENT_ROOT = Path(os.environ.get("HELPDESK_ATTACHMENT_ROOT", VAR_D
 HELPDESK_INCIDENT_IMPACT_LINKS = env_int("HELPDESK_INCIDENT_IMPACT_LINKS", 5)
 HELPDESK_SAMPLE_RETENTION_DAYS = env_int("HELPDESK_SAMPLE_RETENTION_DAYS", 30)
 HELPDESK_ESCALATION_TICK_SECONDS = env_int("HELPDESK_ESCALATION_TICK_SECONDS", 60)
+# Tickets a rule fires on per transaction: smaller batches hold row locks for less
+# time; a worker killed mid-tick loses at most its current batch (rolled back whole).
+HELPDESK_ESCALATION_BATCH_SIZE = env_int("HELPDESK_ESCALATION_BATCH_SIZE", 5000)
 HELPDESK_POLL_DISPATCH_SECONDS = env_int("HELPDESK_POLL_DISPATCH_SECONDS", 3)
 # How long an Idempotency-Key replays its first answer (helpdesk.idempotency).
 HELPDESK_IDEMPOTENCY_TTL_HOURS = env_int("HELPDESK_IDEMPOTENCY_TTL_HOURS", 24)
@@ -352,6 +355,9 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+# For django.core.mail.backends.filebased.EmailBackend (one file per connection).
+if os.environ.get("EMAIL_FILE_PATH"):
+    EMAIL_FILE_PATH = os.environ["EMAIL_FILE_PATH"]
 
 # --- Logging ----------------------------------------------------------------
 LOGGING = {

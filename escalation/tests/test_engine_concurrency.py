@@ -62,10 +62,10 @@ def run_together(work) -> list:
 
 
 @pytest.mark.parametrize("batch_size", [1000, 7], ids=["one-batch", "many-batches"])
-def test_two_concurrent_ticks_fire_each_ticket_exactly_once(monkeypatch, batch_size):
+def test_two_concurrent_ticks_fire_each_ticket_exactly_once(monkeypatch, settings, batch_size):
     # Small batches (sweep and rules) make the two ticks interleave batch by batch
     # instead of one taking every row.
-    monkeypatch.setattr(engine, "rule_apply", functools.partial(engine.rule_apply, batch_size=batch_size))
+    settings.HELPDESK_ESCALATION_BATCH_SIZE = batch_size
     monkeypatch.setattr(sla, "sla_breaches_record", functools.partial(sla.sla_breaches_record, batch_size=batch_size))
     EscalationRule.objects.all().delete()
     UserFactory(role=Role.MANAGER, email="lead@example.com")
