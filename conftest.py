@@ -92,3 +92,18 @@ def redis_url() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return url
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of the test's own on a free port (no persistence), stopped
+    by pid at teardown. The fault tests kill and restart it."""
+    from helpdesk.tests.faults import RedisServer, free_port, require_redis_server
+
+    require_redis_server()
+    server = RedisServer(port=free_port(), log_path=tmp_path / "redis.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
