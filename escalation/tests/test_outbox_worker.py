@@ -8,15 +8,9 @@ sweep hands the row over and the worker delivers it exactly once.
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 from django.db import transaction
@@ -24,7 +18,8 @@ from django.db import transaction
 from escalation.models import DeliveryStatus, Notification
 from escalation.notifications import notifications_create, notifications_resend_due
 from helpdesk.celery import app as celery_app
-from helpdesk.tests.brokers import celery_broker, redis_problem
+from helpdesk.tests.brokers import celery_broker
+from helpdesk.tests.faults import RedisServer, free_port, require_redis_server, wait_until
 from helpdesk.tests.processes import Worker, require_postgresql, start_worker, stop
 from tickets.tests.factories import TicketFactory
 
@@ -34,66 +29,15 @@ DELIVER_TASK = "escalation.deliver_notifications"
 WAIT_SECONDS = 30
 
 
-def wait_until(condition: Callable[[], bool], what: str, seconds: float = WAIT_SECONDS, check=None) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check is not None:
-            check()
-        if condition():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"{what}: not within {seconds}s")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass
-class RedisServer:
-    """A throw-away redis-server without persistence, stoppable and restartable on the same port."""
-
-    port: int
-    log_path: Path
-    process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        command += ["--daemonize", "no"]
-        with open(self.log_path, "ab") as out:
-            self.process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        wait_until(lambda: redis_problem(self.url) is None, f"redis-server on port {self.port} answering", 10)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop(self.process)
-            self.process = None
-        wait_until(lambda: redis_problem(self.url) is not None, f"redis-server on port {self.port} gone", 10)
-
-
 @pytest.fixture
 def own_redis(tmp_path) -> Iterator[RedisServer]:
-    if not shutil.which("redis-server"):
-        message = "needs the redis-server binary"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_redis_server()
     server = RedisServer(port=free_port(), log_path=tmp_path / "redis.log")
     server.start()
     try:
         yield server
     finally:
-        if server.process is not None:
-            stop(server.process)
+        server.stop()
 
 
 @pytest.fixture
@@ -143,7 +87,7 @@ def test_broker_outage_the_sweep_delivers_exactly_once(outbox_worker, own_redis,
         wait_until(lambda: state(first) == ("sent", 1), "the first notification sent", check=outbox_worker.assert_alive)
         assert received(first) == 1
 
-        own_redis.stop()
+        own_redis.kill()
         started = time.monotonic()
         second = notify()  # commits, raises nothing
         elapsed = time.monotonic() - started
