@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import threading
 from collections import Counter
-from datetime import timedelta
 
 import pytest
 from django.core import mail
@@ -17,9 +16,10 @@ from django.utils import timezone
 
 from escalation import engine
 from escalation.models import EscalationRule, Notification, RuleFiring, Trigger
+from escalation.tests.due import first_response_overdue
 from helpdesk.roles import Role
 from tickets.events import EventKind
-from tickets.models import Comment, Status, Ticket, TicketEvent
+from tickets.models import Comment, Ticket, TicketEvent
 from tickets.services import sla
 from tickets.tests.factories import UserFactory
 
@@ -69,24 +69,8 @@ def test_two_concurrent_ticks_fire_each_ticket_exactly_once(monkeypatch, setting
     monkeypatch.setattr(sla, "sla_breaches_record", functools.partial(sla.sla_breaches_record, batch_size=batch_size))
     EscalationRule.objects.all().delete()
     UserFactory(role=Role.MANAGER, email="lead@example.com")
+    ids = first_response_overdue(TICKETS)
     now = timezone.now()
-    requester = UserFactory(role=Role.CUSTOMER)
-    Ticket.objects.bulk_create(
-        [
-            Ticket(
-                title=f"Ticket {i}",
-                requester=requester,
-                priority=3,
-                tier=1,
-                status=Status.NEW,
-                queued_at=now - timedelta(hours=2),
-                first_response_due_at=now - timedelta(hours=1),
-                resolution_due_at=now + timedelta(days=1),
-            )
-            for i in range(TICKETS)
-        ]
-    )
-    ids = set(Ticket.objects.values_list("pk", flat=True))
     rule = EscalationRule.objects.create(
         name="Late answer",
         trigger=Trigger.FIRST_RESPONSE_OVERDUE,

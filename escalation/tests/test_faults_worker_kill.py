@@ -13,20 +13,19 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from escalation.models import Channel, DeliveryStatus, EscalationRule, Notification, RuleFiring, Trigger
 from escalation.notifications import notifications_resend_due
+from escalation.tests.due import first_response_overdue
 from helpdesk.celery import app as celery_app
 from helpdesk.roles import Role
 from helpdesk.tests.brokers import celery_broker
 from helpdesk.tests.faults import emails_written, kill_worker, start_celery_beat, start_celery_worker, wait_until
 from helpdesk.tests.processes import require_postgresql, stop
 from tickets.events import EventKind
-from tickets.models import Comment, Status, Ticket, TicketEvent
+from tickets.models import Comment, Ticket, TicketEvent
 from tickets.tests.factories import UserFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -65,22 +64,7 @@ def test_workers_killed_mid_tick_fire_every_ticket_exactly_once(private_redis, w
     receiver = webhook_server([200])
     EscalationRule.objects.all().delete()  # the shipped rules would fire too
     UserFactory(role=Role.MANAGER, email=MANAGER_EMAIL)
-    requester = UserFactory(role=Role.CUSTOMER)
-    now = timezone.now()
-    Ticket.objects.bulk_create(
-        Ticket(
-            title=f"Due ticket {i}",
-            requester=requester,
-            priority=3,
-            tier=1,
-            status=Status.NEW,
-            queued_at=now - timedelta(hours=2),
-            first_response_due_at=now - timedelta(hours=1),
-            resolution_due_at=now + timedelta(days=1),
-        )
-        for i in range(TICKETS)
-    )
-    ids = set(Ticket.objects.values_list("pk", flat=True))
+    ids = first_response_overdue(TICKETS)
     rule = EscalationRule.objects.create(
         name="Late first answer",
         trigger=Trigger.FIRST_RESPONSE_OVERDUE,
