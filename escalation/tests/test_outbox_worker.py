@@ -19,7 +19,7 @@ from escalation.models import DeliveryStatus, Notification
 from escalation.notifications import notifications_create, notifications_resend_due
 from helpdesk.celery import app as celery_app
 from helpdesk.tests.brokers import celery_broker
-from helpdesk.tests.faults import RedisServer, free_port, require_redis_server, wait_until
+from helpdesk.tests.faults import wait_until
 from helpdesk.tests.processes import Worker, require_postgresql, start_worker, stop
 from tickets.tests.factories import TicketFactory
 
@@ -30,22 +30,11 @@ WAIT_SECONDS = 30
 
 
 @pytest.fixture
-def own_redis(tmp_path) -> Iterator[RedisServer]:
-    require_redis_server()
-    server = RedisServer(port=free_port(), log_path=tmp_path / "redis.log")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def outbox_worker(transactional_db, own_redis, tmp_path) -> Iterator[Worker]:
-    """`celery -A helpdesk worker` on the test database, consuming a queue of its own from `own_redis`."""
+def outbox_worker(transactional_db, private_redis, tmp_path) -> Iterator[Worker]:
+    """`celery -A helpdesk worker` on the test database, consuming a queue of its own from `private_redis`."""
     require_postgresql()
     queue = f"helpdesk-test-{uuid.uuid4().hex[:12]}"
-    worker = start_worker(broker_url=own_redis.url, queue=queue, log_path=tmp_path / "worker.log")
+    worker = start_worker(broker_url=private_redis.url, queue=queue, log_path=tmp_path / "worker.log")
     try:
         wait_until(lambda: " ready." in worker.log(), "the worker starting", check=worker.assert_alive)
         yield worker
@@ -59,7 +48,7 @@ def state(pk: int) -> tuple[str, int]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_broker_outage_the_sweep_delivers_exactly_once(outbox_worker, own_redis, webhook_server, monkeypatch):
+def test_broker_outage_the_sweep_delivers_exactly_once(outbox_worker, private_redis, webhook_server, monkeypatch):
     server = webhook_server([200])
     monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
     monkeypatch.setitem(celery_app.conf, "task_default_queue", outbox_worker.queue)
@@ -81,13 +70,13 @@ def test_broker_outage_the_sweep_delivers_exactly_once(outbox_worker, own_redis,
     def received(pk: int) -> int:
         return sum(r.headers.get("X-Helpdesk-Notification") == str(pk) for r in server.requests)
 
-    with celery_broker(own_redis.url):
+    with celery_broker(private_redis.url):
         # The broker is up: delivered by the worker after commit (this also warms the connection pool).
         first = notify()
         wait_until(lambda: state(first) == ("sent", 1), "the first notification sent", check=outbox_worker.assert_alive)
         assert received(first) == 1
 
-        own_redis.kill()
+        private_redis.kill()
         started = time.monotonic()
         second = notify()  # commits, raises nothing
         elapsed = time.monotonic() - started
@@ -97,7 +86,7 @@ def test_broker_outage_the_sweep_delivers_exactly_once(outbox_worker, own_redis,
         time.sleep(0.5)
         assert received(second) == 0
 
-        own_redis.start()
+        private_redis.start()
         deadline = time.monotonic() + WAIT_SECONDS
         # The web process's pooled connection died with the old server; a sweep may
         # need a second tick to get through, like beat would give it.
