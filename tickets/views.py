@@ -241,7 +241,9 @@ def _claim(request, ticket, data) -> str:
 def _comment(request, ticket, data) -> str:
     # One transaction: a refused file (type, size) leaves no comment behind either.
     with transaction.atomic():
-        comment = services.comment_create(ticket=ticket, actor=request.user, body=data["body"], internal=data["internal"])
+        comment = services.comment_create(
+            ticket=ticket, actor=request.user, body=data["body"], internal=data["internal"]
+        )
         if data.get("file") is not None:
             services.attachment_create(comment=comment, actor=request.user, upload=data["file"])
     return "Internal note added." if data["internal"] else "Comment added."
@@ -318,7 +320,10 @@ def queue(request: HttpRequest) -> HttpResponse:
     tickets = selectors.ticket_list_for(
         user=request.user, filters={k: v for k, v in filters.items() if v not in ("", None)}
     )
-    page = paginate(request, tickets.select_related("assignee", "requester", "application"))
+    # The long texts are not shown in the list: not read either.
+    page = paginate(
+        request, tickets.select_related("assignee", "requester", "application").defer("description", "resolution")
+    )
     context = {
         "form": form,
         "tier": tier,
