@@ -22,7 +22,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from helpdesk.api.base import AgentReadManagerWrite, IsAgent, IsManager
-from helpdesk.api.versioning import IF_MATCH, IF_MATCH_RESPONSES, etag, expected_version, required_version
+from helpdesk.api.versioning import (
+    IF_MATCH,
+    IF_MATCH_RESPONSES,
+    VersionedViewSetMixin,
+    etag,
+    expected_version,
+    required_version,
+)
 from helpdesk.errors import NotFound, TooLarge
 from helpdesk.idempotency import idempotent
 from tickets import attachments, selectors, services
@@ -294,7 +301,7 @@ class PriorityMatrixView(APIView):
         return {"cells": [{"impact": i, "urgency": u, "priority": p} for (i, u), p in matrix.items()]}
 
 
-class CategoryViewSet(viewsets.ModelViewSet):
+class CategoryViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
     serializer_class = s.CategorySerializer
     permission_classes = [AgentReadManagerWrite]
     queryset = Category.objects.all()
@@ -304,7 +311,7 @@ class CategoryViewSet(viewsets.ModelViewSet):
 @extend_schema_view(
     list=extend_schema(summary="Known issues; `q` searches title, symptoms and steps as the agent types"),
 )
-class KnownIssueViewSet(viewsets.ModelViewSet):
+class KnownIssueViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
     """The knowledge base: agents read, managers write. Applied known issues
     cannot be deleted (409); retire them with `is_active: false`."""
 
