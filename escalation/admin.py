@@ -9,6 +9,7 @@ from django.http import HttpRequest
 
 from escalation.models import DeliveryStatus, EscalationRule, Notification, RuleFiring
 from escalation.notifications import notifications_retry, validate_notify_spec
+from helpdesk.admin import VersionedAdminMixin
 from tickets.admin import ReadOnlyAdminMixin
 
 
@@ -31,7 +32,7 @@ class EscalationRuleForm(forms.ModelForm):
 
 
 @admin.register(EscalationRule)
-class EscalationRuleAdmin(admin.ModelAdmin):
+class EscalationRuleAdmin(VersionedAdminMixin, admin.ModelAdmin):
     form = EscalationRuleForm
     list_display = ("name", "enabled", "order", "trigger", "threshold", "escalate_to_tier", "updated_at")
     list_filter = ("enabled", "trigger")

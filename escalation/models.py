@@ -42,6 +42,8 @@ class EscalationRule(models.Model):
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # One per configuration edit (API, admin); never bumped by polls or counters. The API's ETag.
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["order", "id"]

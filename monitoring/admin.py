@@ -12,13 +12,14 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from helpdesk.admin import VersionedAdminMixin
 from helpdesk.errors import ServiceError
 from monitoring.models import Alert, Application, MetricSource, Monitor, Silence
 from monitoring.services import config
 
 
 @admin.register(Application)
-class ApplicationAdmin(admin.ModelAdmin):
+class ApplicationAdmin(VersionedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "environment", "criticality", "owner_tier", "slug")
     list_filter = ("environment", "criticality", "owner_tier")
     search_fields = ("name", "slug")

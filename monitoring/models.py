@@ -27,6 +27,8 @@ class Application(models.Model):
     criticality = models.CharField(max_length=8, choices=Criticality.choices, default=Criticality.MEDIUM)
     owner_tier = models.PositiveSmallIntegerField(default=2)
     created_at = models.DateTimeField(auto_now_add=True)
+    # One per configuration edit (API, admin); never bumped by polls or counters. The API's ETag.
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["name", "id"]
@@ -72,6 +74,8 @@ class MetricSource(models.Model):
     last_failed_at = models.DateTimeField(null=True, blank=True)
     last_polled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # One per configuration edit (API, admin); never bumped by polls or counters. The API's ETag.
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["name", "id"]
@@ -145,6 +149,8 @@ class Monitor(models.Model):
     baseline = models.JSONField(default=dict, blank=True)
     baseline_computed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # One per configuration edit (API, admin); never bumped by polls or counters. The API's ETag.
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["application_id", "name", "id"]
@@ -256,6 +262,8 @@ class Silence(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # One per configuration edit (API, admin); never bumped by polls or counters. The API's ETag.
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["-starts_at"]

@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from helpdesk import roles
+from helpdesk.admin import VersionedAdminMixin
 from helpdesk.errors import ServiceError
 from tickets import services
 from tickets.models import (
@@ -35,7 +36,7 @@ class ReadOnlyAdminMixin:
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(VersionedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "scope_tier", "is_active")
     list_filter = ("scope_tier", "is_active")
     search_fields = ("name",)
@@ -62,7 +63,7 @@ class ManagersEditMixin:
 
 
 @admin.register(KnownIssue)
-class KnownIssueAdmin(ManagersEditMixin, admin.ModelAdmin):
+class KnownIssueAdmin(VersionedAdminMixin, ManagersEditMixin, admin.ModelAdmin):
     """Applied known issues cannot be deleted (their links protect them): retire them instead."""
 
     list_display = ("title", "application", "category", "usage_count", "is_active", "updated_at")
@@ -70,7 +71,7 @@ class KnownIssueAdmin(ManagersEditMixin, admin.ModelAdmin):
     search_fields = ("title", "symptoms", "resolution_steps")
     list_select_related = ("application", "category")
     fields = ("title", "symptoms", "resolution_steps", "application", "category", "is_active",
-              "usage_count", "created_at", "updated_at")  # fmt: skip
+              "usage_count", "created_at", "updated_at", "version")  # fmt: skip
     readonly_fields = ("usage_count", "created_at", "updated_at")
     ordering = ("title", "id")
 

@@ -93,6 +93,8 @@ class Category(models.Model):
     # The lowest tier allowed to resolve tickets of this category.
     scope_tier = models.PositiveSmallIntegerField(default=1)
     is_active = models.BooleanField(default=True)
+    # One per configuration edit (API, admin); never bumped by polls or counters. The API's ETag.
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["name"]
@@ -309,6 +311,8 @@ class KnownIssue(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # One per configuration edit (API, admin); never bumped by polls or counters. The API's ETag.
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["title", "id"]

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from helpdesk import roles
 from helpdesk.errors import ServiceError
 from helpdesk.pages import agent_required, customer_required, login_required, manager_required, paginate, see_other
+from helpdesk.versioning import versioned_update
 from tickets import selectors, services
 from tickets.forms import (
     ApplyKnownIssueForm,
@@ -421,7 +422,12 @@ def known_issue_edit(request: HttpRequest, known_issue_id: int | None = None) ->
     form = KnownIssueForm(request.POST or None, instance=issue)
     if request.method == "POST":
         if form.is_valid():
-            saved = form.save()
+            # An edit counts in the version (API clients holding the old ETag get a 412).
+            saved = (
+                versioned_update(instance=issue, changes={f: form.cleaned_data[f] for f in form.changed_data})
+                if issue is not None
+                else form.save()
+            )
             messages.success(request, f"Known issue “{saved.title}” saved.")
             return see_other(f"{reverse('known-issues')}?q=")
         return render(request, "tickets/known_issue_form.html", {"form": form, "issue": issue}, status=400)

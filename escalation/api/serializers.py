@@ -65,7 +65,9 @@ class EscalationRuleSerializer(serializers.ModelSerializer):
             "assign_to",
             "notify",
             "note",
+            "version",
         ]
+        read_only_fields = ["id", "version"]
         extra_kwargs = {"order": {"min_value": -1_000_000, "max_value": 1_000_000}}
 
     def validate_tiers(self, value: list[int]) -> list[int]:

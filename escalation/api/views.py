@@ -10,10 +10,11 @@ from escalation.api.serializers import EscalationRuleSerializer
 from escalation.engine import rule_matches
 from escalation.models import EscalationRule
 from helpdesk.api.base import IsManager
+from helpdesk.api.versioning import VersionedViewSetMixin
 from tickets.api.serializers import TicketSerializer
 
 
-class EscalationRuleViewSet(viewsets.ModelViewSet):
+class EscalationRuleViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
     """Escalation rules (managers). Evaluated by the engine every tick."""
 
     serializer_class = EscalationRuleSerializer

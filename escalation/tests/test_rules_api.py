@@ -16,7 +16,7 @@ from escalation.engine import escalation_tick, rule_matches
 from escalation.models import EscalationRule, Trigger
 from helpdesk.roles import Role
 from tickets.models import Status
-from tickets.tests.factories import ApplicationFactory, CategoryFactory, TicketFactory, UserFactory
+from tickets.tests.factories import ApplicationFactory, CategoryFactory, TicketFactory, UserFactory, if_match
 
 pytestmark = pytest.mark.django_db
 
@@ -40,6 +40,7 @@ FIELDS = {
     "assign_to",
     "notify",
     "note",
+    "version",
 }
 DEFAULT_RULES = importlib.import_module("escalation.migrations.0002_default_rules").DEFAULT_RULES
 
@@ -107,7 +108,7 @@ def test_manager_crud_with_the_spec_shape(api, manager, l2):
     assert detail.status_code == 200 and detail.data == r.data
 
     replaced = body(name="Renamed", trigger="resolution_elapsed_pct", threshold=75, escalate_to_tier=None, notify=[])
-    r = client.put(f"{URL}{pk}/", replaced, format="json")
+    r = client.put(f"{URL}{pk}/", replaced, format="json", **if_match(stored))
     assert r.status_code == 200, r.data
     assert {k: r.data[k] for k in replaced} == replaced
     stored.refresh_from_db()
@@ -119,7 +120,7 @@ def test_manager_crud_with_the_spec_shape(api, manager, l2):
         [],
     )
 
-    r = client.patch(f"{URL}{pk}/", {"enabled": False, "threshold": 0}, format="json")
+    r = client.patch(f"{URL}{pk}/", {"enabled": False, "threshold": 0}, format="json", **if_match(stored))
     assert r.status_code == 200 and r.data["enabled"] is False and r.data["threshold"] == 0
     assert r.data["name"] == "Renamed"
 
@@ -147,6 +148,7 @@ def test_minimal_rule_gets_empty_conditions_and_no_actions(api, manager):
         "assign_to": None,
         "notify": [],
         "note": "",
+        "version": 1,
     }
 
 
@@ -266,10 +268,10 @@ def test_invalid_rules_are_400_and_change_nothing(api, manager, rule, field, ove
     r = client.post(URL, body(**overrides), format="json")
     assert r.status_code == 400, r.data
     assert field in r.data
-    r = client.patch(f"{URL}{rule.pk}/", overrides, format="json")
+    r = client.patch(f"{URL}{rule.pk}/", overrides, format="json", **if_match(rule))
     assert r.status_code == 400, r.data
     assert field in r.data
-    r = client.put(f"{URL}{rule.pk}/", body(**overrides), format="json")
+    r = client.put(f"{URL}{rule.pk}/", body(**overrides), format="json", **if_match(rule))
     assert r.status_code == 400, r.data
     assert snapshot() == before
 
@@ -397,9 +399,21 @@ def migrated(db):
     seeded when it was created may be gone by now.)"""
     executor = MigrationExecutor(connection)
     executor.migrate([("escalation", "0001_initial")])
-    EscalationRule.objects.all().delete()
+    # The model as of 0001: today's has columns later migrations add.
+    historical = executor.loader.project_state(("escalation", "0001_initial")).apps
+    historical.get_model("escalation", "EscalationRule").objects.all().delete()
     executor.loader.build_graph()
     executor.migrate([("escalation", "0002_default_rules")])
+    # ...and the later ones, so the table has every column the model has. PostgreSQL
+    # alters no table with deferred constraint checks pending: run them first.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes("escalation"))
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def test_default_rules_exist_after_migrations(migrated):
@@ -420,6 +434,6 @@ def test_default_rules_pass_the_api_validation(migrated, api, manager):
     for stored in EscalationRule.objects.all():
         r = client.get(f"{URL}{stored.pk}/")
         assert r.status_code == 200 and set(r.data) == FIELDS
-        put = client.put(f"{URL}{stored.pk}/", {k: v for k, v in r.data.items() if k != "id"}, format="json")
+        put = client.put(f"{URL}{stored.pk}/", {k: v for k, v in r.data.items() if k != "id"}, format="json", **if_match(stored))
         assert put.status_code == 200, put.data
         assert put.data == r.data

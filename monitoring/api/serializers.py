@@ -19,7 +19,8 @@ class ApplicationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Application
-        fields = ["id", "name", "slug", "environment", "criticality", "owner_tier"]
+        fields = ["id", "name", "slug", "environment", "criticality", "owner_tier", "version"]
+        read_only_fields = ["id", "version"]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs.get("slug") and self.instance is None:
@@ -62,7 +63,9 @@ class MetricSourceSerializer(serializers.ModelSerializer):
             "timeout_seconds",
             "enabled",
             "options",
+            "version",
         ]
+        read_only_fields = ["id", "version"]
 
 
 class MetricSourceCreatedSerializer(MetricSourceSerializer):
@@ -107,8 +110,8 @@ class MonitorSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Monitor
-        fields = ["id", *config.MONITOR_FIELDS, "state", "last_value", "last_polled_at"]
-        read_only_fields = ["id", "state", "last_value", "last_polled_at"]
+        fields = ["id", *config.MONITOR_FIELDS, "state", "last_value", "last_polled_at", "version"]
+        read_only_fields = ["id", "state", "last_value", "last_polled_at", "version"]
 
 
 class SampleSerializer(serializers.ModelSerializer):
@@ -171,8 +174,18 @@ class SilenceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Silence
-        fields = ["id", "application", "monitor", "starts_at", "ends_at", "reason", "created_by", "created_at"]
-        read_only_fields = ["id", "created_by", "created_at"]
+        fields = [
+            "id",
+            "application",
+            "monitor",
+            "starts_at",
+            "ends_at",
+            "reason",
+            "created_by",
+            "created_at",
+            "version",
+        ]
+        read_only_fields = ["id", "created_by", "created_at", "version"]
 
 
 class PushCountsSerializer(serializers.Serializer):

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from helpdesk.api.base import AgentReadManagerWrite, IsAgent, IsManager
+from helpdesk.api.versioning import VersionedViewSetMixin
 from monitoring import selectors
 from monitoring.api import serializers as s
 from monitoring.filters import AlertFilter, MetricSourceFilter, MonitorFilter, SilenceFilter
@@ -24,7 +25,7 @@ def validated(serializer: Any) -> dict[str, Any]:
     return dict(serializer.validated_data)
 
 
-class ApplicationViewSet(viewsets.ModelViewSet):
+class ApplicationViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
     serializer_class = s.ApplicationSerializer
     permission_classes = [AgentReadManagerWrite]
     queryset = Application.objects.all()
@@ -46,7 +47,7 @@ class ApplicationViewSet(viewsets.ModelViewSet):
         description="Push kinds (alertmanager, push): the response carries `push_token`, shown this once.",
     ),
 )
-class MetricSourceViewSet(viewsets.ModelViewSet):
+class MetricSourceViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
     """Metric sources. Agents read, managers write; credentials are never returned."""
 
     serializer_class = s.MetricSourceSerializer
@@ -62,11 +63,13 @@ class MetricSourceViewSet(viewsets.ModelViewSet):
             body["push_token"] = push_token
         return Response(body, status=status.HTTP_201_CREATED)
 
-    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        source = self.get_object()
-        changes = validated(self.get_serializer(source, data=request.data, partial=kwargs.get("partial", False)))
-        source = config.source_update(source=source, actor=request.user, changes=changes)
-        return Response(s.MetricSourceSerializer(source).data)
+    def perform_update(self, serializer: s.MetricSourceSerializer) -> None:
+        serializer.instance = config.source_update(
+            source=serializer.instance,
+            actor=self.request.user,
+            changes=validated(serializer),
+            expected_version=self.if_match_version,
+        )
 
     @extend_schema(
         request=None, responses={200: s.PushTokenSerializer, 409: OpenApiResponse(description="Pull source")}
@@ -84,7 +87,7 @@ class SamplePagination(PageNumberPagination):
     max_page_size = 2000
 
 
-class MonitorViewSet(viewsets.ModelViewSet):
+class MonitorViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
     """Monitors. Agents read and may poll now, managers write."""
 
     serializer_class = s.MonitorSerializer
@@ -97,7 +100,10 @@ class MonitorViewSet(viewsets.ModelViewSet):
 
     def perform_update(self, serializer: s.MonitorSerializer) -> None:
         serializer.instance = config.monitor_update(
-            monitor=serializer.instance, actor=self.request.user, changes=validated(serializer)
+            monitor=serializer.instance,
+            actor=self.request.user,
+            changes=validated(serializer),
+            expected_version=self.if_match_version,
         )
 
     @extend_schema(
@@ -159,7 +165,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return Response(s.AlertSnapshotSerializer(self.get_object().snapshot).data)
 
 
-class SilenceViewSet(viewsets.ModelViewSet):
+class SilenceViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
     """Maintenance windows. Agents read, managers write."""
 
     serializer_class = s.SilenceSerializer
@@ -172,5 +178,8 @@ class SilenceViewSet(viewsets.ModelViewSet):
 
     def perform_update(self, serializer: s.SilenceSerializer) -> None:
         serializer.instance = config.silence_update(
-            silence=serializer.instance, actor=self.request.user, changes=validated(serializer)
+            silence=serializer.instance,
+            actor=self.request.user,
+            changes=validated(serializer),
+            expected_version=self.if_match_version,
         )

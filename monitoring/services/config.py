@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from helpdesk.errors import Conflict, InvalidInput
 from helpdesk.tasks import enqueue
+from helpdesk.versioning import bump_version, check_version
 from monitoring import simulator
 from monitoring.connectors import retrace
 from monitoring.models import (
@@ -166,18 +167,25 @@ def source_create(*, actor: Any, **fields: Any) -> tuple[MetricSource, str | Non
     return source, token
 
 
-def source_update(*, source: MetricSource, actor: Any, changes: dict[str, Any]) -> MetricSource:
-    """Change a source's settings. The kind is fixed: monitors and tokens depend on it."""
+def source_update(
+    *, source: MetricSource, actor: Any, changes: dict[str, Any], expected_version: int | None = None
+) -> MetricSource:
+    """Change a source's settings (one edit: the version goes up when a value
+    differs; 412 when ``expected_version`` is not current). The kind is fixed:
+    monitors and tokens depend on it."""
     _unknown_fields(changes, SOURCE_FIELDS)
     if "kind" in changes and changes["kind"] != source.kind:
         raise InvalidInput({"kind": ["The kind of a source cannot change; create another source."]})
     with transaction.atomic():
         # The poller updates health fields with UPDATE ... SET; only ours are saved.
         source = MetricSource.objects.select_for_update().get(pk=source.pk)
+        check_version(source, expected_version)
         source_validate({**_source_values(source), **changes})
-        for field, value in changes.items():
-            setattr(source, field, value)
-        source.save(update_fields=list(changes) or None)
+        changed = [field for field, value in changes.items() if getattr(source, field) != value]
+        for field in changed:
+            setattr(source, field, changes[field])
+        if changed:
+            source.save(update_fields=bump_version(source, changed))
     return source
 
 
@@ -262,12 +270,17 @@ def monitor_create(*, actor: Any, **fields: Any) -> Monitor:
     return Monitor.objects.create(**values)
 
 
-def monitor_update(*, monitor: Monitor, actor: Any, changes: dict[str, Any]) -> Monitor:
+def monitor_update(
+    *, monitor: Monitor, actor: Any, changes: dict[str, Any], expected_version: int | None = None
+) -> Monitor:
     """Change a monitor's settings under its row lock (the evaluator saves the
-    whole row under the same lock, so neither overwrites the other)."""
+    whole row under the same lock, so neither overwrites the other). One edit:
+    the version goes up when a setting differs; 412 when ``expected_version`` is
+    not current. Polls write state and last value, never the version."""
     _unknown_fields(changes, MONITOR_FIELDS)
     with transaction.atomic():
         monitor = Monitor.objects.select_for_update().select_related("source", "application").get(pk=monitor.pk)
+        check_version(monitor, expected_version)
         monitor_validate({**_monitor_values(monitor), **changes})
         changed = [field for field, value in changes.items() if getattr(monitor, field) != value]
         for field in changed:
@@ -281,7 +294,7 @@ def monitor_update(*, monitor: Monitor, actor: Any, changes: dict[str, Any]) -> 
             monitor.next_poll_at = None
             fields.add("next_poll_at")
         if fields:
-            monitor.save(update_fields=sorted(fields))
+            monitor.save(update_fields=bump_version(monitor, fields))
     return monitor
 
 
@@ -325,14 +338,22 @@ def silence_create(*, actor: Any, **fields: Any) -> Silence:
     return Silence.objects.create(created_by=actor if getattr(actor, "pk", None) else None, **values)
 
 
-def silence_update(*, silence: Silence, actor: Any, changes: dict[str, Any]) -> Silence:
+def silence_update(
+    *, silence: Silence, actor: Any, changes: dict[str, Any], expected_version: int | None = None
+) -> Silence:
+    """Change a maintenance window under its row lock. One edit: the version goes
+    up when a value differs; 412 when ``expected_version`` is not current."""
     _unknown_fields(changes, SILENCE_FIELDS)
-    values = {field: getattr(silence, field) for field in SILENCE_FIELDS}
-    silence_validate({**values, **changes})
-    for field, value in changes.items():
-        setattr(silence, field, value)
-    if changes:
-        silence.save(update_fields=list(changes))
+    with transaction.atomic():
+        silence = Silence.objects.select_for_update(of=("self",)).get(pk=silence.pk)
+        check_version(silence, expected_version)
+        values = {field: getattr(silence, field) for field in SILENCE_FIELDS}
+        silence_validate({**values, **changes})
+        changed = [field for field, value in changes.items() if values[field] != value]
+        for field in changed:
+            setattr(silence, field, changes[field])
+        if changed:
+            silence.save(update_fields=bump_version(silence, changed))
     return silence
 
 

@@ -12,14 +12,14 @@ from django.utils.dateparse import parse_datetime
 from monitoring.models import Alert, MetricSource, Monitor, Sample, Silence
 from monitoring.services import push
 from monitoring.tests.factories import AlertFactory, MetricSourceFactory, MonitorFactory, SilenceFactory
-from tickets.tests.factories import ApplicationFactory
+from tickets.tests.factories import ApplicationFactory, if_match
 
 pytestmark = pytest.mark.django_db
 
 V1 = "/api/v1/"
 AGENTS = ["l1", "l2", "l3", "manager", "admin_user"]
 WRITERS = ["manager", "admin_user"]
-SOURCE_FIELDS = {"id", "name", "kind", "base_url", "poll_interval_seconds", "timeout_seconds", "enabled", "options"}
+SOURCE_FIELDS = {"id", "name", "kind", "base_url", "poll_interval_seconds", "timeout_seconds", "enabled", "options", "version"}
 MONITOR_FIELDS = {
     "id",
     "application",
@@ -42,6 +42,7 @@ MONITOR_FIELDS = {
     "state",
     "last_value",
     "last_polled_at",
+    "version",
 }
 ALERT_FIELDS = {
     "id",
@@ -58,7 +59,7 @@ ALERT_FIELDS = {
     "last_value",
     "ticket",
 }
-SILENCE_FIELDS = {"id", "application", "monitor", "starts_at", "ends_at", "reason", "created_by", "created_at"}
+SILENCE_FIELDS = {"id", "application", "monitor", "starts_at", "ends_at", "reason", "created_by", "created_at", "version"}
 LISTS = ["metric-sources", "monitors", "alerts", "silences"]
 
 
@@ -140,7 +141,7 @@ def test_only_managers_create_sources_monitors_silences(api, request, app, sim_s
 @pytest.mark.parametrize("role,code", [("customer", 403), ("l2", 403), ("manager", 200)])
 def test_only_managers_change_or_delete_monitors(api, request, monitor, role, code):
     client = api.as_(user_for(request, role))
-    response = client.patch(f"{V1}monitors/{monitor.pk}/", {"name": "Renamed"}, format="json")
+    response = client.patch(f"{V1}monitors/{monitor.pk}/", {"name": "Renamed"}, format="json", **if_match(monitor))
     assert response.status_code == code
     assert Monitor.objects.get(pk=monitor.pk).name == ("Renamed" if code == 200 else "Response time")
     response = client.delete(f"{V1}monitors/{monitor.pk}/")
@@ -179,9 +180,9 @@ def test_source_fields_and_token_is_write_only(api, manager, l1):
         client.get(url),
         client.get(f"{V1}metric-sources/"),
         api.as_(l1).get(url),
-        api.as_(manager).patch(url, {"name": "Shop JSON 2"}, format="json"),
+        api.as_(manager).patch(url, {"name": "Shop JSON 2"}, format="json", **if_match(source)),
         # PUT without the (never returned) token keeps it.
-        api.as_(manager).put(url, {"name": "Shop JSON 3", "kind": "json", "base_url": body["base_url"]}, format="json"),
+        api.as_(manager).put(url, {"name": "Shop JSON 3", "kind": "json", "base_url": body["base_url"]}, format="json", **if_match(source)),
     ]
     for response in responses:
         assert response.status_code == 200, response.data
@@ -190,7 +191,7 @@ def test_source_fields_and_token_is_write_only(api, manager, l1):
         assert set(row) == SOURCE_FIELDS
     assert MetricSource.objects.get(pk=source.pk).token == "s3cret-credential"
 
-    changed = client.patch(url, {"token": "rotated-credential"}, format="json")
+    changed = client.patch(url, {"token": "rotated-credential"}, format="json", **if_match(source))
     assert "token" not in changed.data and "rotated-credential" not in changed.content.decode()
     assert MetricSource.objects.get(pk=source.pk).token == "rotated-credential"
 
@@ -275,14 +276,14 @@ def test_bad_source_is_400_and_creates_nothing(api, manager, body, field):
 )
 def test_bad_source_change_is_400_and_changes_nothing(api, manager, sim_source, change, field):
     before = snapshot(MetricSource)
-    response = api.as_(manager).patch(f"{V1}metric-sources/{sim_source.pk}/", change, format="json")
+    response = api.as_(manager).patch(f"{V1}metric-sources/{sim_source.pk}/", change, format="json", **if_match(sim_source))
     assert response.status_code == 400 and field in response.data, response.data
     assert snapshot(MetricSource) == before
 
 
 def test_source_change_is_saved(api, manager, sim_source):
     change = {"poll_interval_seconds": 15, "timeout_seconds": 3, "enabled": False, "options": {"seed": 9}}
-    response = api.as_(manager).patch(f"{V1}metric-sources/{sim_source.pk}/", change, format="json")
+    response = api.as_(manager).patch(f"{V1}metric-sources/{sim_source.pk}/", change, format="json", **if_match(sim_source))
     assert response.status_code == 200, response.data
     assert {k: response.data[k] for k in change} == change
     stored = MetricSource.objects.get(pk=sim_source.pk)
@@ -397,7 +398,7 @@ def test_monitor_on_an_alertmanager_source_is_400(api, manager, app):
 )
 def test_bad_monitor_change_is_400_and_changes_nothing(api, manager, monitor, change, field):
     before = snapshot(Monitor)
-    response = api.as_(manager).patch(f"{V1}monitors/{monitor.pk}/", change, format="json")
+    response = api.as_(manager).patch(f"{V1}monitors/{monitor.pk}/", change, format="json", **if_match(monitor))
     assert response.status_code == 400 and field in response.data, response.data
     assert snapshot(Monitor) == before
 
@@ -406,12 +407,12 @@ def test_monitor_change_clears_the_cached_baseline(api, manager, monitor):
     Monitor.objects.filter(pk=monitor.pk).update(
         baseline={"lower": 1, "upper": 2}, baseline_computed_at=timezone.now(), state="warning", last_value=600
     )
-    response = api.as_(manager).patch(f"{V1}monitors/{monitor.pk}/", {"baseline_kind": "dynamic"}, format="json")
+    response = api.as_(manager).patch(f"{V1}monitors/{monitor.pk}/", {"baseline_kind": "dynamic"}, format="json", **if_match(monitor))
     assert response.status_code == 200, response.data
     stored = Monitor.objects.get(pk=monitor.pk)
     assert stored.baseline_kind == "dynamic" and stored.baseline == {} and stored.baseline_computed_at is None
     # The read-only fields are the poller's: a client cannot set them.
-    response = api.as_(manager).patch(f"{V1}monitors/{monitor.pk}/", {"state": "ok", "last_value": 1}, format="json")
+    response = api.as_(manager).patch(f"{V1}monitors/{monitor.pk}/", {"state": "ok", "last_value": 1}, format="json", **if_match(monitor))
     assert response.status_code == 200
     assert Monitor.objects.values_list("state", "last_value").get(pk=monitor.pk) == ("warning", 600)
 
@@ -658,11 +659,11 @@ def test_silence_change_keeps_the_window_valid(api, manager, monitor):
     silence = SilenceFactory(monitor=monitor)
     before = snapshot(Silence)
     ends = (silence.starts_at - timedelta(minutes=1)).isoformat()
-    response = api.as_(manager).patch(f"{V1}silences/{silence.pk}/", {"ends_at": ends}, format="json")
+    response = api.as_(manager).patch(f"{V1}silences/{silence.pk}/", {"ends_at": ends}, format="json", **if_match(silence))
     assert response.status_code == 400 and "ends_at" in response.data
     assert snapshot(Silence) == before
     later = (silence.ends_at + timedelta(hours=1)).isoformat()
-    assert api.as_(manager).patch(f"{V1}silences/{silence.pk}/", {"ends_at": later}, format="json").status_code == 200
+    assert api.as_(manager).patch(f"{V1}silences/{silence.pk}/", {"ends_at": later}, format="json", **if_match(silence)).status_code == 200
     assert api.as_(manager).delete(f"{V1}silences/{silence.pk}/").status_code == 204
 
 

@@ -178,7 +178,8 @@ class CategorySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Category
-        fields = ["id", "name", "description", "scope_tier", "is_active"]
+        fields = ["id", "name", "description", "scope_tier", "is_active", "version"]
+        read_only_fields = ["id", "version"]
         extra_kwargs = {"description": {"max_length": MAX_TEXT}}
 
 
@@ -243,8 +244,9 @@ class KnownIssueSerializer(serializers.ModelSerializer):
             "is_active",
             "created_at",
             "updated_at",
+            "version",
         ]
-        read_only_fields = ["id", "usage_count", "created_at", "updated_at"]
+        read_only_fields = ["id", "usage_count", "created_at", "updated_at", "version"]
 
 
 class ApplyKnownIssueSerializer(serializers.Serializer):

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from django.conf import settings
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -24,7 +22,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from helpdesk.api.base import AgentReadManagerWrite, IsAgent, IsManager
-from helpdesk.errors import NotFound, PreconditionRequired, StaleVersion, TooLarge
+from helpdesk.api.versioning import (
+    IF_MATCH,
+    IF_MATCH_RESPONSES,
+    VersionedViewSetMixin,
+    etag,
+    expected_version,
+    required_version,
+)
+from helpdesk.errors import NotFound, TooLarge
 from helpdesk.idempotency import idempotent
 from tickets import attachments, selectors, services
 from tickets.api import serializers as s
@@ -32,36 +38,10 @@ from tickets.filters import KnownIssueFilter, TicketFilter
 from tickets.models import Category, KnownIssue, Ticket
 from tickets.services import sla
 
-_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
-
-
-def expected_version(request: Request) -> int | None:
-    """The version named by If-Match; None when absent or `*`."""
-    header = request.headers.get("If-Match")
-    if header is None or header.strip() == "*":
-        return None
-    match = _ETAG.match(header)
-    if not match:
-        raise StaleVersion("If-Match does not name a ticket version.")
-    return int(match.group(1))
-
-
-def required_version(request: Request, ticket: Ticket) -> int | None:
-    """Like expected_version, but a change without If-Match is a 428 (unless
-    HELPDESK_REQUIRE_IF_MATCH is off): a client must say which version it edits,
-    or two editors silently overwrite each other. `If-Match: *` opts out explicitly."""
-    if "If-Match" not in request.headers and settings.HELPDESK_REQUIRE_IF_MATCH:
-        raise PreconditionRequired(
-            f'If-Match is required: send the ETag of the version you edit, e.g. If-Match: "{ticket.version}" '
-            f"(the current version), or If-Match: * to overwrite whatever is there.",
-            current_version=ticket.version,
-        )
-    return expected_version(request)
-
 
 def ticket_response(ticket: Ticket, code: int = status.HTTP_200_OK) -> Response:
     response = Response(s.TicketSerializer(ticket).data, status=code)
-    response["ETag"] = f'"{ticket.version}"'
+    response["ETag"] = etag(ticket.version)
     return response
 
 
@@ -116,20 +96,8 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         request=s.TicketUpdateSerializer,
-        parameters=[
-            OpenApiParameter(
-                "If-Match",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                required=True,
-                description='The ETag of the version being edited, e.g. "3"; `*` for any version.',
-            )
-        ],
-        responses={
-            200: s.TicketSerializer,
-            412: OpenApiResponse(description="Stale version"),
-            428: OpenApiResponse(description="If-Match missing"),
-        },
+        parameters=[IF_MATCH],
+        responses={200: s.TicketSerializer, **IF_MATCH_RESPONSES},
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         ticket = self.get_ticket()
@@ -333,7 +301,7 @@ class PriorityMatrixView(APIView):
         return {"cells": [{"impact": i, "urgency": u, "priority": p} for (i, u), p in matrix.items()]}
 
 
-class CategoryViewSet(viewsets.ModelViewSet):
+class CategoryViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
     serializer_class = s.CategorySerializer
     permission_classes = [AgentReadManagerWrite]
     queryset = Category.objects.all()
@@ -343,7 +311,7 @@ class CategoryViewSet(viewsets.ModelViewSet):
 @extend_schema_view(
     list=extend_schema(summary="Known issues; `q` searches title, symptoms and steps as the agent types"),
 )
-class KnownIssueViewSet(viewsets.ModelViewSet):
+class KnownIssueViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
     """The knowledge base: agents read, managers write. Applied known issues
     cannot be deleted (409); retire them with `is_active: false`."""
 

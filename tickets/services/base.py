@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from helpdesk import roles
-from helpdesk.errors import Conflict, NotAllowed, StaleVersion, field_error
+from helpdesk.errors import Conflict, NotAllowed, field_error
 from helpdesk.models import User
+
+# The one version check every versioned object uses; the ticket services import it from here.
+from helpdesk.versioning import check_version as check_version
 from tickets.models import (
     Ticket,
 )
@@ -15,11 +18,6 @@ from tickets.models import (
 def lock_ticket(ticket: Ticket | int) -> Ticket:
     pk = ticket.pk if isinstance(ticket, Ticket) else ticket
     return Ticket.objects.select_for_update(of=("self",)).select_related("category").get(pk=pk)
-
-
-def check_version(ticket: Ticket, expected_version: int | None) -> None:
-    if expected_version is not None and expected_version != ticket.version:
-        raise StaleVersion(f"Ticket changed since version {expected_version}; current version is {ticket.version}.")
 
 
 def save_ticket(ticket: Ticket, *fields: str) -> None:

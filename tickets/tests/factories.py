@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import factory
+from django.db import models
 
 from helpdesk.models import User
 from helpdesk.roles import Role
@@ -89,7 +90,13 @@ class AttachmentFactory(factory.django.DjangoModelFactory):
     uploaded_by = factory.SelfAttribute("comment.author")
 
 
-def if_match(ticket: Ticket | int) -> dict[str, str]:
-    """Test-client kwargs naming the ticket's current version (PATCH needs If-Match)."""
-    pk = ticket.pk if isinstance(ticket, Ticket) else ticket
-    return {"HTTP_IF_MATCH": f'"{Ticket.objects.get(pk=pk).version}"'}
+def if_match(obj: models.Model | int, model: type[models.Model] = Ticket) -> dict[str, str]:
+    """Test-client kwargs naming the current version of a versioned object (PUT and
+    PATCH need If-Match): a ticket or its id, or any model instance (categories,
+    known issues, applications, metric sources, monitors, silences, escalation
+    rules). The version is read from the database, not from the instance."""
+    if isinstance(obj, models.Model):
+        model, pk = type(obj), obj.pk
+    else:
+        pk = obj
+    return {"HTTP_IF_MATCH": f'"{model._default_manager.get(pk=pk).version}"'}

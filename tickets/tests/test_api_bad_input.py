@@ -379,8 +379,9 @@ def test_junk_body_is_400_and_changes_nothing(api, world, endpoint, body):
     client = api.as_(world["users"][who] if who else None)
     before = snapshot()
     call = getattr(client, method)
-    # The ticket PATCH names the current version: the body alone must make it a 400.
-    headers = if_match(world["ticket"]) if endpoint == "ticket_patch" else {}
+    # A PATCH names the current version: the body alone must make it a 400.
+    edited = {"ticket_patch": "ticket", "category_patch": "category", "application_patch": "application"}
+    headers = if_match(world[edited[endpoint]]) if endpoint in edited else {}
     if isinstance(body, Raw):
         r = call(url, data=body.text, content_type="application/json", **headers)
     else:

@@ -324,7 +324,7 @@ def test_agents_read_categories(api, request, role):
     r = api.as_(request.getfixturevalue(role)).get(f"{V1}categories/")
     assert r.status_code == 200
     assert r.data["results"] == [
-        {"id": c.pk, "name": "Password reset", "description": "", "scope_tier": 1, "is_active": True}
+        {"id": c.pk, "name": "Password reset", "description": "", "scope_tier": 1, "is_active": True, "version": 1}
     ]
     assert api.as_(request.getfixturevalue(role)).get(f"{V1}categories/{c.pk}/").status_code == 200
 
@@ -350,11 +350,11 @@ def test_managers_write_categories(api, request, role):
     user = request.getfixturevalue(role)
     r = api.as_(user).post(f"{V1}categories/", {"name": "Minor code fix", "scope_tier": 2}, format="json")
     assert r.status_code == 201, r.data
-    assert r.data == {"id": r.data["id"], "name": "Minor code fix", "description": "", "scope_tier": 2, "is_active": True}
+    assert r.data == {"id": r.data["id"], "name": "Minor code fix", "description": "", "scope_tier": 2, "is_active": True, "version": 1}
     cid = r.data["id"]
-    r = api.as_(user).patch(f"{V1}categories/{cid}/", {"scope_tier": 3, "is_active": False}, format="json")
+    r = api.as_(user).patch(f"{V1}categories/{cid}/", {"scope_tier": 3, "is_active": False}, format="json", **if_match(cid, Category))
     assert r.status_code == 200 and r.data["scope_tier"] == 3 and r.data["is_active"] is False
-    r = api.as_(user).put(f"{V1}categories/{cid}/", {"name": "Renamed", "scope_tier": 1}, format="json")
+    r = api.as_(user).put(f"{V1}categories/{cid}/", {"name": "Renamed", "scope_tier": 1}, format="json", **if_match(cid, Category))
     assert r.status_code == 200 and r.data["name"] == "Renamed"
     assert api.as_(user).delete(f"{V1}categories/{cid}/").status_code == 204
     assert not Category.objects.filter(pk=cid).exists()
@@ -385,7 +385,7 @@ def test_category_filters(api, l1):
 
 # --- applications ------------------------------------------------------------------------------------
 
-APP_FIELDS = {"id", "name", "slug", "environment", "criticality", "owner_tier"}
+APP_FIELDS = {"id", "name", "slug", "environment", "criticality", "owner_tier", "version"}
 
 
 @pytest.mark.parametrize("role", ["l1", "l2", "l3", "manager", "admin_user"])
@@ -434,7 +434,7 @@ def test_manager_creates_application_with_generated_slug(api, manager):
 
 def test_manager_updates_and_deletes_applications(api, manager):
     app = ApplicationFactory(slug="keep-me")
-    r = api.as_(manager).patch(f"{V1}applications/{app.pk}/", {"name": "Renamed", "owner_tier": 3}, format="json")
+    r = api.as_(manager).patch(f"{V1}applications/{app.pk}/", {"name": "Renamed", "owner_tier": 3}, format="json", **if_match(app))
     assert r.status_code == 200 and r.data["name"] == "Renamed" and r.data["slug"] == "keep-me"
     assert r.data["owner_tier"] == 3
     assert api.as_(manager).delete(f"{V1}applications/{app.pk}/").status_code == 204

@@ -16,6 +16,7 @@ from tickets.tests.factories import (
     KnownIssueFactory,
     TicketFactory,
     UserFactory,
+    if_match,
 )
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +37,7 @@ KI_FIELDS = {
     "is_active",
     "created_at",
     "updated_at",
+    "version",
 }
 postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="full-text search needs PostgreSQL")
 
@@ -147,9 +149,9 @@ def test_managers_create_change_and_delete(api, request, role):
         True,
     )
     kid = r.data["id"]
-    r = client.patch(f"{KI}{kid}/", {"is_active": False, "category": None}, format="json")
+    r = client.patch(f"{KI}{kid}/", {"is_active": False, "category": None}, format="json", **if_match(kid, KnownIssue))
     assert r.status_code == 200 and r.data["is_active"] is False and r.data["category"] is None
-    r = client.put(f"{KI}{kid}/", {"title": "Renamed", "resolution_steps": "New steps"}, format="json")
+    r = client.put(f"{KI}{kid}/", {"title": "Renamed", "resolution_steps": "New steps"}, format="json", **if_match(kid, KnownIssue))
     assert r.status_code == 200 and r.data["title"] == "Renamed" and r.data["application"] == app.pk
     assert client.delete(f"{KI}{kid}/").status_code == 204
     assert not KnownIssue.objects.filter(pk=kid).exists()
@@ -160,7 +162,7 @@ def test_an_applied_known_issue_cannot_be_deleted_only_retired(api, manager, l1,
     r = api.as_(manager).delete(f"{KI}{vpn.pk}/")
     assert r.status_code == 409 and r.data["detail"]
     assert KnownIssue.objects.filter(pk=vpn.pk).exists()
-    r = api.as_(manager).patch(f"{KI}{vpn.pk}/", {"is_active": False}, format="json")
+    r = api.as_(manager).patch(f"{KI}{vpn.pk}/", {"is_active": False}, format="json", **if_match(vpn))
     assert r.status_code == 200 and r.data["is_active"] is False
     assert r.data["usage_count"] == 1  # an edit keeps the count
 
@@ -222,7 +224,7 @@ PATCH_JUNK = [
 @pytest.mark.parametrize("body", PATCH_JUNK, ids=[str(b)[:50] for b in PATCH_JUNK])
 def test_junk_known_issue_patches_are_400_and_change_nothing(api, manager, vpn, body):
     before = ki_rows()
-    r = api.as_(manager).patch(f"{KI}{vpn.pk}/", body, format="json")
+    r = api.as_(manager).patch(f"{KI}{vpn.pk}/", body, format="json", **if_match(vpn))
     assert r.status_code == 400, r.data
     assert set(r.data) <= set(body) and r.data
     assert ki_rows() == before
