@@ -247,3 +247,32 @@ def test_every_role_and_scope_is_checked():
     scopes = {row.scope for row in ROWS}
     assert {"t1", "t2", "t3", "t1.public", "t1.internal", "att.public", "att.internal"} <= scopes
     assert all(set(row.expect) == set(ROLES) for row in ROWS)
+
+
+# --- use after delete ---------------------------------------------------------------------------
+
+DELETABLE = [row for row in ROWS if row.method == "DELETE" and row.expect.get("manager") == 204]
+
+
+def _after(deleted: Row) -> list[Row]:
+    """Every API row on the deleted object or below it (its actions and sub-resources)."""
+    prefix = deleted.path
+    return [row for row in ROWS if not row.page and row.scope == deleted.scope and row.path.startswith(prefix)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("deleted", DELETABLE, ids=[f"{row.path} [{row.scope}]" for row in DELETABLE])
+def test_nothing_answers_for_a_deleted_object_but_404(world, deleted: Row):
+    """Use after delete: once a manager deleted an object, reading, changing,
+    deleting again or acting on it is a 404 for every role that could before,
+    never a 500 or a ghost 200 (and the list still answers)."""
+    assert _request(world, deleted, "manager").status_code == 204
+    later = _after(deleted)
+    assert later, deleted.path
+    for row in later:
+        for role in ("manager", "admin", "l2"):
+            response = _request(world, row, role)
+            expected = 404 if row.expect[role] < 400 or row.expect[role] == 404 else row.expect[role]
+            assert response.status_code == expected, f"{row.method} {row.path} as {role} after DELETE"
+    listing = next(r for r in ROWS if r.method == "GET" and r.path == deleted.path.rsplit("{", 1)[0])
+    assert _request(world, listing, "manager").status_code == 200
