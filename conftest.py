@@ -32,6 +32,13 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_dashboard(settings):
+    """Tests change tickets and read the dashboard again: no cached figures
+    (test_dashboard_cache.py turns the cache on)."""
+    settings.HELPDESK_DASHBOARD_CACHE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def _fresh_throttle():
     """Throttle counters live in the cache; each test starts from zero."""
     cache.clear()

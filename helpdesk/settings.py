@@ -207,6 +207,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 HELPDESK_PAGE_SIZE = env_int("HELPDESK_PAGE_SIZE", 25)
 # How often the manager dashboard refreshes itself (htmx polling).
 HELPDESK_DASHBOARD_REFRESH_SECONDS = env_int("HELPDESK_DASHBOARD_REFRESH_SECONDS", 30)
+# Its figures are computed at most this often and shared through the cache (0: every request).
+HELPDESK_DASHBOARD_CACHE_SECONDS = env_int("HELPDESK_DASHBOARD_CACHE_SECONDS", 10)
 
 # --- API ------------------------------------------------------------------
 REST_FRAMEWORK = {
