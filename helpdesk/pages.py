@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.functional import cached_property
 from django_htmx.http import HttpResponseClientRedirect
 
 from helpdesk import roles
@@ -43,9 +44,33 @@ manager_required = _requiring(roles.is_manager)
 customer_required = _requiring(lambda user: user.is_active and roles.is_customer(user))
 
 
-def paginate(request: HttpRequest, queryset, per_page: int | None = None) -> Page:
-    """One page of ``queryset`` (``?page=``; a bad or too-high number gives the last page)."""
-    paginator = Paginator(queryset, per_page or settings.HELPDESK_PAGE_SIZE)
+class CappedPaginator(Paginator):
+    """Counts at most ``cap`` rows (``SELECT count(*) FROM (... LIMIT cap + 1)``): a
+    queue of 30,000 active tickets is not counted on every page view. Beyond the
+    cap the page says "more than" and offers the pages up to it; filters narrow."""
+
+    def __init__(self, object_list, per_page: int, cap: int) -> None:
+        super().__init__(object_list, per_page)
+        self.cap = cap
+
+    @cached_property
+    def _counted(self) -> int:
+        return self.object_list[: self.cap + 1].count()
+
+    @cached_property
+    def count(self) -> int:  # type: ignore[override]
+        return min(self._counted, self.cap)
+
+    @property
+    def capped(self) -> bool:
+        return self._counted > self.cap
+
+
+def paginate(request: HttpRequest, queryset, per_page: int | None = None, *, cap: int | None = None) -> Page:
+    """One page of ``queryset`` (``?page=``; a bad or too-high number gives the last page).
+    With ``cap``, rows are counted up to it only (long lists: queues)."""
+    size = per_page or settings.HELPDESK_PAGE_SIZE
+    paginator = Paginator(queryset, size) if cap is None else CappedPaginator(queryset, size, cap)
     return paginator.get_page(request.GET.get("page"))
 
 

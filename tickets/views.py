@@ -299,6 +299,9 @@ ticket_link = _ticket_action(LinkForm, "link_form", _link)
 
 # --- tier queues -------------------------------------------------------------------------------
 
+# A queue counts its tickets up to this many; past it the page says "more than".
+QUEUE_COUNT_CAP = 1000
+
 
 @agent_required
 @require_GET
@@ -322,9 +325,8 @@ def queue(request: HttpRequest) -> HttpResponse:
         user=request.user, filters={k: v for k, v in filters.items() if v not in ("", None)}
     )
     # The long texts are not shown in the list: not read either.
-    page = paginate(
-        request, tickets.select_related("assignee", "requester", "application").defer("description", "resolution")
-    )
+    rows = tickets.select_related("assignee", "requester", "application").defer("description", "resolution")
+    page = paginate(request, rows, cap=QUEUE_COUNT_CAP)
     context = {
         "form": form,
         "tier": tier,

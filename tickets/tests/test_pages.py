@@ -400,3 +400,23 @@ def test_an_incident_resolves_its_linked_tickets_with_one_message(users):
     services.ticket_update(ticket=other, actor=users["l1"], changes={"parent": incident})
     assert client_for(users["l1"]).post(f"/tickets/{incident.pk}/resolve-linked/", {"message": "x"}).status_code == 403
     assert Ticket.objects.get(pk=other.pk).status == Status.NEW
+
+
+def test_a_long_queue_is_counted_up_to_the_cap(users, monkeypatch, django_assert_max_num_queries):
+    from tickets import views
+
+    monkeypatch.setattr(views, "QUEUE_COUNT_CAP", 30)
+    TicketFactory.create_batch(40, tier=1)
+    client = client_for(users["l1"])
+    page = client.get("/queue/?tier=1").content.decode()
+    assert "Page 1 of 2 (more than 30: narrow the filters" in page
+    assert client.get("/queue/?tier=1&page=2").content.decode().count('href="/tickets/') == 5  # rows 26-30
+    assert "(more than" not in client.get("/queue/?tier=1&priority=1").content.decode()
+
+
+def test_the_queue_filters_keep_what_was_chosen(users):
+    page = client_for(users["l2"]).get("/queue/?tier=2&priority=2&assignee=none&ordering=-created_at").content.decode()
+    assert '<option value="2" selected>P2</option>' in page
+    assert '<option value="none" selected>Unassigned</option>' in page
+    assert '<option value="-created_at" selected>Newest</option>' in page
+    assert '<label for="id_priority">Priority</label>' in page
