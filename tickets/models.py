@@ -235,6 +235,13 @@ class Ticket(models.Model):
                 name="ticket_active_tier_order",
                 condition=Q(status__in=["new", "open", "pending"]),
             ),
+            # The dashboard's per-tier figures: an index-only scan of the active tickets.
+            models.Index(
+                fields=["tier"],
+                include=["status", "assignee", "sla_breached", "priority", "created_at", "resolution_due_at"],
+                name="ticket_active_figures",
+                condition=Q(status__in=["new", "open", "pending"]),
+            ),
             # The queue: unassigned tickets of a tier, best priority then earliest due.
             models.Index(
                 fields=["tier", "priority", "resolution_due_at", "id"],
@@ -410,6 +417,8 @@ class TicketEvent(models.Model):
         indexes = [
             models.Index(fields=["ticket", "id"], name="event_ticket"),
             models.Index(fields=["kind", "at"], name="event_kind_at"),
+            # "Was this ticket ever escalated?" (first-contact resolution), one probe per ticket.
+            models.Index(fields=["ticket"], name="event_escalated_ticket", condition=Q(kind="escalated")),
         ]
 
     def __str__(self) -> str:

@@ -302,7 +302,8 @@ def _per_day(qs: QuerySet, field: str, *, since_24h: datetime) -> dict[date, tup
     rows = (
         qs.annotate(day=TruncDate(field, tzinfo=UTC))
         .values("day")
-        .annotate(n=Count("pk"), recent=Count("pk", filter=Q(**{f"{field}__gte": since_24h})))
+        # Counting the (non-null) indexed field itself, not the id: an index-only scan.
+        .annotate(n=Count(field), recent=Count(field, filter=Q(**{f"{field}__gte": since_24h})))
         .order_by("day")
     )
     return {row["day"]: (row["n"], row["recent"]) for row in rows}
@@ -324,17 +325,19 @@ def _tier_figures(*, tiers: list[int], now: datetime) -> list[dict[str, Any]]:
         settings.HELPDESK_AT_RISK_PCT, now
     )
     active = Ticket.objects.filter(status__in=ACTIVE_STATUSES, tier__in=tiers)
+    # Counting the (non-null) tier, not the id: every column read is in the covering
+    # ticket_active_figures index, so this is an index-only scan.
     rows = {
         row["tier"]: row
         for row in active.order_by()
         .values("tier")
         .annotate(
-            open=Count("pk"),
-            unassigned=Count("pk", filter=Q(assignee__isnull=True)),
-            breached=Count("pk", filter=Q(sla_breached=True)),
-            at_risk=Count("pk", filter=at_risk),
+            open=Count("tier"),
+            unassigned=Count("tier", filter=Q(assignee__isnull=True)),
+            breached=Count("tier", filter=Q(sla_breached=True)),
+            at_risk=Count("tier", filter=at_risk),
             oldest_at=Min("created_at"),
-            **{f"p{p}": Count("pk", filter=Q(priority=p)) for p in PRIORITIES},
+            **{f"p{p}": Count("tier", filter=Q(priority=p)) for p in PRIORITIES},
         )
     }
     # The oldest active ticket of each tier: its created_at is the tier's Min above,
