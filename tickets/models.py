@@ -235,11 +235,13 @@ class Ticket(models.Model):
                 name="ticket_active_tier_order",
                 condition=Q(status__in=["new", "open", "pending"]),
             ),
-            # The dashboard's per-tier figures: an index-only scan of the active tickets.
+            # The dashboard's per-tier figures read the active tickets through this index.
+            # Not sla_breached: the breach sweep must stay a HOT update (no index
+            # touched), or the escalation tick pays for every index on every breach.
             models.Index(
                 fields=["tier"],
-                include=["status", "assignee", "sla_breached", "priority", "created_at", "resolution_due_at"],
-                name="ticket_active_figures",
+                include=["status", "assignee", "priority", "created_at", "resolution_due_at"],
+                name="ticket_active_tier_figures",
                 condition=Q(status__in=["new", "open", "pending"]),
             ),
             # The queue: unassigned tickets of a tier, best priority then earliest due.

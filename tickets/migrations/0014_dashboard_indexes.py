@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='ticket',
-            index=models.Index(condition=models.Q(('status__in', ['new', 'open', 'pending'])), fields=['tier'], include=('status', 'assignee', 'sla_breached', 'priority', 'created_at', 'resolution_due_at'), name='ticket_active_figures'),
+            index=models.Index(condition=models.Q(('status__in', ['new', 'open', 'pending'])), fields=['tier'], include=('status', 'assignee', 'priority', 'created_at', 'resolution_due_at'), name='ticket_active_tier_figures'),
         ),
         migrations.AddIndex(
             model_name='ticketevent',

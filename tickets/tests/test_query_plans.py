@@ -125,7 +125,7 @@ def test_the_dashboard_per_tier_figures_read_only_active_tickets(seeded):
     )
     # Inside the test's transaction the visibility map is not set (no VACUUM), so the
     # planner may prefer another index over the active tickets; after VACUUM, as in
-    # production, it is an index-only scan of ticket_active_figures (docs/PERFORMANCE.md).
+    # production, it is an index scan of ticket_active_tier_figures (docs/PERFORMANCE.md).
     text = plan(per_tier)
     assert "Seq Scan on tickets_ticket" not in text and "Index" in text, text
     assert dashboard_for(now=NOW)["tiers"]
