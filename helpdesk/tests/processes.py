@@ -7,7 +7,6 @@ states only what differs (queue, broker, extra settings).
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -17,6 +16,8 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings
 from django.db import connection
+
+from bench.common import proc_stop as stop  # noqa: F401 -- the one way to stop a process group
 
 # One task at a time, no cluster chatter: a quiet, predictable worker for tests.
 WORKER_OPTIONS = (
@@ -84,22 +85,6 @@ def start(command: list[str], env: dict[str, str], log_path: Path) -> subprocess
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Warm shutdown, then kill the whole process group if it does not stop in time."""
-    if process.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 @dataclass
