@@ -18,7 +18,16 @@ from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk import roles
 from helpdesk.errors import ServiceError
-from helpdesk.pages import agent_required, customer_required, login_required, manager_required, paginate, see_other
+from helpdesk.pages import (
+    agent_required,
+    customer_required,
+    error_text,
+    login_required,
+    manager_required,
+    paginate,
+    parse_id,
+    see_other,
+)
 from helpdesk.versioning import versioned_update
 from tickets import selectors, services
 from tickets.forms import (
@@ -68,10 +77,8 @@ def console(request: HttpRequest) -> HttpResponse:
     impact = form["impact"].value() or Level.MEDIUM
     if urgency not in Level.values or impact not in Level.values:
         urgency = impact = Level.MEDIUM
-    application = form["application"].value()
-    incidents = []
-    if isinstance(application, str) and application.isdigit() and len(application) < 18:
-        incidents = list(selectors.open_incidents_for(application_id=int(application))[:5])
+    application_id = parse_id(form["application"].value())
+    incidents = list(selectors.open_incidents_for(application_id=application_id)[:5]) if application_id else []
     context = {
         "form": form,
         "created": created,
@@ -84,24 +91,23 @@ def console(request: HttpRequest) -> HttpResponse:
 def _apply_from_console(request: HttpRequest, ticket: Ticket) -> None:
     """A suggestion's "Apply" (or "Apply and resolve") button saved the ticket:
     apply that known issue to it now. The ticket is saved either way."""
-    raw = request.POST.get("apply_resolve") or request.POST.get("apply") or ""
-    if not raw.isdigit() or len(raw) > 18:
+    known_issue = parse_id(request.POST.get("apply_resolve") or request.POST.get("apply"))
+    if known_issue is None:
         return
     try:
         services.known_issue_apply(
-            ticket=ticket, actor=request.user, known_issue=int(raw), resolve=bool(request.POST.get("apply_resolve"))
+            ticket=ticket, actor=request.user, known_issue=known_issue, resolve=bool(request.POST.get("apply_resolve"))
         )
     except ServiceError as error:
-        detail = error.detail if isinstance(error.detail, str) else " ".join(map(str, error.detail.values()))
-        messages.error(request, f"{ticket.number} was saved, but the known issue was not applied: {detail}")
+        messages.error(request, f"{ticket.number} was saved, but the known issue was not applied: {error_text(error)}")
 
 
 def _created_ticket(request: HttpRequest) -> Ticket | None:
-    raw = request.GET.get("created", "")
-    if not raw.isdigit() or len(raw) > 18:
+    ticket_id = parse_id(request.GET.get("created"))
+    if ticket_id is None:
         return None
     try:
-        return selectors.ticket_get_for(user=request.user, ticket_id=raw)
+        return selectors.ticket_get_for(user=request.user, ticket_id=ticket_id)
     except ServiceError:
         return None
 
@@ -124,9 +130,10 @@ def console_incidents(request: HttpRequest) -> HttpResponse:
     raw = request.GET.get("application", "")
     incidents = []
     if raw:
-        if not raw.isdigit() or len(raw) > 18:
+        application_id = parse_id(raw)
+        if application_id is None:
             return HttpResponseBadRequest("application must be an id")
-        incidents = list(selectors.open_incidents_for(application_id=int(raw))[:5])
+        incidents = list(selectors.open_incidents_for(application_id=application_id)[:5])
     return render(request, "tickets/partials/incident_banner.html", {"incidents": incidents})
 
 
@@ -135,8 +142,7 @@ def console_incidents(request: HttpRequest) -> HttpResponse:
 def console_suggestions(request: HttpRequest) -> HttpResponse:
     """Known issues that the title and description being typed suggest."""
     text = f"{request.GET.get('title', '')} {request.GET.get('description', '')}"[:5000]
-    raw = request.GET.get("application", "")
-    application_id = int(raw) if raw.isdigit() and len(raw) < 18 else None
+    application_id = parse_id(request.GET.get("application"))
     suggestions = selectors.known_issue_suggestions_for(user=request.user, text=text, application_id=application_id)
     return render(request, "tickets/partials/known_issue_suggestions.html", {"suggestions": suggestions})
 
@@ -222,7 +228,7 @@ def _ticket_action(form_class, form_name: str, run):
             message = run(request, ticket, form.cleaned_data if form is not None else {})
         except ServiceError as error:
             if form is None:
-                messages.error(request, str(error.detail))
+                messages.error(request, error_text(error))
                 return _render_ticket(request, _visible_ticket(request, ticket_id), status=error.status_code)
             _form_errors(form, error)
             return _render_ticket(
@@ -338,9 +344,9 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 
 def _queue_tier(request: HttpRequest) -> int:
-    raw = request.GET.get("tier", "")
-    if raw.isdigit() and int(raw) in roles.tiers():
-        return int(raw)
+    tier = parse_id(request.GET.get("tier"))
+    if tier in roles.tiers():
+        return tier
     return roles.tier_of(request.user) or 1
 
 
@@ -348,12 +354,11 @@ def _queue_tier(request: HttpRequest) -> int:
 @require_POST
 def queue_next(request: HttpRequest) -> HttpResponse:
     """Claim the best unassigned ticket of the tier (never the same one to two agents)."""
-    raw = request.POST.get("tier", "")
-    tier = int(raw) if raw.isdigit() and len(raw) < 3 else None
+    tier = parse_id(request.POST.get("tier"))
     try:
         ticket = services.next_ticket_claim(actor=request.user, tier=tier)
     except ServiceError as error:
-        messages.error(request, str(error.detail))
+        messages.error(request, error_text(error))
         return see_other(f"{reverse('queue')}?tier={tier or ''}")
     if ticket is None:
         messages.info(request, "The queue is empty: nothing to take.")

@@ -420,3 +420,42 @@ def test_the_queue_filters_keep_what_was_chosen(users):
     assert '<option value="none" selected>Unassigned</option>' in page
     assert '<option value="-created_at" selected>Newest</option>' in page
     assert '<label for="id_priority">Priority</label>' in page
+
+
+@pytest.mark.parametrize("junk", ["²", "١٢", "-1", "0", "1e3", "99999999999999999999999", " 1", "x"])
+def test_id_parameters_refuse_junk_without_a_500(users, junk):
+    client = client_for(users["l1"])
+    assert client.get("/console/incidents/", {"application": junk}).status_code == 400
+    assert client.get("/console/suggestions/", {"application": junk, "title": "printer"}).status_code == 200
+    assert client.get("/console/", {"created": junk}).status_code == 200
+    assert client.get("/queue/", {"tier": junk}).status_code == 200  # the agent's own tier
+    assert client.post("/queue/next/", {"tier": junk}).status_code == 303
+    data = {"requester_email": "a@example.com", "title": "x", "urgency": "high", "impact": "high", "kind": "incident"}
+    assert client.post("/console/", {**data, "application": junk}).status_code == 400
+    assert client.post("/console/", {**data, "apply": junk}).status_code == 302  # saved; nothing to apply
+    ticket = Ticket.objects.get()
+    assert not ticket.known_issues.exists() and ticket.status == Status.NEW
+
+
+def test_applying_a_known_issue_from_the_ticket_page_checks_its_input_and_the_role(users):
+    issue = KnownIssue.objects.create(title="Printer queue stuck", resolution_steps="Restart the spooler.")
+    retired = KnownIssue.objects.create(title="Old", resolution_steps="x", is_active=False)
+    mine = services.ticket_create(actor=users["customer"], title="Printer")
+    l3_ticket = TicketFactory(tier=3)
+    agent = client_for(users["l1"])
+    url = f"/tickets/{mine.pk}/apply-known-issue/"
+    for junk in ["", "x", "²", "0", "99999999999999999999999"]:
+        assert agent.post(url, {"known_issue": junk}).status_code == 400, junk
+    assert agent.post(url, {"known_issue": "999999"}).status_code == 400  # no such known issue
+    assert agent.post(url, {"known_issue": retired.pk}).status_code == 400
+    assert client_for(users["customer"]).post(url, {"known_issue": issue.pk}).status_code == 403
+    assert client_for(users["other"]).post(url, {"known_issue": issue.pk}).status_code == 404
+    assert agent.post(f"/tickets/{l3_ticket.pk}/apply-known-issue/", {"known_issue": issue.pk}).status_code == 403
+    assert not Comment.objects.filter(ticket__in=[mine, l3_ticket]).exists()
+    issue.refresh_from_db()
+    assert issue.usage_count == 0
+    assert agent.post(url, {"known_issue": issue.pk, "resolve": "on"}).status_code == 303
+    assert Ticket.objects.get(pk=mine.pk).status == Status.RESOLVED
+    assert agent.post(url, {"known_issue": issue.pk}).status_code == 409  # once per ticket
+    issue.refresh_from_db()
+    assert issue.usage_count == 1
