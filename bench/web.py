@@ -37,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -60,7 +59,6 @@ from bench.common import (
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench_web"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/8"
-PASSWORD = "bench-Password-2026"
 # The server and this process sign sessions with the same key (page scenarios log in here).
 SECRET_KEY = "bench-web-not-a-secret-" + "x" * 40
 SAMPLE_STEP = timedelta(minutes=5)
@@ -100,7 +98,6 @@ local path_template = os.getenv("BENCH_PATH")
 local method = os.getenv("BENCH_METHOD") or "GET"
 local body = os.getenv("BENCH_BODY")
 local cookie = os.getenv("BENCH_COOKIE")
-local csrf = os.getenv("BENCH_CSRF")
 local counter = 0
 local thread_index = 0
 local threads = {}
@@ -123,7 +120,6 @@ function request()
   local headers = {}
   if token and token ~= "" then headers["Authorization"] = "Token " .. token end
   if cookie then headers["Cookie"] = cookie end
-  if csrf then headers["X-CSRFToken"] = csrf end
   if body then headers["Content-Type"] = "application/json" end
   return wrk.format(method, path, headers, body)
 end
@@ -241,7 +237,7 @@ def monitors_load(count: int) -> int:
 
 
 def users_prepare() -> dict[str, Any]:
-    """Bench users with known passwords and tokens: l1, l2 (8 of them for next), manager."""
+    """Bench users with tokens (API) and sessions made by session_for (pages): l1, l2 (8 of them for next), manager."""
     from rest_framework.authtoken.models import Token
 
     from helpdesk.models import User
@@ -252,8 +248,6 @@ def users_prepare() -> dict[str, Any]:
         user, _ = User.objects.get_or_create(
             username=f"bench-{name}", defaults={"role": role, "email": f"bench-{name}@example.com"}
         )
-        user.set_password(PASSWORD)
-        user.save(update_fields=["password"])
         token, _ = Token.objects.get_or_create(user=user)
         made[name] = (user, token.key)
     made["l2"] = made["l2-0"]
@@ -327,7 +321,7 @@ def query_counts(users: dict[str, Any], ids: list[int]) -> dict[str, int]:
     uncached = override_settings(HELPDESK_DASHBOARD_CACHE_SECONDS=0)
     uncached.enable()
     for scenario in SCENARIOS:
-        user = users[scenario["who"].rstrip("*") if scenario["who"] != "l2*" else "l2"][0]
+        user = users["l2" if scenario["who"] == "l2*" else scenario["who"]][0]
         client = Client(HTTP_HOST="localhost")
         client.force_login(user)
         path = scenario["path"].replace("{id}", str(ids[0]))
@@ -409,7 +403,7 @@ def wait_http(url: str, procs: list[Proc], seconds: float = 60) -> None:
     raise SystemExit(f"{url} did not answer in {seconds} s")
 
 
-def session_for(user) -> tuple[str, str]:
+def session_for(user) -> str:
     """A logged-in session for the page scenarios, made as Django's login makes it
     (production cookies are Secure, so a login over plain-HTTP loopback would not keep them)."""
     from django.conf import settings
@@ -421,7 +415,7 @@ def session_for(user) -> tuple[str, str]:
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
-    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}", ""
+    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
 
 
 def wrk_run(base: str, scenario: dict[str, Any], connections: int, args, env_extra: dict[str, str]) -> dict[str, float]:
@@ -530,8 +524,7 @@ def main(argv: list[str] | None = None) -> int:
                 tokens = [users[f"l2-{i}"][1] for i in range(8)] if who == "l2*" else [users[who][1]]
                 extra = {"BENCH_IDS": ",".join(map(str, ids)), "BENCH_TOKENS": ",".join(tokens)}
                 if scenario.get("session"):
-                    cookie, _ = sessions[who]
-                    extra.update(BENCH_COOKIE=cookie, BENCH_TOKENS="")
+                    extra.update(BENCH_COOKIE=sessions[who], BENCH_TOKENS="")
                 say(f"{scenario['name']} at {connections_count} connection(s)")
                 borrowing = "next" in scenario["path"]
                 if borrowing:
