@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 
 from escalation.models import DeliveryStatus, EscalationRule, Notification, RuleFiring, WebhookEndpoint
 from escalation.notifications import _webhook_url_problem, notifications_retry, validate_notify_spec
-from escalation.webhooks import webhook_endpoint_rules, webhook_secret_rotate
+from escalation.webhooks import webhook_endpoint_rules, webhook_endpoint_update, webhook_secret_rotate
 from helpdesk.admin import VersionedAdminMixin
 from tickets.admin import ReadOnlyAdminMixin
 
@@ -69,6 +69,12 @@ class WebhookEndpointAdmin(VersionedAdminMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         fixed = ("url",) if obj is not None else ()  # rules and queued notifications find it by its URL
         return (*super().get_readonly_fields(request, obj), *fixed, "secret_rotated_at", "previous_secret_expires_at")
+
+    def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool) -> None:
+        if change:  # only the name: a whole-row save would write back a secret rotated meanwhile
+            webhook_endpoint_update(endpoint=obj, actor=request.user, changes={"name": obj.name})
+        else:
+            super().save_model(request, obj, form, change)
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, ...]:
         # A rule notifying an endpoint protects it, as the API's 409 does.

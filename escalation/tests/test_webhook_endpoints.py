@@ -18,6 +18,7 @@ from django.utils import timezone
 from escalation.models import DeliveryStatus, EscalationRule, Notification, WebhookEndpoint
 from escalation.notifications import notification_deliver, notifications_create
 from escalation.tests.factories import WebhookEndpointFactory
+from escalation.webhooks import webhook_secret_rotate
 from tickets.tests.factories import TicketFactory, if_match
 
 pytestmark = pytest.mark.django_db
@@ -194,6 +195,18 @@ def test_admin_rotate_action_shows_the_new_secret_once(admin_client):
     endpoint.refresh_from_db()
     assert endpoint.secret != old and endpoint.secret.encode() in r.content and old.encode() not in r.content
     assert endpoint.secret.encode() not in admin_client.get(changelist).content
+
+
+def test_an_admin_rename_keeps_a_secret_rotated_while_the_form_was_open(admin_client):
+    endpoint = WebhookEndpointFactory(name="Chat")
+    url = reverse("admin:escalation_webhookendpoint_change", args=[endpoint.pk])
+    page = admin_client.get(url)
+    assert page.status_code == 200 and endpoint.secret.encode() not in page.content
+    rotated = webhook_secret_rotate(endpoint=endpoint, actor=None).secret
+    r = admin_client.post(url, {"name": "Chat room"})
+    assert r.status_code == 302, r.content[:500]
+    endpoint.refresh_from_db()
+    assert (endpoint.name, endpoint.secret, endpoint.version) == ("Chat room", rotated, 2)
 
 
 def test_admin_add_generates_the_secret_and_shows_it_once(admin_client):
