@@ -339,8 +339,8 @@ HELPDESK_SYSTEM_USERNAME = "system"
 HELPDESK_AT_RISK_PCT = env_int("HELPDESK_AT_RISK_PCT", 80)
 
 # --- Notifications ------------------------------------------------------------
-# Webhook bodies are signed with HMAC-SHA256 under this key (X-Helpdesk-Signature).
-HELPDESK_WEBHOOK_SECRET = os.environ.get("HELPDESK_WEBHOOK_SECRET", SECRET_KEY)
+# Webhook bodies are signed with each endpoint's own secret (escalation.WebhookEndpoint,
+# docs/WEBHOOKS.md), never with SECRET_KEY.
 HELPDESK_WEBHOOK_TIMEOUT_SECONDS = env_int("HELPDESK_WEBHOOK_TIMEOUT_SECONDS", 5)
 HELPDESK_NOTIFY_MAX_ATTEMPTS = env_int("HELPDESK_NOTIFY_MAX_ATTEMPTS", 5)
 # A rule firing on more tickets than this in one batch sends each recipient one digest.
