@@ -361,6 +361,17 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 if os.environ.get("EMAIL_FILE_PATH"):
     EMAIL_FILE_PATH = os.environ["EMAIL_FILE_PATH"]
 
+# --- Operations endpoints and push limits (docs/RELIABILITY.md) ------------------
+# /metrics needs `Authorization: Bearer <this>` when set; unset, production serves it
+# to direct loopback connections only (helpdesk.ops.metrics_refusal).
+HELPDESK_METRICS_TOKEN = os.environ.get("HELPDESK_METRICS_TOKEN", "")
+# An Alertmanager push with more alerts is a 413 (set Alertmanager's `max_alerts`);
+# one with more than INLINE alerts is stored and applied by a worker (202).
+HELPDESK_ALERTMANAGER_MAX_ALERTS = env_int("HELPDESK_ALERTMANAGER_MAX_ALERTS", 5000)
+HELPDESK_ALERTMANAGER_INLINE_ALERTS = env_int("HELPDESK_ALERTMANAGER_INLINE_ALERTS", 20)
+# Raw samples per push request (413 beyond: the sender splits the batch).
+HELPDESK_PUSH_MAX_SAMPLES = env_int("HELPDESK_PUSH_MAX_SAMPLES", 1000)
+
 # --- Logging ----------------------------------------------------------------
 LOGGING = {
     "version": 1,
