@@ -109,13 +109,13 @@ class TicketCollector(Collector):
 
 
 class MonitoringCollector(Collector):
-    """Poller and outbox figures at scrape time: four aggregate queries."""
+    """Poller, outbox and push figures at scrape time: five aggregate queries."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from django.db.models import Count
 
         from escalation.models import DeliveryStatus, Notification
-        from monitoring.models import Alert, MetricSource, Monitor
+        from monitoring.models import Alert, AlertmanagerPush, MetricSource, Monitor
 
         monitors = GaugeMetricFamily("helpdesk_monitors", "Enabled monitors by state", labels=["state"])
         for row in Monitor.objects.filter(enabled=True).values("state").annotate(n=Count("id")).order_by():
@@ -127,7 +127,11 @@ class MonitoringCollector(Collector):
         failing.add_metric([], MetricSource.objects.filter(enabled=True, consecutive_failures__gt=0).count())
         outbox = GaugeMetricFamily("helpdesk_notifications_pending", "Notifications waiting in the outbox")
         outbox.add_metric([], Notification.objects.filter(status=DeliveryStatus.PENDING).count())
-        yield from (monitors, firing, failing, outbox)
+        pushes = GaugeMetricFamily(
+            "helpdesk_alertmanager_pushes_waiting", "Stored Alertmanager pushes not yet applied by a worker"
+        )
+        pushes.add_metric([], AlertmanagerPush.objects.filter(done_at__isnull=True).count())
+        yield from (monitors, firing, failing, outbox, pushes)
 
 
 _ticket_collector = TicketCollector()

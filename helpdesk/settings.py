@@ -333,6 +333,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "options": {"expires": HELPDESK_POLL_DISPATCH_SECONDS},
     },
     "monitoring-purge-samples": {"task": "monitoring.purge_samples", "schedule": 86400.0, "options": {"expires": 3600}},
+    # Stored Alertmanager pushes the broker never got (outage) or a dead worker left.
+    "monitoring-resume-alertmanager-pushes": {
+        "task": "monitoring.resume_alertmanager_pushes",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
 }
 HELPDESK_SYSTEM_USERNAME = "system"
 # An active ticket this far into its resolution time is "at risk" on dashboards.
