@@ -371,6 +371,9 @@ if os.environ.get("EMAIL_FILE_PATH"):
 # /metrics needs `Authorization: Bearer <this>` when set; unset, production serves it
 # to direct loopback connections only (helpdesk.ops.metrics_refusal).
 HELPDESK_METRICS_TOKEN = os.environ.get("HELPDESK_METRICS_TOKEN", "")
+# Probes and scrapers talk plain HTTP to the process on the internal network: no
+# redirect to HTTPS for these three (a redirect would not protect a token already sent).
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
 # An Alertmanager push with more alerts is a 413 (set Alertmanager's `max_alerts`);
 # one with more than INLINE alerts is stored and applied by a worker (202).
 HELPDESK_ALERTMANAGER_MAX_ALERTS = env_int("HELPDESK_ALERTMANAGER_MAX_ALERTS", 5000)

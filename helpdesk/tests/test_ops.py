@@ -237,6 +237,18 @@ def test_metrics_in_production_without_a_token_is_for_loopback_only(client, sett
     assert client.get("/healthz", REMOTE_ADDR="203.0.113.7").status_code == 200
 
 
+def test_probes_and_the_scrape_are_not_redirected_to_https(client, settings):
+    """Production redirects plain HTTP to HTTPS; a probe or Prometheus talking to the
+    process directly would follow the redirect to a port that speaks no TLS."""
+    settings.PRODUCTION = True
+    settings.HELPDESK_METRICS_TOKEN = "scrape-secret-1234"
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/login/").status_code == 301
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code in (200, 503)
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret-1234").status_code == 200
+
+
 # --- first admin ---------------------------------------------------------------------------
 
 
