@@ -1,15 +1,22 @@
 """/metrics as production serves it: gunicorn with 2 workers in prometheus_client's
 multiprocess mode (PROMETHEUS_MULTIPROC_DIR, docs/DEPLOYMENT.md), production settings,
 a scrape token. Invented methods and paths add no series (neither to the scrape nor
-to the workers' files), and only the token's holder reads the figures."""
+to the workers' files), only the token's holder reads the figures, and a real
+Prometheus with the scrape config of docs/DEPLOYMENT.md scrapes them."""
 
 from __future__ import annotations
 
 import http.client
+import json
+import os
 import random
+import shutil
 import string
+import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -110,5 +117,68 @@ def test_gunicorn_workers_keep_a_bounded_label_set_and_a_private_scrape(tmp_path
         status, body = call(port, "GET", "/readyz")
         assert status == 503 and b'"failing": ["broker"]' in body
         assert b"127.0.0.1" not in body and b"Error" not in body
+
+        prometheus_scrapes_with_the_documented_config(port, tmp_path)
     finally:
         stop(server)
+
+
+def prometheus_scrapes_with_the_documented_config(port: int, tmp_path: Path) -> None:
+    """A real Prometheus with docs/DEPLOYMENT.md's scrape config (token from a file)
+    scrapes; the same target without the token is refused with 401."""
+    binary = shutil.which("prometheus") or "/usr/bin/prometheus"
+    if not os.access(binary, os.X_OK):
+        if os.environ.get("CI"):
+            pytest.fail("needs Prometheus at /usr/bin/prometheus (apt-get install prometheus)")
+        return  # the label and access checks above still ran
+    (tmp_path / "metrics.token").write_text(TOKEN + "\n")
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n"
+        "scrape_configs:\n"
+        "  - job_name: helpdesk\n"
+        "    metrics_path: /metrics\n"
+        "    scheme: http\n"
+        "    authorization:\n"
+        "      type: Bearer\n"
+        f"      credentials_file: {tmp_path / 'metrics.token'}\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
+        "  - job_name: anonymous\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
+    )
+    web = free_port()
+    log_path = tmp_path / "prometheus.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{web}",
+                "--log.level=warn",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, log_path.read_text(errors="replace")[-2000:]
+            health = {}
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{web}/api/v1/targets", timeout=2) as response:
+                    targets = json.load(response)["data"]["activeTargets"]
+                health = {t["labels"]["job"]: (t["health"], t["lastError"]) for t in targets}
+            except OSError:
+                pass
+            if health.get("helpdesk", ("unknown",))[0] == "up" and health.get("anonymous", ("unknown",))[0] == "down":
+                break
+            assert time.monotonic() < deadline, health
+            time.sleep(0.3)
+        assert "401" in health["anonymous"][1]
+        query = urllib.parse.quote('helpdesk_http_requests_total{view="healthz"}')
+        with urllib.request.urlopen(f"http://127.0.0.1:{web}/api/v1/query?query={query}", timeout=5) as response:
+            assert json.load(response)["data"]["result"], "the scrape holds the request counter"
+    finally:
+        stop(process)
