@@ -229,7 +229,7 @@ def three_apps():
 
 
 def test_a_big_push_is_stored_and_applied_by_a_worker_exactly_once(
-    am, three_apps, django_assert_max_num_queries, django_capture_on_commit_callbacks
+    client, am, three_apps, django_assert_max_num_queries, django_capture_on_commit_callbacks
 ):
     """Before: 300 alerts opened 300 incidents inside the request (thousands of queries)."""
     source, token = am
@@ -240,6 +240,7 @@ def test_a_big_push_is_stored_and_applied_by_a_worker_exactly_once(
     assert not Alert.objects.exists() and not Ticket.objects.exists()
     [stored] = AlertmanagerPush.objects.all()
     assert (stored.source, stored.size, stored.applied, stored.done_at) == (source, 300, 0, None)
+    assert b"helpdesk_alertmanager_pushes_waiting 1.0" in client.get("/metrics").content  # the backlog, for operators
 
     for callback in handed_over:  # after commit: the (eager) worker task
         callback()
