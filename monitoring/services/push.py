@@ -30,9 +30,10 @@ from monitoring.services import alerts
 
 # Pushed samples may be this far ahead of our clock (senders' clock skew).
 FUTURE_TOLERANCE = timedelta(minutes=5)
-# Alerts of a stored push applied per transaction: a killed worker loses at most this
-# chunk (rolled back whole), and an inline push of the source waits at most this long.
-APPLY_CHUNK = 100
+# Alerts of a stored push applied per transaction (the size of an inline push): a
+# killed worker loses at most this chunk (rolled back whole), and a push arriving
+# meanwhile waits for the source's lock no longer than for one small push.
+APPLY_CHUNK = 20
 # Applied pushes are kept this long for the operator, then purged by the sweep.
 KEEP_APPLIED = timedelta(days=1)
 APPLY_TASK = "monitoring.apply_alertmanager_pushes"
