@@ -472,7 +472,7 @@ def _page_rows() -> list[Row]:
     rows += [
         page("GET", "/healthz", "-", expect(everyone=200)),
         page("GET", "/readyz", "-", expect(everyone=200)),
-        page("GET", "/metrics", "-", expect(everyone=200), note="scraped by Prometheus; restrict at the proxy"),
+        page("GET", "/metrics", "-", expect(everyone=200), note="development; HELPDESK_METRICS_TOKEN or loopback only in production (test_ops)"),
         page("GET", "/favicon.ico", "-", expect(everyone=301)),
         page("GET", "/api/schema/", "-", expect(everyone=200), note="the API description is public"),
         page("GET", "/api/docs/", "-", expect(everyone=200)),
