@@ -132,3 +132,32 @@ def test_an_incident_made_a_service_request_stops_being_major(l2, customer):
 def test_the_database_refuses_a_major_service_request(customer):
     with pytest.raises(IntegrityError), transaction.atomic():
         TicketFactory(kind=Kind.SERVICE_REQUEST, major=True)
+
+
+def test_agents_flag_major_on_the_ticket_page(l2, customer):
+    incident = create(l2, customer, title="Payments down", kind=Kind.INCIDENT)
+    client = Client()
+    client.force_login(l2)
+    page = client.get(f"/tickets/{incident.pk}/").content.decode()
+    assert 'id="id_major"' in page and "checked" not in page.split('id="id_major"')[1].split(">")[0]
+    response = client.post(f"/tickets/{incident.pk}/major/", {"major": "on"})
+    assert response.status_code == 303 and fresh(incident).major is True
+    [updated] = events_of(incident, EventKind.UPDATED)
+    assert updated.actor == l2 and updated.data == {"before": {"major": False}, "after": {"major": True}}
+    page = client.get(f"/tickets/{incident.pk}/").content.decode()
+    assert 'id="ticket-major"' in page and 'id="id_major" checked' in page
+    # A service request is never major: a 400 with the reason, nothing changes.
+    request = create(l2, customer, title="New laptop")
+    response = client.post(f"/tickets/{request.pk}/major/", {"major": "on"})
+    assert response.status_code == 400 and "Only incidents can be flagged major." in response.content.decode()
+    assert fresh(request).major is False and events_of(request, EventKind.UPDATED) == []
+
+
+def test_customers_cannot_flag_major_on_the_page(customer, l2):
+    ticket = services.ticket_create(actor=customer, title="Mine")
+    client = Client()
+    client.force_login(customer)
+    assert 'id="id_major"' not in client.get(f"/tickets/{ticket.pk}/").content.decode()
+    version = fresh(ticket).version
+    assert client.post(f"/tickets/{ticket.pk}/major/", {"major": "on"}).status_code == 403
+    assert (fresh(ticket).major, fresh(ticket).version) == (False, version)
