@@ -455,6 +455,14 @@ def _page_rows() -> list[Row]:
             ),
             page(
                 "POST",
+                "/tickets/{ticket_id}/major/",
+                t,
+                page_work(tier),
+                {},
+                note="unflagging a ticket that is not major changes nothing; customers never triage",
+            ),
+            page(
+                "POST",
                 "/tickets/{ticket_id}/apply-known-issue/",
                 t,
                 page_work(tier),

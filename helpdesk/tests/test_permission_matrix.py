@@ -70,7 +70,7 @@ class World:
         self.tickets = {
             tier: TicketFactory(requester=self.customer, tier=tier, application=self.application) for tier in (1, 2, 3)
         }
-        self.incident = TicketFactory(requester=self.other, kind=Kind.INCIDENT, tier=2)
+        self.incident = TicketFactory(requester=self.other, kind=Kind.INCIDENT, major=True, tier=2)
         self.comments = {}
         self.attachments = {}
         for tier in (1, 3):
