@@ -105,6 +105,15 @@ def _known_address(*, username: str, address: str | None, now: datetime) -> bool
     return AccessLog.objects.filter(username=username, ip_address=address, attempt_time__gte=since).exists()
 
 
+def login_records_purge(*, now: datetime | None = None) -> int:
+    """Successful-login records older than the known-address horizon (axes writes one
+    per page or admin login and never deletes them); failures expire on their own
+    (axes deletes rows past the window at each new failure). Safe to run twice."""
+    since = (now or timezone.now()) - timedelta(days=settings.HELPDESK_LOGIN_KNOWN_ADDRESS_DAYS)
+    deleted, _ = AccessLog.objects.filter(attempt_time__lt=since).delete()
+    return deleted
+
+
 class LoginGuardHandler(AxesDatabaseHandler):
     """Axes' database handler (counts exact across processes: rows updated under a
     row lock) with our limits: see the module's docstring."""

@@ -375,6 +375,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 3600.0,
         "options": {"expires": 3000},
     },
+    "helpdesk-purge-login-records": {
+        "task": "helpdesk.purge_login_records",
+        "schedule": 86400.0,
+        "options": {"expires": 3600},
+    },
     # Files whose attachment rows are gone (deleted with their comment).
     "tickets-purge-attachment-files": {
         "task": "tickets.purge_attachment_files",

@@ -8,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from axes.models import AccessAttempt
+from axes.models import AccessAttempt, AccessLog
 from django.contrib.auth.hashers import MD5PasswordHasher
 from django.test import Client, RequestFactory
 from rest_framework.test import APIClient
 
 from helpdesk.client_address import client_address
 from helpdesk.roles import Role
+from helpdesk.tasks import purge_login_records
 from tickets.tests.factories import UserFactory
 
 TOKEN_URL = "/api/v1/auth/token/"
@@ -220,6 +221,19 @@ def test_a_distributed_attack_is_slowed_and_the_owner_is_not(agent, settings):
         assert page_login("agent7", PASSWORD, address="10.8.8.8").status_code == 429
         clock.shift(timedelta(seconds=60))
         assert page_login("agent7", PASSWORD, address="10.8.8.8").status_code == 302
+
+
+def test_successful_login_records_are_purged_after_the_known_address_horizon(agent, settings):
+    settings.HELPDESK_LOGIN_KNOWN_ADDRESS_DAYS = 30
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        assert page_login("agent7", PASSWORD, address="10.7.7.7").status_code == 302
+    with time_machine.travel(start + timedelta(days=29), tick=False):
+        assert page_login("agent7", PASSWORD, address="10.7.7.8").status_code == 302
+    with time_machine.travel(start + timedelta(days=30, seconds=1), tick=False):
+        assert purge_login_records.delay().get() == 1
+        assert purge_login_records.delay().get() == 0
+    assert list(AccessLog.objects.values_list("ip_address", flat=True)) == ["10.7.7.8"]
 
 
 # --- junk never reaches a 500 -------------------------------------------------------------------
