@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "csp",
+    "axes",
     "helpdesk",
     "tickets",
     "escalation",
@@ -87,6 +88,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: turns a refused login into its answer (helpdesk.login_guard).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -126,6 +129,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "helpdesk.User"
+# Axes first: a login refused by the guard stops here, before any password is hashed.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 # Argon2 first: new and changed passwords use it; a PBKDF2 hash from before still
 # verifies and is rehashed to Argon2 at the next login.
 PASSWORD_HASHERS = [
@@ -167,23 +175,70 @@ STORAGES = {
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 
 # --- Cache ------------------------------------------------------------------
-# Throttle counters (API and page login) live here. Several web processes must
-# share them: set CACHE_URL=redis://... in production; the default is per process.
+# Throttle counters of the API and the dashboard's figures live here; several web
+# processes must share them. CACHE_URL=redis://... for Redis, locmem:// for memory
+# of each process (development's default). Production's default is the database
+# (table helpdesk_cache, created by a migration), never per-process memory:
+# `check --deploy` warns about a per-process cache (helpdesk.checks).
 CACHE_URL = os.environ.get("CACHE_URL", "")
-CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
-        if CACHE_URL.startswith(("redis://", "rediss://"))
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
-}
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    _cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+elif CACHE_URL.startswith("locmem://") or (not CACHE_URL and not PRODUCTION):
+    _cache = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+elif CACHE_URL in ("", "db://"):
+    # Culling at 300 entries (Django's default) would let a flood of addresses push
+    # the throttle counters out.
+    _cache = {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "helpdesk_cache",
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    }
+else:
+    raise ImproperlyConfigured("CACHE_URL must be redis://..., rediss://..., db:// or locmem://")
+CACHES = {"default": _cache}
+
+# --- Logins (django-axes, helpdesk.login_guard) -------------------------------
+# Proxies in front of the application (SPEC 7): X-Forwarded-For is read only when
+# this is above 0, and only its right-most N entries (helpdesk.client_address).
+HELPDESK_TRUSTED_PROXIES = env_int("HELPDESK_TRUSTED_PROXIES", 0)
+if HELPDESK_TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured("HELPDESK_TRUSTED_PROXIES must be 0 or more")
+# Failed logins (page, admin and token endpoint alike) within the window, counted
+# in the database. Past a limit the attempt is refused (429) before any password
+# is hashed, until the window has passed since the last counted failure.
+HELPDESK_LOGIN_WINDOW_MINUTES = env_int("HELPDESK_LOGIN_WINDOW_MINUTES", 15)
+# One account from one address: the real owner elsewhere is not affected.
+HELPDESK_LOGIN_MAX_FAILURES = env_int("HELPDESK_LOGIN_MAX_FAILURES", 5)
+# One address, any accounts.
+HELPDESK_LOGIN_MAX_FAILURES_PER_IP = env_int("HELPDESK_LOGIN_MAX_FAILURES_PER_IP", 20)
+# One account from every address (a distributed attack): after this many failures
+# an attempt from an address the account never logged in from waits
+# 1, 2, 4, ... seconds after the account's last failure, at most the cap; an
+# address with a successful login of the account in the last
+# HELPDESK_LOGIN_KNOWN_ADDRESS_DAYS is not slowed.
+HELPDESK_LOGIN_ACCOUNT_FREE_FAILURES = env_int("HELPDESK_LOGIN_ACCOUNT_FREE_FAILURES", 10)
+HELPDESK_LOGIN_ACCOUNT_MAX_DELAY_SECONDS = env_int("HELPDESK_LOGIN_ACCOUNT_MAX_DELAY_SECONDS", 60)
+HELPDESK_LOGIN_KNOWN_ADDRESS_DAYS = env_int("HELPDESK_LOGIN_KNOWN_ADDRESS_DAYS", 30)
+
+AXES_HANDLER = "helpdesk.login_guard.LoginGuardHandler"
+AXES_CLIENT_IP_CALLABLE = "helpdesk.client_address.client_address"
+AXES_USERNAME_CALLABLE = "helpdesk.login_guard.attempted_username"
+AXES_LOCKOUT_CALLABLE = "helpdesk.login_guard.lockout_response"
+# The three counters; LoginGuardHandler gives each its own limit.
+AXES_LOCKOUT_PARAMETERS = ["ip_address", ["username", "ip_address"], "username"]
+AXES_FAILURE_LIMIT = HELPDESK_LOGIN_MAX_FAILURES  # shown in the admin's list of attempts
+AXES_COOLOFF_TIME = "helpdesk.login_guard.login_window"
+# The guard refuses before the password check; the Nth failure itself still gets
+# the ordinary "wrong password" answer, the next attempt the 429.
+AXES_LOCK_OUT_AT_FAILURE = False
+# A refused attempt is neither counted nor written: it extends nothing and costs
+# one read, so a flood of refused attempts costs the server little.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# LoginGuardHandler clears only the (account, address) pair on success: axes'
+# reset would also clear the address's count of other accounts.
+AXES_RESET_ON_SUCCESS = False
 
 # --- Pages ----------------------------------------------------------------
-# The page login: after this many failed attempts for one username, or from one
-# client address, within the window, POST /login/ answers 429 until the window ends.
-HELPDESK_LOGIN_MAX_FAILURES = env_int("HELPDESK_LOGIN_MAX_FAILURES", 5)
-HELPDESK_LOGIN_MAX_FAILURES_PER_IP = env_int("HELPDESK_LOGIN_MAX_FAILURES_PER_IP", 20)
-HELPDESK_LOGIN_WINDOW_MINUTES = env_int("HELPDESK_LOGIN_WINDOW_MINUTES", 15)
 # A strict Content-Security-Policy: every script, style, image and request comes
 # from this server (htmx and our JS are static files; no inline code, no CDN).
 from csp.constants import NONE, SELF  # noqa: E402
@@ -319,6 +374,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "helpdesk.purge_idempotency_keys",
         "schedule": 3600.0,
         "options": {"expires": 3000},
+    },
+    "helpdesk-purge-login-records": {
+        "task": "helpdesk.purge_login_records",
+        "schedule": 86400.0,
+        "options": {"expires": 3600},
     },
     # Files whose attachment rows are gone (deleted with their comment).
     "tickets-purge-attachment-files": {

@@ -37,3 +37,11 @@ def purge_idempotency_keys() -> int:
     from helpdesk.idempotency import idempotency_keys_purge
 
     return idempotency_keys_purge()
+
+
+@shared_task(name="helpdesk.purge_login_records", acks_late=True)
+def purge_login_records() -> int:
+    """Old successful-login records (helpdesk.login_guard; safe to run twice)."""
+    from helpdesk.login_guard import login_records_purge
+
+    return login_records_purge()

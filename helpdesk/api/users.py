@@ -13,10 +13,10 @@ from rest_framework import generics, serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from helpdesk.api.base import IsManager
+from helpdesk.api.throttling import ClientAddressRateThrottle, LoginGuardThrottle
 from helpdesk.models import User
 from helpdesk.roles import Role
 from helpdesk.services import user_create
@@ -85,9 +85,10 @@ class MeView(APIView):
 
 
 class TokenView(ObtainAuthToken):
-    """POST {"username","password"} -> {"token"}. Throttled against guessing."""
+    """POST {"username","password"} -> {"token"}. Failed logins are limited like the
+    page's (helpdesk.login_guard); all requests per address by the "auth" rate."""
 
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [LoginGuardThrottle, ClientAddressRateThrottle]
     throttle_scope = "auth"
 
     @extend_schema(
