@@ -200,6 +200,8 @@ def celery_env(args: argparse.Namespace, var_dir: Path) -> dict[str, str]:
         ALLOWED_HOSTS="localhost",
         HELPDESK_POLL_DISPATCH_SECONDS=str(args.dispatch_seconds),
         HELPDESK_VAR_DIR=str(var_dir),
+        # The bench's JSON source listens on 127.0.0.1, which the outbound policy refuses unless allowed.
+        HELPDESK_OUTBOUND_ALLOW="127.0.0.0/8",
         PYTHONUNBUFFERED="1",
         LOG_LEVEL="INFO",
     )

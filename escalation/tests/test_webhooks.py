@@ -28,7 +28,8 @@ from tickets.events import EventKind
 from tickets.models import TicketEvent
 from tickets.tests.factories import TicketFactory
 
-pytestmark = pytest.mark.django_db
+# The receivers listen on 127.0.0.1, which the outbound policy refuses unless allowed.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("outbound_allow_loopback")]
 
 
 def create_webhook(url: str, ticket, capture, **extra) -> int:
