@@ -107,7 +107,7 @@ def base_url_problem(url: str, *, check_outbound: bool = True) -> str | None:
         # The URL is returned by the API; credentials belong in the write-only token.
         return "Put credentials in token, not in the URL."
     if check_outbound and (problem := outbound.url_problem(url)):
-        return problem[0].upper() + problem[1:] + "."
+        return f"Refused by the outbound policy: {problem}."
     return None
 
 
