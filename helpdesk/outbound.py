@@ -389,6 +389,13 @@ class CheckedHTTPSConnection(_CheckedConnectionMixin, http.client.HTTPSConnectio
     pass
 
 
+@lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    """The system's trust store, verifying host names; built once (loading the CA
+    bundle costs milliseconds per poll otherwise). Safe to share between threads."""
+    return ssl.create_default_context()
+
+
 @contextlib.contextmanager
 def request(
     method: str, url: str, *, headers: dict[str, str], body: bytes | None = None, timeout: float
@@ -402,7 +409,7 @@ def request(
     port = parts.port or DEFAULT_PORTS[parts.scheme]
     if parts.scheme == "https":
         connection: http.client.HTTPConnection = CheckedHTTPSConnection(
-            host, port, timeout=timeout, context=ssl.create_default_context()
+            host, port, timeout=timeout, context=_tls_context()
         )
     else:
         connection = CheckedHTTPConnection(host, port, timeout=timeout)

@@ -363,7 +363,7 @@ def test_https_verifies_the_certificate_for_the_configured_name(settings, monkey
     settings.HELPDESK_OUTBOUND_ALLOW = ["127.0.0.0/8", "svc.internal.example"]
     monkeypatch.setattr(outbound.socket, "getaddrinfo", fake_resolver({"svc.internal.example": ["127.0.0.1"]}))
     trusting = ssl.create_default_context(cafile=str(cert))
-    monkeypatch.setattr(outbound.ssl, "create_default_context", lambda: trusting)
+    monkeypatch.setattr(outbound, "_tls_context", lambda: trusting)
     with outbound.request("GET", f"https://svc.internal.example:{port}/", headers={}, timeout=3) as response:
         assert response.status == 200
     assert names == ["svc.internal.example"]
