@@ -333,6 +333,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "options": {"expires": HELPDESK_POLL_DISPATCH_SECONDS},
     },
     "monitoring-purge-samples": {"task": "monitoring.purge_samples", "schedule": 86400.0, "options": {"expires": 3600}},
+    # Stored Alertmanager pushes the broker never got (outage) or a dead worker left.
+    "monitoring-resume-alertmanager-pushes": {
+        "task": "monitoring.resume_alertmanager_pushes",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
 }
 HELPDESK_SYSTEM_USERNAME = "system"
 # An active ticket this far into its resolution time is "at risk" on dashboards.
@@ -348,8 +354,8 @@ HELPDESK_OUTBOUND_ALLOW = env_list("HELPDESK_OUTBOUND_ALLOW", "")
 HELPDESK_OUTBOUND_DENY = env_list("HELPDESK_OUTBOUND_DENY", "")
 
 # --- Notifications ------------------------------------------------------------
-# Webhook bodies are signed with HMAC-SHA256 under this key (X-Helpdesk-Signature).
-HELPDESK_WEBHOOK_SECRET = os.environ.get("HELPDESK_WEBHOOK_SECRET", SECRET_KEY)
+# Webhook bodies are signed with each endpoint's own secret (escalation.WebhookEndpoint,
+# docs/WEBHOOKS.md), never with SECRET_KEY.
 HELPDESK_WEBHOOK_TIMEOUT_SECONDS = env_int("HELPDESK_WEBHOOK_TIMEOUT_SECONDS", 5)
 HELPDESK_NOTIFY_MAX_ATTEMPTS = env_int("HELPDESK_NOTIFY_MAX_ATTEMPTS", 5)
 # A rule firing on more tickets than this in one batch sends each recipient one digest.
@@ -369,6 +375,20 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 # For django.core.mail.backends.filebased.EmailBackend (one file per connection).
 if os.environ.get("EMAIL_FILE_PATH"):
     EMAIL_FILE_PATH = os.environ["EMAIL_FILE_PATH"]
+
+# --- Operations endpoints and push limits (docs/RELIABILITY.md) ------------------
+# /metrics needs `Authorization: Bearer <this>` when set; unset, production serves it
+# to direct loopback connections only (helpdesk.ops.metrics_refusal).
+HELPDESK_METRICS_TOKEN = os.environ.get("HELPDESK_METRICS_TOKEN", "")
+# Probes and scrapers talk plain HTTP to the process on the internal network: no
+# redirect to HTTPS for these three (a redirect would not protect a token already sent).
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
+# An Alertmanager push with more alerts is a 413 (set Alertmanager's `max_alerts`);
+# one with more than INLINE alerts is stored and applied by a worker (202).
+HELPDESK_ALERTMANAGER_MAX_ALERTS = env_int("HELPDESK_ALERTMANAGER_MAX_ALERTS", 5000)
+HELPDESK_ALERTMANAGER_INLINE_ALERTS = env_int("HELPDESK_ALERTMANAGER_INLINE_ALERTS", 20)
+# Raw samples per push request (413 beyond: the sender splits the batch).
+HELPDESK_PUSH_MAX_SAMPLES = env_int("HELPDESK_PUSH_MAX_SAMPLES", 1000)
 
 # --- Logging ----------------------------------------------------------------
 LOGGING = {

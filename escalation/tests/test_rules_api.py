@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from escalation.engine import escalation_tick, rule_matches
 from escalation.models import EscalationRule, Trigger
+from escalation.tests.factories import WebhookEndpointFactory
 from helpdesk.roles import Role
 from tickets.models import Status
 from tickets.tests.factories import ApplicationFactory, CategoryFactory, TicketFactory, UserFactory, if_match
@@ -250,6 +251,7 @@ BAD = [
     ("notify", {"notify": ["webhook:http://169.254.169.254/latest/meta-data/"]}),
     ("notify", {"notify": ["webhook:http://[fd00:ec2::254]/"]}),
     ("notify", {"notify": ["webhook:http://0x7f000001/"]}),
+    ("notify", {"notify": ["webhook:https://hooks.example.com/never-registered"]}),
     ("notify", {"notify": ["role:manager", ""]}),
     ("notify", {"notify": "role:manager"}),
     ("notify", {"notify": [{"role": "manager"}]}),
@@ -324,6 +326,7 @@ def test_tiers_beyond_helpdesk_tiers_are_refused(api, manager, settings):
 
 
 def test_valid_notify_specs_and_lists_are_normalised(api, manager, l2):
+    WebhookEndpointFactory(url="https://hooks.example.com/x?k=1")
     r = api.as_(manager).post(
         URL,
         body(

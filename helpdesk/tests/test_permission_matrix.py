@@ -24,6 +24,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from escalation.models import EscalationRule
+from escalation.tests.factories import WebhookEndpointFactory
 from helpdesk.roles import Role
 from helpdesk.tests.permission_matrix import EXEMPT_ROUTE_MARKERS, EXEMPT_ROUTE_PREFIXES, ROLES, ROWS, Row
 from monitoring.tests.factories import AlertFactory, MonitorFactory, SilenceFactory
@@ -63,6 +64,9 @@ class World:
         self.category = CategoryFactory()
         self.known_issue = KnownIssueFactory()
         self.rule = EscalationRule.objects.create(name="Overdue", trigger="resolution_overdue")
+        self.webhook = WebhookEndpointFactory(url="https://hooks.example.com/matrix")
+        self.webhook_used = WebhookEndpointFactory(url="https://hooks.example.com/matrix-used")
+        EscalationRule.objects.create(name="Page", trigger="idle_for", notify=[f"webhook:{self.webhook_used.url}"])
         self.tickets = {
             tier: TicketFactory(requester=self.customer, tier=tier, application=self.application) for tier in (1, 2, 3)
         }
@@ -120,6 +124,8 @@ class World:
             "alert": self.alert,
             "silence": self.silence,
             "rule": self.rule,
+            "webhook": self.webhook,
+            "webhook.used": self.webhook_used,
         }
         if scope in objects:
             pk = objects[scope].pk
