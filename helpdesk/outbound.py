@@ -191,7 +191,7 @@ def _endpoint_urls() -> list[tuple[str, str, int]]:
     for cache in getattr(settings, "CACHES", {}).values():
         locations = cache.get("LOCATION") or []
         for url in [locations] if isinstance(locations, str) else locations:
-            found.extend(_url_endpoint("cache (CACHES)", url, {"redis": 6379, "rediss": 6379, "unix": 0}))
+            found.extend(_url_endpoint("cache (CACHES)", url, {"redis": 6379, "rediss": 6379}))
     return found
 
 
