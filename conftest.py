@@ -57,6 +57,14 @@ def _eager_celery():
     celery_app.conf.task_always_eager = False
 
 
+@pytest.fixture
+def outbound_allow_loopback(settings) -> None:
+    """Let this test reach its own servers on 127.0.0.1; loopback stays refused elsewhere (SPEC 7)."""
+    from helpdesk.tests.processes import OUTBOUND_ALLOW_LOOPBACK
+
+    settings.HELPDESK_OUTBOUND_ALLOW = OUTBOUND_ALLOW_LOOPBACK.split(",")
+
+
 def _role_user(role: str, **extra):
     @pytest.fixture
     def fixture(db):

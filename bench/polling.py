@@ -82,6 +82,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = PERFORMANCE_DOC
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench_polling"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/11"
+# The bench's JSON source listens on 127.0.0.1, which the outbound policy (SPEC 7)
+# refuses unless allowed: here (the source is created through the services) and
+# in the worker's environment.
+OUTBOUND_ALLOW = "127.0.0.0/8"
 TARGET_P95_SECONDS = 5.0
 COVERAGE_SLACK_SECONDS = 5
 SECTION_START = "<!-- bench:monitoring-polling:start -->"
@@ -200,6 +204,7 @@ def celery_env(args: argparse.Namespace, var_dir: Path) -> dict[str, str]:
         ALLOWED_HOSTS="localhost",
         HELPDESK_POLL_DISPATCH_SECONDS=str(args.dispatch_seconds),
         HELPDESK_VAR_DIR=str(var_dir),
+        HELPDESK_OUTBOUND_ALLOW=OUTBOUND_ALLOW,
         PYTHONUNBUFFERED="1",
         LOG_LEVEL="INFO",
     )
@@ -239,6 +244,7 @@ def broker_clear(url: str) -> None:
 
 
 def _configure(args: argparse.Namespace) -> None:
+    os.environ["HELPDESK_OUTBOUND_ALLOW"] = OUTBOUND_ALLOW
     configure_django(database_url=args.database_url, broker=args.broker)
 
 

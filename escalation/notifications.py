@@ -13,13 +13,15 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import re
+import socket
 import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from functools import partial
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,6 +35,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from escalation.models import Channel, DeliveryStatus, EscalationRule, Notification, WebhookEndpoint
+from helpdesk import outbound
 from helpdesk.db import insert_rows
 from helpdesk.models import User
 from helpdesk.roles import Role, max_tier
@@ -75,8 +78,10 @@ def _split(spec: Any) -> tuple[str, str]:
     return kind.strip().lower(), value.strip()
 
 
-def validate_notify_spec(spec: str) -> str | None:
-    """None when ``spec`` is a valid notify spec, else a message for a 400."""
+def validate_notify_spec(spec: str, *, check_outbound: bool = True) -> str | None:
+    """None when ``spec`` is a valid notify spec, else a message for a 400.
+    ``check_outbound=False`` skips resolving a webhook's host (the outbound policy
+    is checked again when it is sent)."""
     kind, value = _split(spec)
     if kind not in SPEC_KINDS:
         return f"unknown notify target {spec!r}: use tier:N, role:NAME, user:ID, email:ADDRESS or webhook:URL"
@@ -104,21 +109,18 @@ def validate_notify_spec(spec: str) -> str | None:
         if len(value) > _TARGET_MAX:
             return f"e-mail address longer than {_TARGET_MAX} characters"
         return None
-    return _webhook_url_problem(value) or _webhook_unregistered(value)
+    return _webhook_url_problem(value, check_outbound=check_outbound) or _webhook_unregistered(value)
 
 
-def _webhook_url_problem(url: str) -> str | None:
+def _webhook_url_problem(url: str, *, check_outbound: bool = True) -> str | None:
     if len(url) > _TARGET_MAX:
         return f"webhook URL longer than {_TARGET_MAX} characters"
-    if any(ch.isspace() for ch in url):
-        return "webhook URL must not contain whitespace"
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 -- raises ValueError for a bad port
-    except ValueError:
-        return f"not a valid webhook URL: {url!r}"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"webhook URL must be http:// or https:// with a host, not {url!r}"
+        outbound.parse_url(url)
+    except outbound.InvalidURL as exc:
+        return f"webhook URL: {exc}"
+    if check_outbound and (problem := outbound.url_problem(url)):
+        return f"webhook URL: {problem}"
     return None
 
 
@@ -147,7 +149,8 @@ def recipients_for(spec: str, *, ticket: Ticket | None) -> list[tuple[str, str]]
     is a registered webhook endpoint's.
     Users without an e-mail address are skipped; an invalid spec gives [].
     """
-    if validate_notify_spec(spec) is not None:
+    # Validated when the rule was saved; no DNS lookup while a rule fires.
+    if validate_notify_spec(spec, check_outbound=False) is not None:
         return []
     kind, value = _split(spec)
     if kind == "tier":
@@ -322,13 +325,6 @@ def _digest_text(intro: str, snapshots: list[dict[str, Any]]) -> str:
 # --- delivering --------------------------------------------------------------------------------
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is a failure: urllib would turn a POST into a bodiless GET."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
 class WebhookNotRegistered(Exception):
     """The notification's URL has no webhook endpoint (any more): nothing to sign with."""
 
@@ -360,28 +356,28 @@ def _send_webhook(notification: Notification) -> None:
     endpoint = WebhookEndpoint.objects.filter(url=notification.target).first()
     if endpoint is None:
         raise WebhookNotRegistered("no webhook endpoint is registered for this URL")
-    signature = webhook_signature_header(endpoint, body, now=timezone.now())
-    request = urllib.request.Request(
-        notification.target,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "helpdesk-notifier/1",
-            "X-Helpdesk-Signature": signature,
-            "X-Helpdesk-Notification": str(notification.pk),
-        },
-    )
-    opener = urllib.request.build_opener(_NoRedirects)
-    try:
-        with opener.open(request, timeout=settings.HELPDESK_WEBHOOK_TIMEOUT_SECONDS) as response:
-            response.read(65536)
-            status, reason = response.status, response.reason
-    except urllib.error.HTTPError as exc:  # 3xx, 4xx, 5xx
-        exc.close()
-        raise
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "helpdesk-notifier/1",
+        "X-Helpdesk-Signature": webhook_signature_header(endpoint, body, now=timezone.now()),
+        "X-Helpdesk-Notification": str(notification.pk),
+    }
+    # The outbound policy (SPEC 7) at connect time; no redirect is followed
+    # (urllib would turn the POST into a bodiless GET), a 3xx is a failure.
+    timeout = settings.HELPDESK_WEBHOOK_TIMEOUT_SECONDS
+    with outbound.request("POST", notification.target, headers=headers, body=body, timeout=timeout) as response:
+        response.read(65536)
+        status = response.status
     if not 200 <= status < 300:
-        raise urllib.error.HTTPError(notification.target, status, reason, None, None)  # type: ignore[arg-type]
+        # The standard phrase, not the receiver's own text: last_error reaches agents.
+        raise urllib.error.HTTPError(notification.target, status, _phrase(status), None, None)  # type: ignore[arg-type]
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def _send_email(notification: Notification) -> None:
@@ -400,13 +396,15 @@ def _describe(exc: BaseException) -> str:
     timeout = settings.HELPDESK_WEBHOOK_TIMEOUT_SECONDS
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code} {exc.reason}"
-    if isinstance(exc, urllib.error.URLError):
-        if isinstance(exc.reason, TimeoutError):
-            return f"timed out after {timeout} s (connect)"
-        return f"connection failed: {exc.reason}"
     if isinstance(exc, TimeoutError):
         return f"timed out after {timeout} s"
-    return f"{type(exc).__name__}: {exc}"  # OSError, http.client.HTTPException, SMTP errors, ...
+    if isinstance(exc, outbound.OutboundRefused):
+        return f"refused by the outbound policy: {exc.reason}"
+    if isinstance(exc, http.client.HTTPException):
+        return f"{type(exc).__name__}"  # its text may quote what the receiver sent
+    if isinstance(exc, ConnectionRefusedError | socket.gaierror):
+        return f"connection failed: {exc.strerror or exc}"
+    return f"{type(exc).__name__}: {exc}"  # OSError, SMTP errors, ...
 
 
 def redacted_target(channel: str, target: str) -> str:

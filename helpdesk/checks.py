@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 PER_PROCESS_CACHES = {
     "django.core.cache.backends.locmem.LocMemCache",
@@ -28,3 +28,11 @@ def cache_shared_by_processes(app_configs: Any = None, **kwargs: Any) -> list[Ch
             id="helpdesk.W001",
         )
     ]
+
+
+@register()
+def outbound_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A bad HELPDESK_OUTBOUND_ALLOW/DENY entry stops startup instead of failing every fetch."""
+    from helpdesk.outbound import settings_problems
+
+    return [Error(problem, id="helpdesk.E010") for problem in settings_problems()]

@@ -404,6 +404,15 @@ HELPDESK_SYSTEM_USERNAME = "system"
 # An active ticket this far into its resolution time is "at risk" on dashboards.
 HELPDESK_AT_RISK_PCT = env_int("HELPDESK_AT_RISK_PCT", 80)
 
+# --- Outbound requests (SPEC 7, helpdesk/outbound.py) -------------------------
+# Metric sources, webhooks and IMAP never reach loopback, link-local (cloud
+# metadata), unspecified, multicast or reserved addresses, nor this product's own
+# database, broker and cache; private ranges are allowed. Comma-separated CIDRs,
+# addresses or host names (*.example.com for a domain): ALLOW lets them through,
+# DENY refuses more and wins over ALLOW.
+HELPDESK_OUTBOUND_ALLOW = env_list("HELPDESK_OUTBOUND_ALLOW", "")
+HELPDESK_OUTBOUND_DENY = env_list("HELPDESK_OUTBOUND_DENY", "")
+
 # --- Notifications ------------------------------------------------------------
 # Webhook bodies are signed with each endpoint's own secret (escalation.WebhookEndpoint,
 # docs/WEBHOOKS.md), never with SECRET_KEY.

@@ -50,9 +50,9 @@ class MetricSourceForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if self.instance.pk and not data.get("token"):
-            data["token"] = "" if data.get("clear_token") else self.instance.token
         values = {field: data.get(field) for field in config.SOURCE_FIELDS if field in self.fields}
+        if self.instance.pk and not data.get("token") and not data.get("clear_token"):
+            values["token"] = self.instance.token  # kept, unless the host changes (config.source_update)
         if any(field in self.errors for field in values):
             return data
         if values.get("options") is None:
@@ -60,7 +60,7 @@ class MetricSourceForm(forms.ModelForm):
         try:
             if self.instance.pk and values["kind"] != self.instance.kind:
                 raise ValidationError({"kind": "The kind of a source cannot change; create another source."})
-            config.source_validate(values)
+            config.source_validate(values, stored_url=self.instance.base_url if self.instance.pk else None)
         except ServiceError as error:
             _as_form_errors(self, error)
         return data
@@ -88,6 +88,8 @@ class MetricSourceAdmin(admin.ModelAdmin):
         data["options"] = data["options"] or {}
         if change:
             data.pop("kind")
+            if not data["token"] and not form.cleaned_data.get("clear_token"):
+                data.pop("token")  # an empty box keeps the stored token (for the same host)
             updated = config.source_update(source=obj, actor=request.user, changes=data)
             form.instance = updated
             return

@@ -27,7 +27,7 @@ from helpdesk.celery import app as celery_app
 from helpdesk.roles import Role
 from helpdesk.tests.brokers import celery_broker
 from helpdesk.tests.faults import emails_written, start_celery_worker
-from helpdesk.tests.processes import require_postgresql, stop
+from helpdesk.tests.processes import OUTBOUND_ALLOW_LOOPBACK, require_postgresql, stop
 from tickets.events import EventKind
 from tickets.models import Comment, Ticket, TicketEvent
 from tickets.tests.factories import UserFactory
@@ -39,7 +39,7 @@ MANAGER_EMAIL = "lead@example.com"
 
 
 def test_writes_while_redis_is_down_are_kept_and_their_side_effects_run_once(
-    private_redis, webhook_server, api, monkeypatch, settings, tmp_path
+    private_redis, webhook_server, api, monkeypatch, settings, tmp_path, outbound_allow_loopback
 ):
     require_postgresql()
     receiver = webhook_server([200])
@@ -128,6 +128,7 @@ def test_writes_while_redis_is_down_are_kept_and_their_side_effects_run_once(
             concurrency=2,
             EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
             EMAIL_FILE_PATH=str(mail_dir),
+            HELPDESK_OUTBOUND_ALLOW=OUTBOUND_ALLOW_LOOPBACK,  # the webhook receiver is on 127.0.0.1
         )
         try:
             started = time.monotonic()

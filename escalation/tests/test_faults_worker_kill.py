@@ -24,7 +24,7 @@ from helpdesk.celery import app as celery_app
 from helpdesk.roles import Role
 from helpdesk.tests.brokers import celery_broker
 from helpdesk.tests.faults import emails_written, kill_worker, start_celery_beat, start_celery_worker, wait_until
-from helpdesk.tests.processes import require_postgresql, stop
+from helpdesk.tests.processes import OUTBOUND_ALLOW_LOOPBACK, require_postgresql, stop
 from tickets.events import EventKind
 from tickets.models import Comment, Ticket, TicketEvent
 from tickets.tests.factories import UserFactory
@@ -82,6 +82,7 @@ def test_workers_killed_mid_tick_fire_every_ticket_exactly_once(private_redis, w
         "HELPDESK_ESCALATION_BATCH_SIZE": str(BATCH),
         "HELPDESK_NOTIFY_DIGEST_AFTER": "100000",  # a row per ticket and recipient
         "HELPDESK_VAR_DIR": str(tmp_path / "var"),
+        "HELPDESK_OUTBOUND_ALLOW": OUTBOUND_ALLOW_LOOPBACK,  # the webhook receiver is on 127.0.0.1
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(mail_dir),
     }

@@ -148,13 +148,30 @@ def test_invalid_specs_reach_nobody_and_explain_why(staff, spec):
         "role:l1",
         "email:ops@example.com",
         "webhook:https://hooks.example.com/services/T0/B0/xyz",
-        "webhook:http://127.0.0.1:8080/",
+        "webhook:http://10.0.0.8:8080/",  # private ranges are allowed (SPEC 7)
     ],
 )
 def test_valid_specs(db, spec):
     if spec.startswith("webhook:"):
         WebhookEndpointFactory(url=spec.removeprefix("webhook:"))
     assert validate_notify_spec(spec) is None
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ("webhook:http://127.0.0.1:8080/", "the address 127.0.0.1 is loopback"),
+        ("webhook:http://localhost:8080/", "localhost resolves to"),
+        ("webhook:http://169.254.169.254/latest/meta-data/", "the address 169.254.169.254 is link-local"),
+        ("webhook:http://[fd00:ec2::254]/", "is a cloud metadata address"),
+        ("webhook:http://0x7f000001/", "0x7f000001 resolves to 127.0.0.1, which is loopback"),
+    ],
+)
+def test_webhook_targets_the_outbound_policy_refuses(db, spec, says):
+    """Refused when a rule is saved (SPEC 7), naming the rule and the setting that lifts it."""
+    problem = validate_notify_spec(spec)
+    assert says in problem
+    assert "HELPDESK_OUTBOUND_ALLOW" in problem
 
 
 def test_a_webhook_url_must_be_registered_to_be_notified(db):

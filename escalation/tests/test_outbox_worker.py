@@ -21,7 +21,7 @@ from escalation.tests.factories import WebhookEndpointFactory
 from helpdesk.celery import app as celery_app
 from helpdesk.tests.brokers import celery_broker
 from helpdesk.tests.faults import wait_until
-from helpdesk.tests.processes import Worker, require_postgresql, start_worker, stop
+from helpdesk.tests.processes import OUTBOUND_ALLOW_LOOPBACK, Worker, require_postgresql, start_worker, stop
 from tickets.tests.factories import TicketFactory
 
 pytestmark = pytest.mark.slow
@@ -35,7 +35,12 @@ def outbox_worker(transactional_db, private_redis, tmp_path) -> Iterator[Worker]
     """`celery -A helpdesk worker` on the test database, consuming a queue of its own from `private_redis`."""
     require_postgresql()
     queue = f"helpdesk-test-{uuid.uuid4().hex[:12]}"
-    worker = start_worker(broker_url=private_redis.url, queue=queue, log_path=tmp_path / "worker.log")
+    worker = start_worker(
+        broker_url=private_redis.url,
+        queue=queue,
+        log_path=tmp_path / "worker.log",
+        HELPDESK_OUTBOUND_ALLOW=OUTBOUND_ALLOW_LOOPBACK,  # the webhook receiver is on 127.0.0.1
+    )
     try:
         wait_until(lambda: " ready." in worker.log(), "the worker starting", check=worker.assert_alive)
         yield worker

@@ -246,6 +246,11 @@ BAD = [
     ("notify", {"notify": ["webhook:ftp://example.com/hook"]}),
     ("notify", {"notify": ["webhook:http://"]}),
     ("notify", {"notify": ["webhook:http://example.com:99999/"]}),
+    # The outbound policy (SPEC 7): loopback, cloud metadata, odd spellings of them.
+    ("notify", {"notify": ["webhook:http://127.0.0.1:8080/hook"]}),
+    ("notify", {"notify": ["webhook:http://169.254.169.254/latest/meta-data/"]}),
+    ("notify", {"notify": ["webhook:http://[fd00:ec2::254]/"]}),
+    ("notify", {"notify": ["webhook:http://0x7f000001/"]}),
     ("notify", {"notify": ["webhook:https://hooks.example.com/never-registered"]}),
     ("notify", {"notify": ["role:manager", ""]}),
     ("notify", {"notify": "role:manager"}),

@@ -21,7 +21,8 @@ from escalation.tests.factories import WebhookEndpointFactory
 from escalation.webhooks import webhook_secret_rotate
 from tickets.tests.factories import TicketFactory, if_match
 
-pytestmark = pytest.mark.django_db
+# The receivers listen on 127.0.0.1, which the outbound policy refuses unless allowed.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("outbound_allow_loopback")]
 
 V1 = "/api/v1/"
 URL = f"{V1}webhooks/"
@@ -349,3 +350,23 @@ def test_the_upgrade_registers_every_webhook_url_in_use_with_fresh_secrets(setti
     assert len(secrets) == 3 and all(s.startswith("whsec_") for s in secrets)
     assert settings.SECRET_KEY not in secrets
     assert endpoints["https://a.example.com/x"].name == "a.example.com (registered on upgrade)"
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://127.0.0.1:8080/hook", "the address 127.0.0.1 is loopback"),
+        ("http://169.254.169.254/latest/meta-data/", "the address 169.254.169.254 is link-local"),
+        ("http://[fd00:ec2::254]/", "is a cloud metadata address"),
+        ("http://2130706433/", "2130706433 resolves to 127.0.0.1, which is loopback"),
+    ],
+)
+def test_registering_an_address_the_outbound_policy_refuses_is_400_and_creates_nothing(
+    api, manager, settings, url, says
+):
+    settings.HELPDESK_OUTBOUND_ALLOW = []  # this test, unlike the others here, does not allow loopback
+    r = api.as_(manager).post(URL, {"name": "Internal", "url": url}, format="json")
+    assert r.status_code == 400, r.data
+    [message] = r.data["url"]
+    assert says in message and "HELPDESK_OUTBOUND_ALLOW" in message
+    assert not WebhookEndpoint.objects.exists()

@@ -29,7 +29,8 @@ from tickets.events import EventKind
 from tickets.models import TicketEvent
 from tickets.tests.factories import TicketFactory
 
-pytestmark = pytest.mark.django_db
+# The receivers listen on 127.0.0.1, which the outbound policy refuses unless allowed.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("outbound_allow_loopback")]
 
 
 def create_webhook(url: str, ticket, capture, **extra) -> int:
@@ -192,6 +193,32 @@ def test_redirects_and_client_errors_are_failures(webhook_server, django_capture
     notification = Notification.objects.get(pk=pk)
     assert (notification.status, notification.last_error[:8]) == (DeliveryStatus.PENDING, f"HTTP {status}")
     assert [r.path for r in server.requests] == ["/hook"]  # the redirect was not followed
+
+
+def test_a_webhook_to_a_refused_address_is_not_sent(webhook_server, settings, django_capture_on_commit_callbacks):
+    """Checked again when sent (SPEC 7): a rule saved before, or a name that now
+    resolves to loopback, reaches nothing."""
+    settings.HELPDESK_OUTBOUND_ALLOW = []
+    server = webhook_server([200])
+    pk = create_webhook(server.url, TicketFactory(), django_capture_on_commit_callbacks)
+    notification = Notification.objects.get(pk=pk)
+    assert (notification.status, notification.attempts) == (DeliveryStatus.PENDING, 1)
+    assert notification.last_error == "refused by the outbound policy: loopback address"
+    assert server.count() == 0
+
+
+def test_the_receivers_own_words_are_not_recorded(webhook_server, settings, django_capture_on_commit_callbacks):
+    """last_error and the notification_failed event reach agents: status and the
+    standard phrase only, not the receiver's reason phrase or body."""
+    settings.HELPDESK_NOTIFY_MAX_ATTEMPTS = 1
+    server = webhook_server([503], reason="db password hunter2", body=b"<html>internal stack trace</html>")
+    ticket = TicketFactory()
+    pk = create_webhook(server.url, ticket, django_capture_on_commit_callbacks)
+    notification = Notification.objects.get(pk=pk)
+    assert (notification.status, notification.last_error) == (DeliveryStatus.FAILED, "HTTP 503 Service Unavailable")
+    [event] = TicketEvent.objects.filter(ticket=ticket, kind=EventKind.NOTIFICATION_FAILED)
+    assert event.data["error"] == "HTTP 503 Service Unavailable"
+    assert server.count() == 1
 
 
 def test_redacted_target():

@@ -21,6 +21,9 @@ class WebhookServer:
     # Answers in order; the last one repeats.
     statuses: list[int] = field(default_factory=lambda: [200])
     delay: float = 0.0
+    # The reason phrase and body of every answer (None: the standard phrase).
+    reason: str | None = None
+    body: bytes = b"ok"
     requests: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -36,12 +39,12 @@ class WebhookServer:
                     status = owner.statuses[index]
                 if owner.delay:
                     time.sleep(owner.delay)
-                self.send_response(status)
+                self.send_response(status, owner.reason)
                 if 300 <= status < 400:
                     self.send_header("Location", "/redirected")
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", str(len(owner.body)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(owner.body)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass

@@ -30,6 +30,13 @@ WORKER_OPTIONS = (
 )
 
 
+# What tests that poll or post to servers of their own on 127.0.0.1 put in
+# HELPDESK_OUTBOUND_ALLOW (the outbound policy refuses loopback, SPEC 7): in the
+# test process (the ``outbound_allow_loopback`` fixture) and in the environment
+# of the workers they start. Never allowed for the whole suite.
+OUTBOUND_ALLOW_LOOPBACK = "127.0.0.0/8,::1"
+
+
 def require_postgresql() -> None:
     if connection.vendor != "postgresql":
         pytest.skip(
@@ -101,7 +108,7 @@ class Worker:
             pytest.fail(f"the Celery worker exited with {self.process.returncode}:\n{self.log()[-4000:]}")
 
 
-def start_worker(*, broker_url: str, queue: str, log_path: Path) -> Worker:
+def start_worker(*, broker_url: str, queue: str, log_path: Path, **env: str) -> Worker:
     """A worker on the test database consuming ``queue`` only."""
     command = celery_command("worker", *WORKER_OPTIONS, "-Q", queue, "-n", f"{queue}@%h")
-    return Worker(start(command, celery_env(broker_url=broker_url), log_path), log_path, queue)
+    return Worker(start(command, celery_env(broker_url=broker_url, **env), log_path), log_path, queue)

@@ -24,7 +24,9 @@ for ``histogram_quantile`` (above the highest bucket): clamp it in PromQL
 
 ``status: "error"`` and 4xx answers (bad PromQL, bad parameters) are
 configuration errors; 5xx (Prometheus unavailable, its query timeout) and
-network failures are retryable.
+network failures are retryable. The message names the documented
+``errorType`` only, never Prometheus' error text (it is the body of the answer,
+and error messages reach every agent; SPEC 7).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
 
 # errorType values that describe Prometheus' state, not the query.
 _TRANSIENT_ERRORS = frozenset({"timeout", "canceled", "unavailable", "internal"})
+# The errorType values of the HTTP API: a short reason, safe to show.
+_ERROR_TYPES = _TRANSIENT_ERRORS | {"bad_data", "execution", "not_found", "not_acceptable"}
 
 
 def query_url(source: MetricSource, query: str, at: datetime) -> str:
@@ -69,7 +73,7 @@ def value_of(data: Any, *, direction: str, where: str) -> float | None:
             retryable=False,
         )
     if kind != "vector":
-        raise SourceError(f"{where} returned an unknown resultType {kind!r}", retryable=False)
+        raise SourceError(f"{where} returned an unknown resultType", retryable=False)
     if not isinstance(result, list):
         raise SourceError(f"{where} returned a vector that is not a list", retryable=False)
     values = []
@@ -95,7 +99,7 @@ def fetch(source: MetricSource, monitor: Monitor, at: datetime) -> Reading:
     if answer["status"] == "error":
         error_type = str(answer.get("errorType", ""))
         raise SourceError(
-            f"Prometheus {error_type or 'error'}: {answer.get('error', '')}".strip(),
+            f"Prometheus {error_type if error_type in _ERROR_TYPES else 'error'} from {where}",
             retryable=error_type in _TRANSIENT_ERRORS,
         )
     return Reading(value=value_of(answer.get("data"), direction=str(monitor.direction), where=where), at=at)

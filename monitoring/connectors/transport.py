@@ -1,52 +1,48 @@
 """One guarded HTTP GET that returns parsed JSON, shared by the HTTP connectors.
 
-Every call: http/https only, no credentials in the URL, ``Accept:
-application/json``, ``Authorization: Bearer <token>`` when the source has one,
-redirects not followed, at most :data:`MAX_RESPONSE_BYTES` read, and
-``source.timeout_seconds`` (t) as the connect timeout, the timeout of every read
-and the budget of the whole exchange: the body is not read further once t has
-passed since the request started, so a call returns within about 2t (a read
-begun just before the budget ran out may wait t more; name resolution is not
-bounded by t). Failures become :class:`SourceError`; error
-messages name the URL without its query or credentials, never the token.
+Every call goes through the outbound policy (:mod:`helpdesk.outbound`: http/https
+only, no credentials in the URL, no loopback, link-local, metadata or own
+endpoints, checked after name resolution and connected to the checked address),
+sends ``Accept: application/json`` and ``Authorization: Bearer <token>`` when the
+source has one, follows no redirect, reads at most :data:`MAX_RESPONSE_BYTES`,
+and uses ``source.timeout_seconds`` (t) as the connect timeout, the timeout of
+every read and the budget of the whole exchange: the body is not read further
+once t has passed since the request started, so a call returns within about 2t
+(a read begun just before the budget ran out may wait t more; name resolution is
+not bounded by t). Failures become :class:`SourceError`. Their messages reach
+every agent (source alert, incident note), so they hold the status, a short
+reason and the URL without its query or credentials: never the token, never
+what the server answered (an error body is logged at INFO for operators).
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import logging
 import socket
 import ssl
 import time
-import urllib.error
-import urllib.request
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from helpdesk import outbound
 from monitoring.connectors.base import SourceError
 
 if TYPE_CHECKING:
     from monitoring.models import MetricSource
 
+log = logging.getLogger(__name__)
+
 MAX_RESPONSE_BYTES = 5 * 1024 * 1024
 USER_AGENT = "helpdesk-monitoring/1"
 _CHUNK = 64 * 1024
-# Enough of an error body to quote the source's own explanation.
+# Read of an error body for the server log; it never reaches agents.
 _ERROR_BODY_BYTES = 16 * 1024
 _MESSAGE_MAX = 300
 # 4xx that say "not now" rather than "wrong request": worth retrying.
 _RETRYABLE_4XX = frozenset({408, 425, 429})
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is answered as the 3xx it is: a moved endpoint is a configuration
-    error to fix in base_url, and following it could carry the token elsewhere."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
 
 
 def safe_url(url: str) -> str:
@@ -66,21 +62,11 @@ def check_url(url: str) -> None:
     """Raise a non-retryable SourceError unless ``url`` is a plain http(s) URL with a host."""
     if not url:
         raise SourceError("the source has no base URL", retryable=False)
-    if any(ch.isspace() for ch in url):
-        raise SourceError("the base URL must not contain whitespace", retryable=False)
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 -- raises ValueError for a bad port
-    except ValueError:
-        raise SourceError(f"not a valid URL: {safe_url(url)}", retryable=False) from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SourceError(
-            f"only http:// and https:// URLs with a host can be polled, not {parts.scheme}:", retryable=False
-        )
-    if parts.username is not None or parts.password is not None:
-        raise SourceError(
-            "credentials in the URL are not sent; put a bearer token in the source's token", retryable=False
-        )
+        outbound.parse_url(url)
+    except outbound.InvalidURL as exc:
+        hint = "; put a bearer token in the source's token" if "credentials" in str(exc) else ""
+        raise SourceError(f"{exc}: {safe_url(url)}{hint}", retryable=False) from None
 
 
 def _clip(text: str) -> str:
@@ -88,52 +74,46 @@ def _clip(text: str) -> str:
     return text if len(text) <= _MESSAGE_MAX else text[: _MESSAGE_MAX - 1] + "\u2026"
 
 
-def _error_detail(body: bytes) -> str:
-    """The source's own explanation from an error body: a JSON ``error``/``message``
-    field (Prometheus sends ``{"status": "error", "error": ...}``), else the text."""
-    text = body.decode("utf-8", errors="replace").strip()
+def _status_line(status: int, where: str) -> str:
     try:
-        data = json.loads(text)
+        phrase = f" {HTTPStatus(status).phrase}"  # the standard phrase, not the server's own text
     except ValueError:
-        return _clip(text)
-    if isinstance(data, dict):
-        for key in ("error", "message", "detail"):
-            if isinstance(data.get(key), str):
-                return _clip(data[key])
-    return _clip(text)
+        phrase = ""
+    return f"HTTP {status}{phrase} from {where}"
 
 
-def _http_error(exc: urllib.error.HTTPError, where: str) -> SourceError:
-    try:
-        detail = _error_detail(exc.read(_ERROR_BODY_BYTES) or b"")
-    except (OSError, http.client.HTTPException):
-        detail = ""
-    finally:
-        exc.close()
-    status = exc.code
-    message = f"HTTP {status} from {where}"
+def _status_error(response: http.client.HTTPResponse, where: str) -> SourceError:
+    """A non-2xx answer as status and a short reason. The body may be an internal
+    service's error page: it goes to the server log, not into the message."""
+    status = response.status
+    message = _status_line(status, where)
     if 300 <= status < 400:
-        location = exc.headers.get("Location", "") if exc.headers else ""
-        target = f" to {safe_url(location)}" if location else ""
+        location = outbound.origin(response.headers.get("Location", ""))
+        target = f" to {location[0]}://{location[1]}" if location[1] else ""
         return SourceError(
             f"{message}: redirect{target} not followed; point the source at the final URL", retryable=False
         )
-    if detail:
-        message = f"{message}: {detail}"
+    try:
+        body = response.read(_ERROR_BODY_BYTES) or b""
+    except (OSError, http.client.HTTPException):
+        body = b""
+    log.info("%s; body: %s", message, _clip(body.decode("utf-8", errors="replace")))
     return SourceError(message, retryable=status >= 500 or status in _RETRYABLE_4XX)
 
 
 def _network_error(exc: BaseException, where: str, timeout: int) -> SourceError:
-    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-    if isinstance(reason, TimeoutError):
+    if isinstance(exc, TimeoutError):
         return SourceError(f"timed out after {timeout} s: {where}", retryable=True)
-    if isinstance(reason, ssl.SSLCertVerificationError):
-        return SourceError(f"TLS certificate not trusted for {where}: {reason.verify_message}", retryable=False)
-    if isinstance(reason, ConnectionRefusedError):
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return SourceError(f"TLS certificate not trusted for {where}: {exc.verify_message}", retryable=False)
+    if isinstance(exc, ConnectionRefusedError):
         return SourceError(f"connection refused: {where}", retryable=True)
-    if isinstance(reason, socket.gaierror):
-        return SourceError(f"cannot resolve the host of {where}: {reason.strerror or reason}", retryable=True)
-    return SourceError(f"cannot read {where}: {_clip(str(reason) or type(reason).__name__)}", retryable=True)
+    if isinstance(exc, socket.gaierror):
+        return SourceError(f"cannot resolve the host of {where}: {exc.strerror or exc}", retryable=True)
+    if isinstance(exc, http.client.HTTPException):
+        # Its text may quote what the server sent (BadStatusLine): the class name only.
+        return SourceError(f"cannot read {where}: {type(exc).__name__}", retryable=True)
+    return SourceError(f"cannot read {where}: {_clip(str(exc) or type(exc).__name__)}", retryable=True)
 
 
 def _read_capped(response: http.client.HTTPResponse, where: str, deadline: float, timeout: int) -> bytes:
@@ -165,19 +145,17 @@ def get_body(source: MetricSource, url: str) -> bytes:
     headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
     if source.token:
         headers["Authorization"] = f"Bearer {source.token}"
-    request = urllib.request.Request(url, method="GET", headers=headers)
     deadline = time.monotonic() + timeout
     try:
-        with _opener.open(request, timeout=timeout) as response:
-            status = response.status
-            if not 200 <= status < 300:  # anything urllib passes through that is not a success
-                raise SourceError(f"HTTP {status} from {where}", retryable=status >= 500)
+        with outbound.request("GET", url, headers=headers, timeout=timeout) as response:
+            if not 200 <= response.status < 300:  # 1xx never gets here; 3xx is not followed
+                raise _status_error(response, where)
             return _read_capped(response, where, deadline, timeout)
     except SourceError:
         raise
-    except urllib.error.HTTPError as exc:  # 3xx (not followed), 4xx, 5xx
-        raise _http_error(exc, where) from None
-    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+    except outbound.OutboundRefused as exc:
+        raise SourceError(f"refused by the outbound policy: {exc.reason}: {where}", retryable=False) from None
+    except (OSError, http.client.HTTPException) as exc:
         raise _network_error(exc, where, timeout) from None
 
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from django.db import transaction
 from django.utils import timezone
 
+from helpdesk import outbound
 from helpdesk.errors import Conflict, InvalidInput
 from helpdesk.tasks import enqueue
 from helpdesk.versioning import bump_version, check_version
@@ -88,8 +89,9 @@ def _unknown_fields(changes: dict[str, Any], allowed: tuple[str, ...]) -> None:
 # --- metric sources --------------------------------------------------------------------
 
 
-def base_url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be polled, or None."""
+def base_url_problem(url: str, *, check_outbound: bool = True) -> str | None:
+    """Why ``url`` cannot be polled, or None. With ``check_outbound`` the host is
+    resolved and judged by the outbound policy (SPEC 7; checked again at every poll)."""
     if len(url) > 500 or any(c.isspace() for c in url):
         return "A URL without spaces, at most 500 characters."
     try:
@@ -104,6 +106,8 @@ def base_url_problem(url: str) -> str | None:
     if parts.username is not None or parts.password is not None:
         # The URL is returned by the API; credentials belong in the write-only token.
         return "Put credentials in token, not in the URL."
+    if check_outbound and (problem := outbound.url_problem(url)):
+        return f"Refused by the outbound policy: {problem}."
     return None
 
 
@@ -124,8 +128,11 @@ def options_problem(kind: str, options: Any) -> str | None:
     return None
 
 
-def source_validate(values: dict[str, Any]) -> None:
-    """The rules for a whole source (stored values merged with the changes)."""
+def source_validate(values: dict[str, Any], *, stored_url: str | None = None) -> None:
+    """The rules for a whole source (stored values merged with the changes).
+    The outbound policy is checked when the URL is new or changes (``stored_url``
+    is the current one): a source saved before a policy change can still be edited,
+    renamed or disabled; its polls are refused at connect time all the same."""
     errors = _Errors()
     kind = values["kind"]
     if kind not in SourceKind.values:
@@ -135,7 +142,7 @@ def source_validate(values: dict[str, Any]) -> None:
     url = values.get("base_url") or ""
     if kind in URL_KINDS and not url:
         errors.add("base_url", f"A {kind} source needs a URL.")
-    elif url and (problem := base_url_problem(url)):
+    elif url and (problem := base_url_problem(url, check_outbound=url != stored_url)):
         errors.add("base_url", problem)
     if kind in PUSH_KINDS and values.get("token"):
         errors.add("token", "Push sources get a generated token (push_token); do not set one.")
@@ -180,13 +187,25 @@ def source_update(
         # The poller updates health fields with UPDATE ... SET; only ours are saved.
         source = MetricSource.objects.select_for_update().get(pk=source.pk)
         check_version(source, expected_version)
-        source_validate({**_source_values(source), **changes})
+        changes = _without_stale_credential(source, changes)
+        source_validate({**_source_values(source), **changes}, stored_url=source.base_url)
         changed = [field for field, value in changes.items() if getattr(source, field) != value]
         for field in changed:
             setattr(source, field, changes[field])
         if changed:
             source.save(update_fields=bump_version(source, changed))
     return source
+
+
+def _without_stale_credential(source: MetricSource, changes: dict[str, Any]) -> dict[str, Any]:
+    """A stored token is only ever sent to the origin (scheme, host, port) it was
+    entered for (SPEC 7): a new origin without a new token clears it, so a
+    manager cannot point a source at a host of theirs and receive the secret."""
+    if "base_url" not in changes or "token" in changes or not source.token:
+        return changes
+    if outbound.origin(changes["base_url"] or "") == outbound.origin(source.base_url):
+        return changes
+    return {**changes, "token": ""}
 
 
 def source_push_token_rotate(*, source: MetricSource, actor: Any) -> str:

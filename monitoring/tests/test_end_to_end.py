@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from helpdesk.tests.processes import WORKER_OPTIONS, celery_command, celery_env, start, stop
+from helpdesk.tests.processes import OUTBOUND_ALLOW_LOOPBACK, WORKER_OPTIONS, celery_command, celery_env, start, stop
 from monitoring.models import Alert, AlertState, Monitor, Sample, SourceKind
 from monitoring.tests.factories import MetricSourceFactory, MonitorFactory
 from monitoring.tests.helpers import JsonServer
@@ -89,7 +89,10 @@ def _clear_queue(redis_url: str) -> None:
 def celery_processes(transactional_db, redis_url, tmp_path) -> Iterator[Celery]:
     """`celery worker` and `celery beat` (dispatch every second) on the test database."""
     env = celery_env(
-        broker_url=redis_url, HELPDESK_POLL_DISPATCH_SECONDS="1", HELPDESK_VAR_DIR=str(tmp_path / "var")
+        broker_url=redis_url,
+        HELPDESK_POLL_DISPATCH_SECONDS="1",
+        HELPDESK_VAR_DIR=str(tmp_path / "var"),
+        HELPDESK_OUTBOUND_ALLOW=OUTBOUND_ALLOW_LOOPBACK,  # the metrics server is on 127.0.0.1
     )
     _clear_queue(redis_url)
     commands = {

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from escalation.models import EscalationRule
 from helpdesk.tests.faults import kill_worker, start_celery_beat, start_celery_worker, wait_until
-from helpdesk.tests.processes import require_postgresql, stop
+from helpdesk.tests.processes import OUTBOUND_ALLOW_LOOPBACK, require_postgresql, stop
 from monitoring.models import Alert, AlertState, Monitor, SourceKind
 from monitoring.tests.factories import MetricSourceFactory, MonitorFactory
 from monitoring.tests.helpers import JsonServer
@@ -72,6 +72,7 @@ def test_workers_killed_while_polling_open_one_alert_and_one_incident_each(
         "HELPDESK_POLL_DISPATCH_SECONDS": "1",
         "HELPDESK_ESCALATION_TICK_SECONDS": "3600",
         "HELPDESK_VAR_DIR": str(tmp_path / "var"),
+        "HELPDESK_OUTBOUND_ALLOW": OUTBOUND_ALLOW_LOOPBACK,  # the metrics server is on 127.0.0.1
     }
     firing = Alert.objects.filter(state=AlertState.FIRING, ticket__isnull=False)
     figures: dict[str, object] = {"kills": []}

@@ -33,6 +33,8 @@ needs_postgresql = pytest.mark.skipif(
     reason=f"needs PostgreSQL row locks across connections; the test database is {connection.vendor}",
 )
 CLOSED_PORT_URL = "http://127.0.0.1:1/metrics"  # nothing listens: refused at once
+# The sources of these tests are servers of their own on 127.0.0.1 (SPEC 7 refuses loopback).
+pytestmark = pytest.mark.usefixtures("outbound_allow_loopback")
 
 
 @pytest.fixture
