@@ -37,3 +37,11 @@ def purge_idempotency_keys() -> int:
     from helpdesk.idempotency import idempotency_keys_purge
 
     return idempotency_keys_purge()
+
+
+@shared_task(name="helpdesk.purge_api_tokens", acks_late=True)
+def purge_api_tokens() -> int:
+    """Expired API tokens (safe to run twice)."""
+    from helpdesk.tokens import api_tokens_purge
+
+    return api_tokens_purge()
