@@ -129,7 +129,7 @@ class TokenView(ObtainAuthToken):
         naming.is_valid(raise_exception=True)
         issued = api_token_issue(user=serializer.validated_data["user"], name=naming.validated_data.get("name", ""))
         response = Response({"token": issued.key, "expires_at": issued.token.expires_at})
-        # The key is in this body and nowhere else: no cache may keep it (the request is anonymous,
-        # so NoStoreForUsersMiddleware would not say it).
+        # The key is in this body and nowhere else: no cache may keep it (the request carries
+        # no credentials, so NoStoreForUsersMiddleware would not say it).
         patch_cache_control(response, private=True, no_store=True)
         return response
