@@ -40,7 +40,9 @@ def _fresh_dashboard(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_throttle():
-    """Throttle counters live in the cache; each test starts from zero."""
+    """API rate counters live in the cache; each test starts from zero. Failed-login
+    counters (django-axes) are rows of the test database, rolled back or flushed
+    after every test like all its rows."""
     cache.clear()
     yield
     cache.clear()

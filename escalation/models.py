@@ -1,10 +1,13 @@
-"""Escalation rules, their firings, and the notification outbox."""
+"""Escalation rules, their firings, the webhook endpoints they notify, and the notification outbox."""
 
 from __future__ import annotations
+
+import secrets
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Trigger(models.TextChoices):
@@ -76,6 +79,39 @@ class RuleFiring(models.Model):
 
     def __str__(self) -> str:
         return f"rule {self.rule_id} on ticket {self.ticket_id} (episode {self.episode})"
+
+
+def new_webhook_secret() -> str:
+    """A fresh signing secret: 256 random bits; the prefix lets secret scanners spot a leaked one."""
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+class WebhookEndpoint(models.Model):
+    """A receiver of webhook notifications, registered by a manager. Rules name it
+    as ``webhook:URL``; every delivery to it is signed with its own secret.
+
+    The secret is a signing key the sender needs in clear (HMAC), not a password,
+    so it is stored as is; the API and the admin show it only when it is made
+    (create, rotate), never again. During a rotation's grace period the previous
+    secret signs too, until ``previous_secret_expires_at``."""
+
+    name = models.CharField(max_length=200)
+    # Fixed once created: rules and queued notifications find the endpoint by it.
+    url = models.CharField(max_length=500, unique=True)
+    secret = models.CharField(max_length=100, default=new_webhook_secret, editable=False)
+    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    secret_rotated_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # One per configuration edit (API, admin); a secret rotation is not one. The API's ETag.
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Channel(models.TextChoices):

@@ -32,7 +32,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from escalation.models import Channel, DeliveryStatus, EscalationRule, Notification
+from escalation.models import Channel, DeliveryStatus, EscalationRule, Notification, WebhookEndpoint
 from helpdesk.db import insert_rows
 from helpdesk.models import User
 from helpdesk.roles import Role, max_tier
@@ -104,7 +104,7 @@ def validate_notify_spec(spec: str) -> str | None:
         if len(value) > _TARGET_MAX:
             return f"e-mail address longer than {_TARGET_MAX} characters"
         return None
-    return _webhook_url_problem(value)
+    return _webhook_url_problem(value) or _webhook_unregistered(value)
 
 
 def _webhook_url_problem(url: str) -> str | None:
@@ -122,6 +122,16 @@ def _webhook_url_problem(url: str) -> str | None:
     return None
 
 
+def _webhook_unregistered(url: str) -> str | None:
+    # Deliveries are signed with the endpoint's own secret: a URL nobody registered has none.
+    if WebhookEndpoint.objects.filter(url=url).exists():
+        return None
+    return (
+        f"webhook URL {url!r} is not registered: register it first as a webhook endpoint "
+        "(POST /api/v1/webhooks/, or Webhook endpoints in the admin), which gives it its signing secret"
+    )
+
+
 def _emails(users) -> list[tuple[str, str]]:
     addresses = users.filter(is_active=True).exclude(email="").order_by("id").values_list("email", flat=True)
     return [(Channel.EMAIL.value, address) for address in addresses]
@@ -133,7 +143,8 @@ def recipients_for(spec: str, *, ticket: Ticket | None) -> list[tuple[str, str]]
     ``tier:N`` e-mails every active agent whose role is that tier's agent role
     (1 -> l1, 2 -> l2, 3 -> l3); ``tier:current`` uses the ticket's tier;
     ``role:NAME`` (manager, admin, l1, l2, l3) its active users; ``user:ID`` that
-    active user; ``email:ADDRESS`` and ``webhook:URL`` (http/https) themselves.
+    active user; ``email:ADDRESS`` itself; ``webhook:URL`` itself when the URL
+    is a registered webhook endpoint's.
     Users without an e-mail address are skipped; an invalid spec gives [].
     """
     if validate_notify_spec(spec) is not None:
@@ -318,10 +329,24 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def webhook_signature(body: bytes, secret: str | None = None) -> str:
-    """The X-Helpdesk-Signature value: HMAC-SHA256 of the exact body bytes."""
-    key = (settings.HELPDESK_WEBHOOK_SECRET if secret is None else secret).encode()
-    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+class WebhookNotRegistered(Exception):
+    """The notification's URL has no webhook endpoint (any more): nothing to sign with."""
+
+
+def webhook_signature(body: bytes, secret: str) -> str:
+    """One signature: ``sha256=`` and the hex HMAC-SHA256 of the exact body bytes under ``secret``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def webhook_signature_header(endpoint: WebhookEndpoint, body: bytes, *, now: datetime.datetime) -> str:
+    """The X-Helpdesk-Signature value: the signature under the endpoint's secret,
+    then, during a rotation's grace period, ``,`` and the one under the previous
+    secret, so a receiver still holding the old secret keeps accepting."""
+    keys = [endpoint.secret]
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret and expires is not None and now < expires:
+        keys.append(endpoint.previous_secret)
+    return ",".join(webhook_signature(body, key) for key in keys)
 
 
 def webhook_body(notification: Notification) -> bytes:
@@ -331,6 +356,11 @@ def webhook_body(notification: Notification) -> bytes:
 
 def _send_webhook(notification: Notification) -> None:
     body = webhook_body(notification)
+    # The outbox stores the URL; the endpoint registered for it holds the secret.
+    endpoint = WebhookEndpoint.objects.filter(url=notification.target).first()
+    if endpoint is None:
+        raise WebhookNotRegistered("no webhook endpoint is registered for this URL")
+    signature = webhook_signature_header(endpoint, body, now=timezone.now())
     request = urllib.request.Request(
         notification.target,
         data=body,
@@ -338,7 +368,7 @@ def _send_webhook(notification: Notification) -> None:
         headers={
             "Content-Type": "application/json",
             "User-Agent": "helpdesk-notifier/1",
-            "X-Helpdesk-Signature": webhook_signature(body),
+            "X-Helpdesk-Signature": signature,
             "X-Helpdesk-Notification": str(notification.pk),
         },
     )

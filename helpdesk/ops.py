@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import os
+import secrets
 import time
 from collections.abc import Callable, Iterator
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
@@ -20,6 +24,8 @@ from prometheus_client import (
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+log = logging.getLogger(__name__)
+
 REQUESTS = Counter("helpdesk_http_requests_total", "HTTP requests", ["method", "view", "status"])
 LATENCY = Histogram(
     "helpdesk_http_request_duration_seconds",
@@ -29,9 +35,31 @@ LATENCY = Histogram(
 )
 
 
+# Every label value comes from a set fixed by the code, never from the client: each
+# new value is a new series held in every worker's memory (and, under gunicorn, in
+# its multiprocess files) for the life of the process.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER = "other"
+UNMATCHED = "unmatched"
+
+
+def method_label(method: str | None) -> str:
+    return method if method in KNOWN_METHODS else OTHER
+
+
+def view_label(request: HttpRequest) -> str:
+    """The URLconf's name for the route (a finite set), never the path."""
+    match = getattr(request, "resolver_match", None)
+    return match.view_name if match else UNMATCHED
+
+
+def status_label(status: int) -> str:
+    return str(status) if 100 <= status <= 599 else OTHER
+
+
 class RequestMetricsMiddleware:
-    """Counts requests and their latency per route (the route name, not the URL,
-    so ids do not explode the label set)."""
+    """Counts requests and their latency per route, with bounded labels: known
+    methods or "other", the route name or "unmatched", a valid status or "other"."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -39,10 +67,9 @@ class RequestMetricsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         start = time.perf_counter()
         response = self.get_response(request)
-        match = getattr(request, "resolver_match", None)
-        view = match.view_name if match else "unmatched"
-        LATENCY.labels(request.method, view).observe(time.perf_counter() - start)
-        REQUESTS.labels(request.method, view, str(response.status_code)).inc()
+        method, view = method_label(request.method), view_label(request)
+        LATENCY.labels(method, view).observe(time.perf_counter() - start)
+        REQUESTS.labels(method, view, status_label(response.status_code)).inc()
         return response
 
 
@@ -82,13 +109,13 @@ class TicketCollector(Collector):
 
 
 class MonitoringCollector(Collector):
-    """Poller and outbox figures at scrape time: four aggregate queries."""
+    """Poller, outbox and push figures at scrape time: five aggregate queries."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from django.db.models import Count
 
         from escalation.models import DeliveryStatus, Notification
-        from monitoring.models import Alert, MetricSource, Monitor
+        from monitoring.models import Alert, AlertmanagerPush, MetricSource, Monitor
 
         monitors = GaugeMetricFamily("helpdesk_monitors", "Enabled monitors by state", labels=["state"])
         for row in Monitor.objects.filter(enabled=True).values("state").annotate(n=Count("id")).order_by():
@@ -100,7 +127,11 @@ class MonitoringCollector(Collector):
         failing.add_metric([], MetricSource.objects.filter(enabled=True, consecutive_failures__gt=0).count())
         outbox = GaugeMetricFamily("helpdesk_notifications_pending", "Notifications waiting in the outbox")
         outbox.add_metric([], Notification.objects.filter(status=DeliveryStatus.PENDING).count())
-        yield from (monitors, firing, failing, outbox)
+        pushes = GaugeMetricFamily(
+            "helpdesk_alertmanager_pushes_waiting", "Stored Alertmanager pushes not yet applied by a worker"
+        )
+        pushes.add_metric([], AlertmanagerPush.objects.filter(done_at__isnull=True).count())
+        yield from (monitors, firing, failing, outbox, pushes)
 
 
 _ticket_collector = TicketCollector()
@@ -113,6 +144,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def check_database() -> str | None:
+    """None when the database answers, else the driver's error (for the log only)."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -122,6 +154,7 @@ def check_database() -> str | None:
 
 
 def check_broker() -> str | None:
+    """None when the broker accepts a connection, else its error (for the log only)."""
     from helpdesk.celery import app
 
     try:
@@ -134,20 +167,60 @@ def check_broker() -> str | None:
 
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
+    """503 naming the failing parts. Anyone may ask (load balancers do), so the
+    answer is only "ok" or "failing" per part: driver errors name hosts, ports,
+    users and database names, and go to the log instead."""
     checks = {"database": check_database(), "broker": check_broker()}
     failing = sorted(name for name, error in checks.items() if error)
+    for name in failing:
+        log.warning("readiness: %s failing: %s", name, checks[name])
     body = {
         "status": "ok" if not failing else "unavailable",
-        "checks": {name: (error or "ok") for name, error in checks.items()},
+        "checks": {name: ("failing" if error else "ok") for name, error in checks.items()},
         "failing": failing,
     }
     return JsonResponse(body, status=503 if failing else 200)
+
+
+# A request with any of these came through a proxy: its loopback REMOTE_ADDR is the
+# proxy's, not the scraper's.
+FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+
+def metrics_refusal(request: HttpRequest) -> HttpResponse | None:
+    """Who may read /metrics (it names every route, queue sizes and failing sources):
+
+    - ``HELPDESK_METRICS_TOKEN`` set: only ``Authorization: Bearer <token>`` (401 otherwise);
+    - else in production: only a direct connection from loopback (REMOTE_ADDR itself,
+      not a forwarded address, and no forwarding header), 403 otherwise;
+    - else (development) anyone.
+    """
+    token = settings.HELPDESK_METRICS_TOKEN
+    if token:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and secrets.compare_digest(given.strip().encode(), token.encode()):
+            return None
+        refusal = HttpResponse("Unauthorized.\n", status=401, content_type="text/plain")
+        refusal["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return refusal
+    if not settings.PRODUCTION:
+        return None
+    try:
+        loopback = ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback and not any(request.META.get(header) for header in FORWARDING_HEADERS):
+        return None
+    return HttpResponse("Forbidden.\n", status=403, content_type="text/plain")
 
 
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus exposition; aggregates worker processes under gunicorn when
     PROMETHEUS_MULTIPROC_DIR is set."""
+    refusal = metrics_refusal(request)
+    if refusal is not None:
+        return refusal
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)
@@ -159,4 +232,3 @@ def metrics(request: HttpRequest) -> HttpResponse:
     # prometheus_client >= 0.22 made CONTENT_TYPE_LATEST "version=1.0.0", which older
     # scrapers and agents do not recognise.
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_PLAIN_0_0_4)
-

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "csp",
+    "axes",
     "helpdesk",
     "tickets",
     "escalation",
@@ -87,6 +88,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: turns a refused login into its answer (helpdesk.login_guard).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -126,6 +129,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "helpdesk.User"
+# Axes first: a login refused by the guard stops here, before any password is hashed.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 # Argon2 first: new and changed passwords use it; a PBKDF2 hash from before still
 # verifies and is rehashed to Argon2 at the next login.
 PASSWORD_HASHERS = [
@@ -167,23 +175,70 @@ STORAGES = {
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 
 # --- Cache ------------------------------------------------------------------
-# Throttle counters (API and page login) live here. Several web processes must
-# share them: set CACHE_URL=redis://... in production; the default is per process.
+# Throttle counters of the API and the dashboard's figures live here; several web
+# processes must share them. CACHE_URL=redis://... for Redis, locmem:// for memory
+# of each process (development's default). Production's default is the database
+# (table helpdesk_cache, created by a migration), never per-process memory:
+# `check --deploy` warns about a per-process cache (helpdesk.checks).
 CACHE_URL = os.environ.get("CACHE_URL", "")
-CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
-        if CACHE_URL.startswith(("redis://", "rediss://"))
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
-}
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    _cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+elif CACHE_URL.startswith("locmem://") or (not CACHE_URL and not PRODUCTION):
+    _cache = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+elif CACHE_URL in ("", "db://"):
+    # Culling at 300 entries (Django's default) would let a flood of addresses push
+    # the throttle counters out.
+    _cache = {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "helpdesk_cache",
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    }
+else:
+    raise ImproperlyConfigured("CACHE_URL must be redis://..., rediss://..., db:// or locmem://")
+CACHES = {"default": _cache}
+
+# --- Logins (django-axes, helpdesk.login_guard) -------------------------------
+# Proxies in front of the application (SPEC 7): X-Forwarded-For is read only when
+# this is above 0, and only its right-most N entries (helpdesk.client_address).
+HELPDESK_TRUSTED_PROXIES = env_int("HELPDESK_TRUSTED_PROXIES", 0)
+if HELPDESK_TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured("HELPDESK_TRUSTED_PROXIES must be 0 or more")
+# Failed logins (page, admin and token endpoint alike) within the window, counted
+# in the database. Past a limit the attempt is refused (429) before any password
+# is hashed, until the window has passed since the last counted failure.
+HELPDESK_LOGIN_WINDOW_MINUTES = env_int("HELPDESK_LOGIN_WINDOW_MINUTES", 15)
+# One account from one address: the real owner elsewhere is not affected.
+HELPDESK_LOGIN_MAX_FAILURES = env_int("HELPDESK_LOGIN_MAX_FAILURES", 5)
+# One address, any accounts.
+HELPDESK_LOGIN_MAX_FAILURES_PER_IP = env_int("HELPDESK_LOGIN_MAX_FAILURES_PER_IP", 20)
+# One account from every address (a distributed attack): after this many failures
+# an attempt from an address the account never logged in from waits
+# 1, 2, 4, ... seconds after the account's last failure, at most the cap; an
+# address with a successful login of the account in the last
+# HELPDESK_LOGIN_KNOWN_ADDRESS_DAYS is not slowed.
+HELPDESK_LOGIN_ACCOUNT_FREE_FAILURES = env_int("HELPDESK_LOGIN_ACCOUNT_FREE_FAILURES", 10)
+HELPDESK_LOGIN_ACCOUNT_MAX_DELAY_SECONDS = env_int("HELPDESK_LOGIN_ACCOUNT_MAX_DELAY_SECONDS", 60)
+HELPDESK_LOGIN_KNOWN_ADDRESS_DAYS = env_int("HELPDESK_LOGIN_KNOWN_ADDRESS_DAYS", 30)
+
+AXES_HANDLER = "helpdesk.login_guard.LoginGuardHandler"
+AXES_CLIENT_IP_CALLABLE = "helpdesk.client_address.client_address"
+AXES_USERNAME_CALLABLE = "helpdesk.login_guard.attempted_username"
+AXES_LOCKOUT_CALLABLE = "helpdesk.login_guard.lockout_response"
+# The three counters; LoginGuardHandler gives each its own limit.
+AXES_LOCKOUT_PARAMETERS = ["ip_address", ["username", "ip_address"], "username"]
+AXES_FAILURE_LIMIT = HELPDESK_LOGIN_MAX_FAILURES  # shown in the admin's list of attempts
+AXES_COOLOFF_TIME = "helpdesk.login_guard.login_window"
+# The guard refuses before the password check; the Nth failure itself still gets
+# the ordinary "wrong password" answer, the next attempt the 429.
+AXES_LOCK_OUT_AT_FAILURE = False
+# A refused attempt is neither counted nor written: it extends nothing and costs
+# one read, so a flood of refused attempts costs the server little.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# LoginGuardHandler clears only the (account, address) pair on success: axes'
+# reset would also clear the address's count of other accounts.
+AXES_RESET_ON_SUCCESS = False
 
 # --- Pages ----------------------------------------------------------------
-# The page login: after this many failed attempts for one username, or from one
-# client address, within the window, POST /login/ answers 429 until the window ends.
-HELPDESK_LOGIN_MAX_FAILURES = env_int("HELPDESK_LOGIN_MAX_FAILURES", 5)
-HELPDESK_LOGIN_MAX_FAILURES_PER_IP = env_int("HELPDESK_LOGIN_MAX_FAILURES_PER_IP", 20)
-HELPDESK_LOGIN_WINDOW_MINUTES = env_int("HELPDESK_LOGIN_WINDOW_MINUTES", 15)
 # A strict Content-Security-Policy: every script, style, image and request comes
 # from this server (htmx and our JS are static files; no inline code, no CDN).
 from csp.constants import NONE, SELF  # noqa: E402
@@ -324,6 +379,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 3600.0,
         "options": {"expires": 3000},
     },
+    "helpdesk-purge-login-records": {
+        "task": "helpdesk.purge_login_records",
+        "schedule": 86400.0,
+        "options": {"expires": 3600},
+    },
     "helpdesk-purge-api-tokens": {"task": "helpdesk.purge_api_tokens", "schedule": 86400.0, "options": {"expires": 3600}},
     # Files whose attachment rows are gone (deleted with their comment).
     "tickets-purge-attachment-files": {
@@ -338,14 +398,20 @@ CELERY_BEAT_SCHEDULE: dict = {
         "options": {"expires": HELPDESK_POLL_DISPATCH_SECONDS},
     },
     "monitoring-purge-samples": {"task": "monitoring.purge_samples", "schedule": 86400.0, "options": {"expires": 3600}},
+    # Stored Alertmanager pushes the broker never got (outage) or a dead worker left.
+    "monitoring-resume-alertmanager-pushes": {
+        "task": "monitoring.resume_alertmanager_pushes",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
 }
 HELPDESK_SYSTEM_USERNAME = "system"
 # An active ticket this far into its resolution time is "at risk" on dashboards.
 HELPDESK_AT_RISK_PCT = env_int("HELPDESK_AT_RISK_PCT", 80)
 
 # --- Notifications ------------------------------------------------------------
-# Webhook bodies are signed with HMAC-SHA256 under this key (X-Helpdesk-Signature).
-HELPDESK_WEBHOOK_SECRET = os.environ.get("HELPDESK_WEBHOOK_SECRET", SECRET_KEY)
+# Webhook bodies are signed with each endpoint's own secret (escalation.WebhookEndpoint,
+# docs/WEBHOOKS.md), never with SECRET_KEY.
 HELPDESK_WEBHOOK_TIMEOUT_SECONDS = env_int("HELPDESK_WEBHOOK_TIMEOUT_SECONDS", 5)
 HELPDESK_NOTIFY_MAX_ATTEMPTS = env_int("HELPDESK_NOTIFY_MAX_ATTEMPTS", 5)
 # A rule firing on more tickets than this in one batch sends each recipient one digest.
@@ -365,6 +431,20 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 # For django.core.mail.backends.filebased.EmailBackend (one file per connection).
 if os.environ.get("EMAIL_FILE_PATH"):
     EMAIL_FILE_PATH = os.environ["EMAIL_FILE_PATH"]
+
+# --- Operations endpoints and push limits (docs/RELIABILITY.md) ------------------
+# /metrics needs `Authorization: Bearer <this>` when set; unset, production serves it
+# to direct loopback connections only (helpdesk.ops.metrics_refusal).
+HELPDESK_METRICS_TOKEN = os.environ.get("HELPDESK_METRICS_TOKEN", "")
+# Probes and scrapers talk plain HTTP to the process on the internal network: no
+# redirect to HTTPS for these three (a redirect would not protect a token already sent).
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
+# An Alertmanager push with more alerts is a 413 (set Alertmanager's `max_alerts`);
+# one with more than INLINE alerts is stored and applied by a worker (202).
+HELPDESK_ALERTMANAGER_MAX_ALERTS = env_int("HELPDESK_ALERTMANAGER_MAX_ALERTS", 5000)
+HELPDESK_ALERTMANAGER_INLINE_ALERTS = env_int("HELPDESK_ALERTMANAGER_INLINE_ALERTS", 20)
+# Raw samples per push request (413 beyond: the sender splits the batch).
+HELPDESK_PUSH_MAX_SAMPLES = env_int("HELPDESK_PUSH_MAX_SAMPLES", 1000)
 
 # --- Logging ----------------------------------------------------------------
 LOGGING = {

@@ -39,6 +39,14 @@ def purge_idempotency_keys() -> int:
     return idempotency_keys_purge()
 
 
+@shared_task(name="helpdesk.purge_login_records", acks_late=True)
+def purge_login_records() -> int:
+    """Old successful-login records (helpdesk.login_guard; safe to run twice)."""
+    from helpdesk.login_guard import login_records_purge
+
+    return login_records_purge()
+
+
 @shared_task(name="helpdesk.purge_api_tokens", acks_late=True)
 def purge_api_tokens() -> int:
     """Expired API tokens (safe to run twice)."""

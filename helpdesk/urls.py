@@ -5,7 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from escalation.api.views import EscalationRuleViewSet
+from escalation.api.views import EscalationRuleViewSet, WebhookEndpointViewSet
 from helpdesk import ops, views
 from helpdesk.api.dashboard import DashboardView
 from helpdesk.api.tokens import ApiLogoutView, ApiTokenListView, ApiTokenRevokeView
@@ -32,6 +32,7 @@ router.register("monitors", MonitorViewSet, basename="monitor")
 router.register("alerts", AlertViewSet, basename="alert")
 router.register("silences", SilenceViewSet, basename="silence")
 router.register("escalation-rules", EscalationRuleViewSet, basename="escalation-rule")
+router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 
 api_v1 = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),

@@ -12,37 +12,17 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 
-from helpdesk import charts, login_throttle, roles
+from helpdesk import charts, roles
 from helpdesk.pages import manager_required
 from helpdesk.selectors import manager_dashboard_for
 
-THROTTLED_MESSAGE = "Too many failed attempts. Wait a few minutes, then try again."
-
 
 class LoginView(auth_views.LoginView):
-    """Django's login, throttled: too many failures for a username or from an
-    address answer 429 without checking the password (helpdesk.login_throttle)."""
+    """Django's login. Failed logins are limited by django-axes (helpdesk.login_guard),
+    which answers a refused attempt with this page, a message and a 429."""
 
     template_name = "helpdesk/login.html"
     redirect_authenticated_user = True
-
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        username = str(request.POST.get("username", ""))[:150]
-        address = login_throttle.client_address(request)
-        if login_throttle.login_blocked(username=username, address=address):
-            # An unbound form: a bound one would check the password when rendered.
-            form = self.form_class(request=request, initial={"username": username})
-            context = self.get_context_data(form=form, throttled=THROTTLED_MESSAGE)
-            response = self.render_to_response(context)
-            response.status_code = 429
-            response["Retry-After"] = str(settings.HELPDESK_LOGIN_WINDOW_MINUTES * 60)
-            return response
-        response = super().post(request, *args, **kwargs)
-        if request.user.is_authenticated:
-            login_throttle.login_success_record(username=username, address=address)
-        else:
-            login_throttle.login_failure_record(username=username, address=address)
-        return response
 
 
 class LogoutView(auth_views.LogoutView):

@@ -274,3 +274,30 @@ class Silence(models.Model):
 
     def __str__(self) -> str:
         return f"silence {self.starts_at:%Y-%m-%d %H:%M} - {self.ends_at:%H:%M}"
+
+
+class AlertmanagerPush(models.Model):
+    """An accepted Alertmanager webhook left to the workers (too many alerts for its
+    request, or an earlier push of its source still waiting). Stored before the push
+    is answered, so nothing accepted is lost when the broker is down. Applied in
+    arrival order per source, a chunk per transaction: ``applied`` moves in the same
+    transaction as the chunk's alerts, so each alert is applied exactly once."""
+
+    source = models.ForeignKey(MetricSource, on_delete=models.CASCADE, related_name="+")
+    received_at = models.DateTimeField(auto_now_add=True)
+    # The validated alerts as monitoring.services.push parsed them (times in ISO 8601).
+    alerts = models.JSONField()
+    size = models.PositiveIntegerField()
+    applied = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["source", "id"], condition=Q(done_at__isnull=True), name="am_push_waiting"),
+            models.Index(fields=["done_at"], condition=Q(done_at__isnull=False), name="am_push_done"),
+        ]
+
+    def __str__(self) -> str:
+        return f"push {self.pk} of source {self.source_id}: {self.applied}/{self.size}"

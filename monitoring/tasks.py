@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from monitoring.connectors import SourceError
-from monitoring.services import polling, retention
+from monitoring.services import polling, push, retention
 
 
 @shared_task(name="monitoring.dispatch_due_monitors")
@@ -35,3 +35,15 @@ def poll_monitor(self, monitor_id: int, scheduled_at: str) -> str:
 def purge_samples() -> int:
     """Daily: delete samples older than HELPDESK_SAMPLE_RETENTION_DAYS, in batches."""
     return retention.samples_purge()
+
+
+@shared_task(name="monitoring.apply_alertmanager_pushes", acks_late=True)
+def apply_alertmanager_pushes(source_id: int) -> int:
+    """Apply a source's stored Alertmanager pushes; each alert once, however often this runs."""
+    return push.alertmanager_pushes_apply(source_id=source_id)
+
+
+@shared_task(name="monitoring.resume_alertmanager_pushes", acks_late=True)
+def resume_alertmanager_pushes() -> int:
+    """Beat, every minute: hand stored pushes over again (broker outage, dead worker)."""
+    return push.alertmanager_pushes_resume()

@@ -148,12 +148,12 @@ class EventInline(ReadOnlyAdminMixin, admin.TabularInline):
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     list_display = ("id", "title", "status", "tier", "priority", "assignee", "requester", "created_at")
-    list_filter = ("status", "tier", "priority", "kind")
+    list_filter = ("status", "tier", "priority", "kind", "major")
     search_fields = ("title",)
     list_select_related = ("assignee", "requester")
     raw_id_fields = ("parent",)
     fields = (
-        "title", "description", "kind", "urgency", "impact", "category", "application", "parent",
+        "title", "description", "kind", "major", "urgency", "impact", "category", "application", "parent",
         "status", "tier", "priority", "requester", "assignee", "resolution", "version",
         "created_at", "updated_at", "first_responded_at", "resolved_at", "closed_at", "sla_breached",
     )

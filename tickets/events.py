@@ -70,6 +70,7 @@ def ticket_created(ticket: Ticket, actor: User | None) -> TicketEvent:
             "tier": ticket.tier,
             "urgency": ticket.urgency,
             "impact": ticket.impact,
+            "major": ticket.major,
             "priority": ticket.priority,
             "requester": ticket.requester_id,
             "application": ticket.application_id,

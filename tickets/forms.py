@@ -92,6 +92,12 @@ class LinkForm(forms.Form):
         return number
 
 
+class MajorForm(forms.Form):
+    """Flag an incident major: tickets may then be linked to it (an alert's incident may be anyway)."""
+
+    major = forms.BooleanField(label="Major incident: other tickets may be linked to it", required=False)
+
+
 class QueueFilterForm(forms.Form):
     """The queue's filters; invalid values are a 400 like the API's."""
 

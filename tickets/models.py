@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 
@@ -153,6 +154,22 @@ class SlaPolicy(models.Model):
         return f"P{self.priority}: {self.first_response_minutes} min / {self.resolution_minutes} min"
 
 
+class TicketQuerySet(models.QuerySet):
+    def linkable_incidents(self) -> TicketQuerySet:
+        """Incidents a ticket may be linked to (parent), the one rule for the console's
+        incident banner, the API's suggestions, application health and the link
+        services: an active incident, not itself linked, that an alert opened or an
+        agent flagged major. Anybody's ticket may become kind=incident (a customer's
+        words, an agent's triage); only these two speak for the application."""
+        # Born from an alert: an alert names it. Looked up by name, not imported:
+        # monitoring sits above tickets. An EXISTS, not a join: re-fires share a ticket.
+        alert = apps.get_model("monitoring", "Alert")
+        born_from_alert = Exists(alert.objects.filter(ticket=OuterRef("pk")))
+        return self.filter(kind=Kind.INCIDENT, status__in=ACTIVE_STATUSES, parent__isnull=True).filter(
+            Q(major=True) | born_from_alert
+        )
+
+
 class Ticket(models.Model):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -181,6 +198,8 @@ class Ticket(models.Model):
     )
     category = models.ForeignKey(Category, on_delete=models.PROTECT, null=True, blank=True, related_name="tickets")
     parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children")
+    # An agent flagged this incident major: tickets may be linked to it (TicketQuerySet.linkable_incidents).
+    major = models.BooleanField(default=False)
     # Number of tickets linked to this one as their parent; kept by the link service.
     linked_count = models.PositiveIntegerField(default=0)
     resolution = models.TextField(blank=True)
@@ -206,6 +225,8 @@ class Ticket(models.Model):
 
     # Optimistic concurrency: bumped by every change, sent as the ETag.
     version = models.PositiveIntegerField(default=1)
+
+    objects = TicketQuerySet.as_manager()
 
     class Meta:
         # Heap pages keep 15 % free for HOT updates (fillfactor, migration 0007).
@@ -259,6 +280,7 @@ class Ticket(models.Model):
             models.CheckConstraint(condition=Q(impact__in=Level.values), name="ticket_impact_valid"),
             models.CheckConstraint(condition=Q(kind__in=Kind.values), name="ticket_kind_valid"),
             models.CheckConstraint(condition=~Q(parent=models.F("id")), name="ticket_not_own_parent"),
+            models.CheckConstraint(condition=Q(major=False) | Q(kind="incident"), name="ticket_major_is_incident"),
         ]
 
     def __str__(self) -> str:

@@ -40,7 +40,6 @@ from tickets.models import (
     TRANSITIONS,
     Attachment,
     Comment,
-    Kind,
     KnownIssue,
     Status,
     Ticket,
@@ -131,18 +130,17 @@ def known_issue_list_for(*, user: User, filters: Any) -> QuerySet[KnownIssue]:
 
 
 def open_incidents_for(*, application_id: int) -> QuerySet[Ticket]:
-    """Active incident tickets of an application: what a new customer ticket may link to."""
-    return _open_incidents().filter(application_id=application_id).order_by("priority", "-id")
-
-
-def _open_incidents() -> QuerySet[Ticket]:
-    return Ticket.objects.filter(kind=Kind.INCIDENT, status__in=ACTIVE_STATUSES, parent__isnull=True)
+    """An application's open incidents: those a ticket may be linked to (an alert
+    opened them or an agent flagged them major; TicketQuerySet.linkable_incidents,
+    the rule the link services check too). The console's banner, the API's
+    suggestions and application health show these; a customer's own "incident" never."""
+    return Ticket.objects.linkable_incidents().filter(application_id=application_id).order_by("priority", "-id")
 
 
 def open_incident_counts(*, application_ids: list[int]) -> dict[int, int]:
-    """How many open incidents each application has (absent: none), in one query."""
+    """How many open incidents (as open_incidents_for) each application has (absent: none), in one query."""
     rows = (
-        _open_incidents()
+        Ticket.objects.linkable_incidents()
         .filter(application_id__in=application_ids)
         .order_by()
         .values("application_id")

@@ -21,6 +21,7 @@ urlpatterns = [
     path("tickets/<int:ticket_id>/deescalate/", views.ticket_deescalate, name="ticket-deescalate"),
     path("tickets/<int:ticket_id>/transition/", views.ticket_transition, name="ticket-transition"),
     path("tickets/<int:ticket_id>/link/", views.ticket_link, name="ticket-link"),
+    path("tickets/<int:ticket_id>/major/", views.ticket_major, name="ticket-major"),
     path("tickets/<int:ticket_id>/apply-known-issue/", views.ticket_apply_known_issue, name="ticket-apply-known-issue"),
     path("tickets/<int:ticket_id>/resolve-linked/", views.ticket_resolve_linked, name="ticket-resolve-linked"),
     path("known-issues/", views.known_issues, name="known-issues"),

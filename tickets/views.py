@@ -39,6 +39,7 @@ from tickets.forms import (
     KnownIssueForm,
     KnownIssueSearchForm,
     LinkForm,
+    MajorForm,
     PortalTicketForm,
     QueueFilterForm,
     ResolveLinkedForm,
@@ -190,6 +191,7 @@ def _render_ticket(
             deescalate_form=DeescalateForm(initial={"to_tier": max(ticket.tier - 1, 1)}),
             transition_form=TransitionForm(),
             link_form=LinkForm(),
+            major_form=MajorForm(initial={"major": ticket.major}),
             resolve_linked_form=ResolveLinkedForm(),
             allowed_statuses=selectors.allowed_statuses(ticket=ticket),
             applied=selectors.known_issues_applied_to(ticket=ticket),
@@ -279,6 +281,11 @@ def _link(request, ticket, data) -> str:
     return f"{ticket.number} linked to {incident.number}."
 
 
+def _major(request, ticket, data) -> str:
+    services.ticket_update(ticket=ticket, actor=request.user, changes={"major": data["major"]})
+    return f"{ticket.number} is {'a' if data['major'] else 'not a'} major incident."
+
+
 def _apply_known_issue(request, ticket, data) -> str:
     services.known_issue_apply(
         ticket=ticket, actor=request.user, known_issue=data["known_issue"], resolve=data["resolve"]
@@ -301,6 +308,7 @@ ticket_escalate = _ticket_action(EscalateForm, "escalate_form", _escalate)
 ticket_deescalate = _ticket_action(DeescalateForm, "deescalate_form", _deescalate)
 ticket_transition = _ticket_action(TransitionForm, "transition_form", _transition)
 ticket_link = _ticket_action(LinkForm, "link_form", _link)
+ticket_major = _ticket_action(MajorForm, "major_form", _major)
 
 
 # --- tier queues -------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Escalation rule shape of SPEC 6: flat JSON, an empty list means "any"."""
+"""Escalation rule shape of SPEC 6 (flat JSON, an empty list means "any") and webhook endpoints."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from typing import Any
 
 from rest_framework import serializers
 
-from escalation.models import EscalationRule
+from escalation.models import EscalationRule, WebhookEndpoint
 from escalation.notifications import validate_notify_spec
+from escalation.webhooks import MAX_GRACE_HOURS
 from helpdesk import roles
 from helpdesk.errors import MAX_ID
 from helpdesk.models import User
@@ -116,3 +117,42 @@ class EscalationRuleSerializer(serializers.ModelSerializer):
         if trigger == "resolution_elapsed_pct" and not 0 <= threshold <= 1000:
             raise serializers.ValidationError({"threshold": ["A percentage between 0 and 1000."]})
         return attrs
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer):
+    """A webhook receiver. The signing secret is never part of it: only the create
+    and rotate-secret responses carry it (WebhookEndpointCreatedSerializer, WebhookSecretSerializer)."""
+
+    name = serializers.CharField(max_length=200)
+    url = serializers.CharField(
+        max_length=500, help_text="http:// or https://; fixed once created (rules name it as webhook:URL)."
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "name", "url", "created_at", "secret_rotated_at", "previous_secret_expires_at", "version"]
+        read_only_fields = ["id", "created_at", "secret_rotated_at", "previous_secret_expires_at", "version"]
+
+
+class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
+    secret = serializers.CharField(read_only=True, help_text="The signing secret, shown this once.")
+
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
+
+
+class WebhookRotateSerializer(serializers.Serializer):
+    grace_hours = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_GRACE_HOURS,
+        default=0,
+        help_text="How long the old secret keeps signing too (a second signature); 0: it stops at once.",
+    )
+
+
+class WebhookSecretSerializer(serializers.Serializer):
+    secret = serializers.CharField(read_only=True, help_text="The new signing secret, shown this once.")
+    secret_rotated_at = serializers.DateTimeField(read_only=True)
+    previous_secret_expires_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Until then the old secret signs too; null: it stopped at once."
+    )

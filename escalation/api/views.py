@@ -1,14 +1,18 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import viewsets
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from escalation import webhooks
+from escalation.api import serializers as s
 from escalation.api.serializers import EscalationRuleSerializer
 from escalation.engine import rule_matches
-from escalation.models import EscalationRule
+from escalation.models import EscalationRule, WebhookEndpoint
 from helpdesk.api.base import IsManager
 from helpdesk.api.versioning import VersionedViewSetMixin
 from tickets.api.serializers import TicketSerializer
@@ -29,3 +33,57 @@ class EscalationRuleViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
         rule = self.get_object()
         page = self.paginate_queryset(rule_matches(rule).select_related("category").order_by("pk"))
         return self.get_paginated_response(TicketSerializer(page, many=True).data)
+
+
+def _validated(serializer: Any) -> dict[str, Any]:
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _secret_response(data: Any, code: int) -> Response:
+    response = Response(data, status=code)
+    response["Cache-Control"] = "no-store"  # it carries a secret
+    return response
+
+
+@extend_schema_view(
+    create=extend_schema(
+        responses={201: s.WebhookEndpointCreatedSerializer},
+        description="Register a receiver. The response carries its signing `secret`, shown this once.",
+    ),
+    destroy=extend_schema(responses={204: None, 409: OpenApiResponse(description="A rule notifies this webhook")}),
+)
+class WebhookEndpointViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
+    """Webhook endpoints (managers): the receivers rules notify as `webhook:URL`,
+    each with its own signing secret (docs/WEBHOOKS.md). The secret is never returned
+    after the create and rotate-secret responses."""
+
+    serializer_class = s.WebhookEndpointSerializer
+    permission_classes = [IsManager]
+    queryset = WebhookEndpoint.objects.all()
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = _validated(self.get_serializer(data=request.data))
+        endpoint = webhooks.webhook_endpoint_create(actor=request.user, **data)
+        return _secret_response(s.WebhookEndpointCreatedSerializer(endpoint).data, status.HTTP_201_CREATED)
+
+    def perform_update(self, serializer: s.WebhookEndpointSerializer) -> None:
+        serializer.instance = webhooks.webhook_endpoint_update(
+            endpoint=serializer.instance,
+            actor=self.request.user,
+            changes=_validated(serializer),
+            expected_version=self.if_match_version,
+        )
+
+    def perform_destroy(self, instance: WebhookEndpoint) -> None:
+        webhooks.webhook_endpoint_delete(endpoint=instance, actor=self.request.user)
+
+    @extend_schema(request=s.WebhookRotateSerializer, responses={200: s.WebhookSecretSerializer})
+    @action(detail=True, methods=["post"], url_path="rotate-secret", serializer_class=s.WebhookRotateSerializer)
+    def rotate_secret(self, request: Request, pk: str) -> Response:
+        """A new signing secret (shown this once). The old one stops signing at once,
+        or after `grace_hours` during which deliveries carry both signatures."""
+        endpoint = self.get_object()
+        grace_hours = _validated(s.WebhookRotateSerializer(data=request.data))["grace_hours"]
+        endpoint = webhooks.webhook_secret_rotate(endpoint=endpoint, actor=request.user, grace_hours=grace_hours)
+        return _secret_response(s.WebhookSecretSerializer(endpoint).data, status.HTTP_200_OK)

@@ -22,6 +22,7 @@ import pytest
 from escalation.engine import escalation_tick
 from escalation.models import Channel, DeliveryStatus, EscalationRule, Notification, RuleFiring, Trigger
 from escalation.notifications import notifications_resend_due
+from escalation.tests.factories import WebhookEndpointFactory
 from helpdesk.celery import app as celery_app
 from helpdesk.roles import Role
 from helpdesk.tests.brokers import celery_broker
@@ -42,6 +43,7 @@ def test_writes_while_redis_is_down_are_kept_and_their_side_effects_run_once(
 ):
     require_postgresql()
     receiver = webhook_server([200])
+    WebhookEndpointFactory(url=receiver.url)
     monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
     settings.HELPDESK_NOTIFY_DIGEST_AFTER = 10_000  # a row per ticket and recipient, no digest
     EscalationRule.objects.all().delete()  # the shipped rules would fire too

@@ -19,6 +19,7 @@ import pytest
 from escalation.models import Channel, DeliveryStatus, EscalationRule, Notification, RuleFiring, Trigger
 from escalation.notifications import notifications_resend_due
 from escalation.tests.due import first_response_overdue
+from escalation.tests.factories import WebhookEndpointFactory
 from helpdesk.celery import app as celery_app
 from helpdesk.roles import Role
 from helpdesk.tests.brokers import celery_broker
@@ -62,6 +63,7 @@ def test_workers_killed_mid_tick_fire_every_ticket_exactly_once(private_redis, w
     require_postgresql()
     monkeypatch.setitem(celery_app.conf, "task_always_eager", False)  # the sweep below sends, never delivers here
     receiver = webhook_server([200])
+    WebhookEndpointFactory(url=receiver.url)
     EscalationRule.objects.all().delete()  # the shipped rules would fire too
     UserFactory(role=Role.MANAGER, email=MANAGER_EMAIL)
     ids = first_response_overdue(TICKETS)

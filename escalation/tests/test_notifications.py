@@ -24,6 +24,7 @@ from escalation.notifications import (
     validate_notify_spec,
 )
 from escalation.tasks import deliver_notifications
+from escalation.tests.factories import WebhookEndpointFactory
 from helpdesk.celery import app as celery_app
 from helpdesk.roles import Role
 from helpdesk.tests.brokers import CLOSED_BROKER_URL, celery_broker
@@ -97,8 +98,10 @@ def test_user_spec_emails_that_user_if_active_and_reachable(staff):
     assert recipients_for("user:999999", ticket=ticket) == []
 
 
-def test_email_and_webhook_specs_are_their_own_target(db):
+def test_email_and_registered_webhook_specs_are_their_own_target(db):
     ticket = TicketFactory()
+    WebhookEndpointFactory(url="https://hooks.example.com/x?y=1")
+    WebhookEndpointFactory(url="http://127.0.0.1:8080/hook")
     assert recipients_for("email:ops@example.com", ticket=ticket) == [("email", "ops@example.com")]
     assert recipients_for("webhook:https://hooks.example.com/x?y=1", ticket=ticket) == [
         ("webhook", "https://hooks.example.com/x?y=1")
@@ -149,7 +152,21 @@ def test_invalid_specs_reach_nobody_and_explain_why(staff, spec):
     ],
 )
 def test_valid_specs(db, spec):
+    if spec.startswith("webhook:"):
+        WebhookEndpointFactory(url=spec.removeprefix("webhook:"))
     assert validate_notify_spec(spec) is None
+
+
+def test_a_webhook_url_must_be_registered_to_be_notified(db):
+    """Deliveries are signed with the endpoint's own secret: an unregistered URL
+    has none, so it is refused with where to register it, and reaches nobody."""
+    spec = "webhook:https://hooks.example.com/unregistered"
+    problem = validate_notify_spec(spec)
+    assert "not registered" in problem and "/api/v1/webhooks/" in problem
+    assert recipients_for(spec, ticket=TicketFactory()) == []
+    WebhookEndpointFactory(url="https://hooks.example.com/unregistered")
+    assert validate_notify_spec(spec) is None
+    assert validate_notify_spec(" WEBHOOK: https://hooks.example.com/unregistered ") is None
 
 
 def test_user_spec_must_name_an_active_user(staff):
@@ -190,6 +207,7 @@ def test_rows_are_written_in_the_callers_transaction_and_roll_back_with_it(
 
 def test_recipients_are_deduplicated_per_ticket(staff, django_capture_on_commit_callbacks):
     first, second = TicketFactory(tier=1), TicketFactory(tier=1)
+    WebhookEndpointFactory(url="http://127.0.0.1:9/hook")
     l1 = staff["l1"]
     with django_capture_on_commit_callbacks(execute=False):
         ids = notifications_create(

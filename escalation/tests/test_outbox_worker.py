@@ -17,6 +17,7 @@ from django.db import transaction
 
 from escalation.models import DeliveryStatus, Notification
 from escalation.notifications import notifications_create, notifications_resend_due
+from escalation.tests.factories import WebhookEndpointFactory
 from helpdesk.celery import app as celery_app
 from helpdesk.tests.brokers import celery_broker
 from helpdesk.tests.faults import wait_until
@@ -50,6 +51,7 @@ def state(pk: int) -> tuple[str, int]:
 @pytest.mark.django_db(transaction=True)
 def test_broker_outage_the_sweep_delivers_exactly_once(outbox_worker, private_redis, webhook_server, monkeypatch):
     server = webhook_server([200])
+    WebhookEndpointFactory(url=server.url)
     monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
     monkeypatch.setitem(celery_app.conf, "task_default_queue", outbox_worker.queue)
     task = celery_app.tasks[DELIVER_TASK]

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from escalation.engine import escalation_tick, rule_matches
 from escalation.models import EscalationRule, Trigger
+from escalation.tests.factories import WebhookEndpointFactory
 from helpdesk.roles import Role
 from tickets.models import Status
 from tickets.tests.factories import ApplicationFactory, CategoryFactory, TicketFactory, UserFactory, if_match
@@ -245,6 +246,7 @@ BAD = [
     ("notify", {"notify": ["webhook:ftp://example.com/hook"]}),
     ("notify", {"notify": ["webhook:http://"]}),
     ("notify", {"notify": ["webhook:http://example.com:99999/"]}),
+    ("notify", {"notify": ["webhook:https://hooks.example.com/never-registered"]}),
     ("notify", {"notify": ["role:manager", ""]}),
     ("notify", {"notify": "role:manager"}),
     ("notify", {"notify": [{"role": "manager"}]}),
@@ -319,6 +321,7 @@ def test_tiers_beyond_helpdesk_tiers_are_refused(api, manager, settings):
 
 
 def test_valid_notify_specs_and_lists_are_normalised(api, manager, l2):
+    WebhookEndpointFactory(url="https://hooks.example.com/x?k=1")
     r = api.as_(manager).post(
         URL,
         body(

@@ -14,11 +14,11 @@ from rest_framework import generics, serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from helpdesk import roles
 from helpdesk.api.base import IsManager
+from helpdesk.api.throttling import ClientAddressRateThrottle, LoginGuardThrottle
 from helpdesk.models import User
 from helpdesk.roles import Role
 from helpdesk.services import user_create
@@ -98,9 +98,10 @@ class TokenNameSerializer(serializers.Serializer):
 
 class TokenView(ObtainAuthToken):
     """POST {"username","password","name"?} -> {"token","expires_at"}: a new token each
-    time (one per device or script; helpdesk.tokens). Throttled against guessing."""
+    time (one per device or script; helpdesk.tokens). Failed logins are limited like the
+    page's (helpdesk.login_guard); all requests per address by the "auth" rate."""
 
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [LoginGuardThrottle, ClientAddressRateThrottle]
     throttle_scope = "auth"
 
     @extend_schema(

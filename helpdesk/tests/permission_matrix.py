@@ -14,8 +14,9 @@ Scopes (objects the placeholders are filled with, see the test's ``World``):
 ``t1.internal`` a public comment (by the customer) and an internal note on t1;
 ``att.public``/``att.internal`` an attachment on each; ``category``,
 ``known_issue``, ``application``, ``source``, ``monitor``, ``alert``,
-``silence``, ``rule`` one row of each; ``token`` an API token of the manager's
-(not the one the requests use); ``-`` nothing.
+``silence``, ``rule``, ``webhook`` one row of each; ``webhook.used`` a webhook
+endpoint a rule notifies; ``token`` an API token of the manager's (not the one
+the requests use); ``-`` nothing.
 
 Rules the table encodes:
 - API: anonymous 401; a role that may not use an endpoint 403; a customer
@@ -357,6 +358,22 @@ def _config_rows() -> list[Row]:
         api("DELETE", "escalation-rules/{id}/", "rule", expect(anon=401, customers=403, engineers=403, managers=204)),
         api("GET", "escalation-rules/{id}/preview/", "rule", MANAGER_ONLY),
     ]
+    rows += [
+        api("GET", "webhooks/", "-", MANAGER_ONLY),
+        api("POST", "webhooks/", "-", manager_write, {"name": "Chat", "url": "https://hooks.example.com/chat"}),
+        api("GET", "webhooks/{id}/", "webhook", MANAGER_ONLY),
+        api("PUT", "webhooks/{id}/", "webhook", MANAGER_ONLY, lambda w: {"name": "Pager", "url": w.webhook.url}),
+        api("PATCH", "webhooks/{id}/", "webhook", MANAGER_ONLY, {"name": "Pager"}),
+        api("DELETE", "webhooks/{id}/", "webhook", expect(anon=401, customers=403, engineers=403, managers=204)),
+        api(
+            "DELETE",
+            "webhooks/{id}/",
+            "webhook.used",
+            expect(anon=401, customers=403, engineers=403, managers=409),
+            note="a rule notifies it",
+        ),
+        api("POST", "webhooks/{id}/rotate-secret/", "webhook", MANAGER_ONLY, {"grace_hours": 1}),
+    ]
     return rows
 
 
@@ -448,6 +465,14 @@ def _page_rows() -> list[Row]:
             ),
             page(
                 "POST",
+                "/tickets/{ticket_id}/major/",
+                t,
+                page_work(tier),
+                {},
+                note="unflagging a ticket that is not major changes nothing; customers never triage",
+            ),
+            page(
+                "POST",
                 "/tickets/{ticket_id}/apply-known-issue/",
                 t,
                 page_work(tier),
@@ -465,7 +490,7 @@ def _page_rows() -> list[Row]:
     rows += [
         page("GET", "/healthz", "-", expect(everyone=200)),
         page("GET", "/readyz", "-", expect(everyone=200)),
-        page("GET", "/metrics", "-", expect(everyone=200), note="scraped by Prometheus; restrict at the proxy"),
+        page("GET", "/metrics", "-", expect(everyone=200), note="development; HELPDESK_METRICS_TOKEN or loopback only in production (test_ops)"),
         page("GET", "/favicon.ico", "-", expect(everyone=301)),
         page("GET", "/api/schema/", "-", expect(everyone=200), note="the API description is public"),
         page("GET", "/api/docs/", "-", expect(everyone=200)),

@@ -296,7 +296,7 @@ def test_migration_moves_authtoken_keys_hashed_and_drops_the_plain_table(l1):
         )
         cursor.execute("INSERT INTO authtoken_token VALUES (%s, %s, %s)", [legacy_key, NOW, l1.pk])
         cursor.execute("INSERT INTO django_migrations (app, name, applied) VALUES ('authtoken', '0001_initial', %s)", [NOW])
-    migration = importlib.import_module("helpdesk.migrations.0004_api_tokens")
+    migration = importlib.import_module("helpdesk.migrations.0005_api_tokens")
     from django.apps import apps
 
     with connection.schema_editor() as editor:

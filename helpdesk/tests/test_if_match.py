@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from escalation.models import EscalationRule
+from escalation.tests.factories import WebhookEndpointFactory
 from monitoring.models import Monitor
 from monitoring.services import alerts, config, polling
 from monitoring.tests.factories import MetricSourceFactory, MonitorFactory, SilenceFactory
@@ -44,6 +45,7 @@ ENDPOINTS = {
     "metric-sources": Endpoint("metric-sources", MetricSourceFactory, "name"),
     "monitors": Endpoint("monitors", MonitorFactory, "name"),
     "silences": Endpoint("silences", SilenceFactory, "reason"),
+    "webhooks": Endpoint("webhooks", WebhookEndpointFactory, "name"),
 }
 each_endpoint = pytest.mark.parametrize("name", list(ENDPOINTS))
 

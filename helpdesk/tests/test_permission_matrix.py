@@ -23,6 +23,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from escalation.models import EscalationRule
+from escalation.tests.factories import WebhookEndpointFactory
 from helpdesk.roles import Role
 from helpdesk.tests.permission_matrix import EXEMPT_ROUTE_MARKERS, EXEMPT_ROUTE_PREFIXES, ROLES, ROWS, Row
 from helpdesk.tokens import api_token_issue
@@ -64,10 +65,13 @@ class World:
         self.category = CategoryFactory()
         self.known_issue = KnownIssueFactory()
         self.rule = EscalationRule.objects.create(name="Overdue", trigger="resolution_overdue")
+        self.webhook = WebhookEndpointFactory(url="https://hooks.example.com/matrix")
+        self.webhook_used = WebhookEndpointFactory(url="https://hooks.example.com/matrix-used")
+        EscalationRule.objects.create(name="Page", trigger="idle_for", notify=[f"webhook:{self.webhook_used.url}"])
         self.tickets = {
             tier: TicketFactory(requester=self.customer, tier=tier, application=self.application) for tier in (1, 2, 3)
         }
-        self.incident = TicketFactory(requester=self.other, kind=Kind.INCIDENT, tier=2)
+        self.incident = TicketFactory(requester=self.other, kind=Kind.INCIDENT, major=True, tier=2)
         self.comments = {}
         self.attachments = {}
         for tier in (1, 3):
@@ -121,6 +125,8 @@ class World:
             "alert": self.alert,
             "silence": self.silence,
             "rule": self.rule,
+            "webhook": self.webhook,
+            "webhook.used": self.webhook_used,
             "token": self.spare_token,
         }
         if scope in objects:

@@ -1,5 +1,5 @@
 """Production hardening: deploy checks, secrets from the environment, Argon2,
-login throttling and our own error pages."""
+a shared cache and our own error pages (login throttling: test_login_guard.py)."""
 
 from __future__ import annotations
 
@@ -115,60 +115,33 @@ def test_an_old_pbkdf2_password_still_logs_in_and_moves_to_argon2():
     assert user.password.startswith("argon2$")
 
 
-# --- throttling -------------------------------------------------------------------------------
+# --- a cache shared by the web processes (issue 11 item 3) ------------------------------------
 
 
-@pytest.fixture
-def agent(db):
-    user = UserFactory(role=Role.L1, username="agent7")
-    user.set_password("right-password-1")
-    user.save()
-    return user
+def test_production_caches_in_the_database_by_default():
+    code = (
+        "import django, json; django.setup(); from django.conf import settings as s;"
+        "print(json.dumps(s.CACHES['default']))"
+    )
+    result = run_with(PROD_ENV, "-c", code)
+    assert result.returncode == 0, result.stderr
+    cache = json.loads(result.stdout)
+    assert cache["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
+    assert cache["LOCATION"] == "helpdesk_cache"
 
 
-def login(client: Client, username: str, password: str, address: str = "10.0.0.1"):
-    return client.post("/login/", {"username": username, "password": password}, REMOTE_ADDR=address)
+@pytest.mark.django_db
+def test_the_cache_table_is_made_by_migrate():
+    from django.db import connection
+
+    assert "helpdesk_cache" in connection.introspection.table_names()
 
 
-def test_page_login_is_429_after_n_failures_for_a_username(agent, settings):
-    settings.HELPDESK_LOGIN_MAX_FAILURES = 5
-    client = Client()
-    for i in range(5):
-        assert login(client, "agent7", "wrong", address=f"10.0.0.{i}").status_code == 200
-    blocked = login(client, "AGENT7", "right-password-1", address="10.0.9.9")  # the right one, too late
-    assert blocked.status_code == 429
-    assert "Too many failed attempts" in blocked.content.decode()
-    assert int(blocked["Retry-After"]) > 0
-    assert "_auth_user_id" not in client.session
-    # Another username is not affected.
-    assert login(Client(), "someone-else", "wrong", address="10.0.8.8").status_code == 200
-
-
-def test_page_login_is_429_after_n_failures_from_one_address(agent, settings):
-    settings.HELPDESK_LOGIN_MAX_FAILURES_PER_IP = 20
-    for i in range(20):
-        assert login(Client(), f"guess{i}", "wrong").status_code == 200
-    assert login(Client(), "agent7", "right-password-1").status_code == 429
-    assert login(Client(), "agent7", "right-password-1", address="10.0.0.2").status_code == 302
-
-
-def test_a_successful_login_clears_the_username_count(agent, settings):
-    settings.HELPDESK_LOGIN_MAX_FAILURES = 3
-    for _ in range(2):
-        login(Client(), "agent7", "wrong")
-    assert login(Client(), "agent7", "right-password-1").status_code == 302
-    for _ in range(2):
-        assert login(Client(), "agent7", "wrong").status_code == 200
-    assert login(Client(), "agent7", "right-password-1").status_code == 302
-
-
-def test_token_endpoint_is_429_after_its_rate(agent, api):
-    statuses = [
-        api.post("/api/v1/auth/token/", {"username": "agent7", "password": "wrong"}, format="json").status_code
-        for _ in range(21)
-    ]
-    assert statuses[:20] == [400] * 20
-    assert statuses[20] == 429
+@pytest.mark.parametrize("cache_url", ["locmem://"])
+def test_check_deploy_warns_about_a_per_process_cache(cache_url):
+    result = run_with({**PROD_ENV, "CACHE_URL": cache_url}, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode != 0
+    assert "helpdesk.W001" in result.stderr + result.stdout
 
 
 # --- error pages ------------------------------------------------------------------------------

@@ -81,17 +81,25 @@ class HasPushSource(BasePermission):
 class AlertmanagerWebhookView(APIView):
     """Prometheus Alertmanager webhook receiver (payload version 4). Repeats are
     deduplicated by fingerprint; the label ``application`` (a slug) and
-    ``severity`` map the alert."""
+    ``severity`` map the alert. A small push is applied at once (200 with counts);
+    a large one, or one behind a waiting push of the same source, is stored and
+    applied by a worker in arrival order (202 ``{"queued": n}``)."""
 
     authentication_classes = [AlertmanagerTokenAuthentication]
     permission_classes = [HasPushSource]
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
-        responses={200: PushCountsSerializer, 400: OpenApiResponse(description="Not a version 4 payload")},
+        responses={
+            200: PushCountsSerializer,
+            202: PushCountsSerializer,
+            400: OpenApiResponse(description="Not a version 4 payload"),
+            413: OpenApiResponse(description="More than HELPDESK_ALERTMANAGER_MAX_ALERTS alerts"),
+        },
     )
     def post(self, request: Request) -> Response:
-        return Response(push.alertmanager_ingest(source=request.auth, payload=request.data))
+        result = push.alertmanager_ingest(source=request.auth, payload=request.data)
+        return Response(result, status=202 if "queued" in result else 200)
 
 
 class SamplesPushView(APIView):
@@ -102,7 +110,11 @@ class SamplesPushView(APIView):
 
     @extend_schema(
         request={"application/json": {"type": "array", "items": {"type": "object"}}},
-        responses={200: PushCountsSerializer, 400: OpenApiResponse(description="Malformed samples")},
+        responses={
+            200: PushCountsSerializer,
+            400: OpenApiResponse(description="Malformed samples"),
+            413: OpenApiResponse(description="More than HELPDESK_PUSH_MAX_SAMPLES samples"),
+        },
     )
     def post(self, request: Request) -> Response:
         return Response(push.samples_ingest(source=request.auth, rows=request.data))

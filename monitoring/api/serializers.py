@@ -198,6 +198,7 @@ class PushCountsSerializer(serializers.Serializer):
     evaluated = serializers.IntegerField(required=False)
     stale = serializers.IntegerField(required=False)
     no_data = serializers.IntegerField(required=False)
+    queued = serializers.IntegerField(required=False, help_text="alerts stored for a worker (202)")
 
 
 class ApplicationHealthSerializer(serializers.Serializer):

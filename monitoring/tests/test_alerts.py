@@ -735,7 +735,7 @@ def test_incident_resolve_linked_is_all_or_nothing(open_incident):
 def test_incident_resolve_linked_twice_at_once_sends_one_message_per_ticket():
     app = ApplicationFactory()
     agent = UserFactory(role=Role.L2)
-    incident = TicketFactory(application=app, kind=Kind.INCIDENT, tier=2)
+    incident = TicketFactory(application=app, kind=Kind.INCIDENT, major=True, tier=2)
     children = [TicketFactory(application=app) for _ in range(3)]
     for child in children:
         services.ticket_update(ticket=child, actor=agent, changes={"parent": incident})

@@ -10,8 +10,13 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from helpdesk.celery import app as celery_app
+from helpdesk.tests.brokers import CLOSED_BROKER_URL, celery_broker
 from helpdesk.tokens import api_token_issue
-from monitoring.models import Alert, MetricSource, Monitor, Sample
+from monitoring import tasks
+from monitoring.models import Alert, AlertmanagerPush, MetricSource, Monitor, Sample
+from monitoring.services import alerts as alert_services
+from monitoring.services import push as push_services
 from monitoring.tests.factories import MonitorFactory
 from tickets.models import Kind, Ticket
 from tickets.tests.factories import ApplicationFactory
@@ -211,6 +216,127 @@ def test_alertmanager_body_that_is_not_json_is_400(am):
     assert not Alert.objects.exists()
 
 
+# --- bounded work per push ---------------------------------------------------------------------
+
+
+def many_alerts(count: int, status: str = "firing") -> list[dict]:
+    """Distinct alerts over three applications, as one big Alertmanager group."""
+    return [am_alert(status, fingerprint=f"fp{i:05d}", application=f"app-{i % 3}") for i in range(count)]
+
+
+@pytest.fixture
+def three_apps():
+    return [ApplicationFactory(slug=f"app-{i}") for i in range(3)]
+
+
+def test_a_big_push_is_stored_and_applied_by_a_worker_exactly_once(
+    client, am, three_apps, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    """Before: 150 alerts opened 150 incidents inside the request (thousands of queries)."""
+    source, token = am
+    with django_capture_on_commit_callbacks() as handed_over, django_assert_max_num_queries(12):
+        response = bearer(token).post(AM_URL, am_payload(*many_alerts(150)), format="json")
+    assert response.status_code == 202, response.data
+    assert response.data == {"queued": 150}
+    assert not Alert.objects.exists() and not Ticket.objects.exists()
+    [stored] = AlertmanagerPush.objects.all()
+    assert (stored.source, stored.size, stored.applied, stored.done_at) == (source, 150, 0, None)
+    assert b"helpdesk_alertmanager_pushes_waiting 1.0" in client.get("/metrics").content  # the backlog, for operators
+
+    for callback in handed_over:  # after commit: the (eager) worker task
+        callback()
+    stored.refresh_from_db()
+    assert (stored.applied, stored.counts) == (150, {"opened": 150, "repeated": 0, "resolved": 0, "ignored": 0})
+    assert stored.done_at is not None
+    assert Alert.objects.filter(state="firing", source=source).count() == 150
+    assert Ticket.objects.filter(kind=Kind.INCIDENT).count() == 150
+    assert {a.application.slug for a in Alert.objects.select_related("application")} == {"app-0", "app-1", "app-2"}
+
+    # Redelivered task, the sweep, and the same push again: nothing new.
+    assert tasks.apply_alertmanager_pushes(source.pk) == 0
+    assert tasks.resume_alertmanager_pushes() == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert bearer(token).post(AM_URL, am_payload(*many_alerts(150)), format="json").status_code == 202
+    assert AlertmanagerPush.objects.latest("pk").counts["repeated"] == 150
+    assert Alert.objects.count() == 150 and Ticket.objects.filter(kind=Kind.INCIDENT).count() == 150
+
+
+def test_a_small_push_behind_a_waiting_one_keeps_its_order(am, three_apps, django_capture_on_commit_callbacks):
+    """A resolution must not overtake the firing it resolves, or the alert fires forever."""
+    _, token = am
+    client = bearer(token)
+    with django_capture_on_commit_callbacks() as first:
+        assert client.post(AM_URL, am_payload(*many_alerts(50)), format="json").status_code == 202
+    resolution = am_payload(am_alert("resolved", fingerprint="fp00007", application="app-1"), status="resolved")
+    with django_capture_on_commit_callbacks() as second:
+        behind = client.post(AM_URL, resolution, format="json")
+    assert behind.status_code == 202 and behind.data == {"queued": 1}
+    for callback in first + second:
+        callback()
+    assert Alert.objects.get(fingerprint__endswith=":fp00007").state == "resolved"
+    assert Alert.objects.filter(state="firing").count() == 49
+    assert not AlertmanagerPush.objects.filter(done_at__isnull=True).exists()
+    # Nothing waits any more: a small push is applied in its request again.
+    again = client.post(AM_URL, am_payload(am_alert(fingerprint="fp00008", application="app-2")), format="json")
+    assert again.status_code == 200 and again.data["repeated"] == 1
+
+
+def test_a_push_accepted_while_the_broker_is_down_waits_for_the_sweep(
+    am, three_apps, django_capture_on_commit_callbacks
+):
+    _, token = am
+    celery_app.conf.task_always_eager = False  # a real publish, to a broker that is not there
+    try:
+        with celery_broker(CLOSED_BROKER_URL), django_capture_on_commit_callbacks(execute=True):
+            response = bearer(token).post(AM_URL, am_payload(*many_alerts(40)), format="json")
+    finally:
+        celery_app.conf.task_always_eager = True
+    assert response.status_code == 202, response.data
+    assert AlertmanagerPush.objects.get().applied == 0 and not Alert.objects.exists()
+    assert tasks.resume_alertmanager_pushes() == 1  # beat, once the broker is back
+    assert Alert.objects.count() == 40 and Ticket.objects.filter(kind=Kind.INCIDENT).count() == 40
+    assert AlertmanagerPush.objects.get().done_at is not None
+
+
+def test_a_worker_dying_mid_push_applies_each_alert_once(
+    am, three_apps, monkeypatch, django_capture_on_commit_callbacks
+):
+    source, token = am
+    real = alert_services.external_alert_firing
+    calls = {"n": 0}
+
+    def dies_at_the_150th(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 150:
+            raise RuntimeError("worker killed")
+        return real(**kwargs)
+
+    monkeypatch.setattr(alert_services, "external_alert_firing", dies_at_the_150th)
+    with django_capture_on_commit_callbacks() as handed_over:
+        bearer(token).post(AM_URL, am_payload(*many_alerts(250)), format="json")
+    assert len(handed_over) == 1
+    with pytest.raises(RuntimeError):
+        tasks.apply_alertmanager_pushes(source.pk)  # what the handed-over task runs
+    stored = AlertmanagerPush.objects.get()
+    whole_chunks = (150 - 1) // push_services.APPLY_CHUNK * push_services.APPLY_CHUNK
+    assert whole_chunks > 0
+    assert stored.applied == whole_chunks and Alert.objects.count() == whole_chunks  # the failing chunk rolled back
+    monkeypatch.setattr(alert_services, "external_alert_firing", real)
+    assert tasks.resume_alertmanager_pushes() == 1
+    stored.refresh_from_db()
+    assert stored.counts == {"opened": 250, "repeated": 0, "resolved": 0, "ignored": 0}
+    assert Alert.objects.count() == 250 and Ticket.objects.filter(kind=Kind.INCIDENT).count() == 250
+
+
+def test_a_push_over_the_limit_is_413_naming_alertmanagers_max_alerts(am, shop, settings):
+    settings.HELPDESK_ALERTMANAGER_MAX_ALERTS = 50
+    response = bearer(am[1]).post(AM_URL, am_payload(*many_alerts(51)), format="json")
+    assert response.status_code == 413, response.data
+    assert "max_alerts: 50" in response.data["detail"]
+    assert not AlertmanagerPush.objects.exists() and not Alert.objects.exists()
+    assert bearer(am[1]).post(AM_URL, am_payload(*many_alerts(50)), format="json").status_code == 202
+
+
 # --- raw samples ------------------------------------------------------------------------------
 
 
@@ -312,3 +438,17 @@ def test_a_sample_from_the_future_cannot_blind_the_monitor(pusher, pushed_monito
     )
     assert response.status_code == 400 and "[0].at" in response.data
     assert list(Sample.objects.values_list("value", flat=True)) == [1.0]
+
+
+def test_samples_over_the_limit_are_413_and_store_nothing(pusher, pushed_monitor, settings):
+    """Before: up to 10,000 samples, each a locked evaluation, in one request."""
+    settings.HELPDESK_PUSH_MAX_SAMPLES = 5
+    start = timezone.now().replace(microsecond=0) - timedelta(minutes=10)
+    rows = [
+        {"monitor": pushed_monitor.pk, "value": i, "at": (start + timedelta(minutes=i)).isoformat()} for i in range(6)
+    ]
+    response = bearer(pusher[1]).post(SAMPLES_URL, rows, format="json")
+    assert response.status_code == 413, response.data
+    assert "at most 5" in response.data["detail"]
+    assert not Sample.objects.exists()
+    assert bearer(pusher[1]).post(SAMPLES_URL, rows[:5], format="json").data["evaluated"] == 5

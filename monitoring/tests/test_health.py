@@ -61,7 +61,7 @@ def test_health_endpoint_lists_score_alerts_and_incidents(api, l1, customer):
     app = ApplicationFactory()
     alert = AlertFactory(application=app, state="firing", started_at=NOW)
     incident = services.ticket_create(actor=l1, requester=customer, title="Checkout down", kind=Kind.INCIDENT,
-                                      application=app)  # fmt: skip
+                                      major=True, application=app)  # fmt: skip
     with time_machine.travel(NOW, tick=False):
         body = api.as_(l1).get(f"/api/v1/applications/{app.pk}/health/").json()
     assert body["application"] == app.pk and body["grade"] in "ABCDF"
@@ -74,7 +74,7 @@ def test_health_endpoint_lists_score_alerts_and_incidents(api, l1, customer):
 def test_a_new_ticket_for_an_application_with_an_open_incident_suggests_it(api, l1, customer):
     app = ApplicationFactory()
     incident = services.ticket_create(actor=l1, requester=customer, title="Checkout down", kind=Kind.INCIDENT,
-                                      application=app)  # fmt: skip
+                                      major=True, application=app)  # fmt: skip
     body = api.as_(l1).post(
         "/api/v1/tickets/", {"title": "Cannot pay", "requester": customer.pk, "application": app.pk}
     ).json()
@@ -90,7 +90,7 @@ def test_a_new_ticket_for_an_application_with_an_open_incident_suggests_it(api, 
 def test_resolve_linked_through_the_api(api, l1, l2, customer):
     app = ApplicationFactory()
     incident = services.ticket_create(actor=l2, requester=l2, title="Checkout down", kind=Kind.INCIDENT,
-                                      application=app, tier=2)  # fmt: skip
+                                      major=True, application=app, tier=2)  # fmt: skip
     linked = [
         services.ticket_create(actor=l1, requester=customer, title=f"Cannot pay {n}", parent=incident) for n in range(2)
     ]

@@ -100,7 +100,8 @@ def test_tiles_show_score_health_and_what_is_open(login, l1, application):
     AlertFactory(monitor=monitor, severity=Severity.WARNING)
     AlertFactory(monitor=MonitorFactory(application=application), severity=Severity.CRITICAL)
     AlertFactory(monitor=MonitorFactory(application=application), state=AlertState.RESOLVED)
-    TicketFactory(kind=Kind.INCIDENT, application=application)
+    TicketFactory(kind=Kind.INCIDENT, application=application, major=True)
+    TicketFactory(kind=Kind.INCIDENT, application=application)  # not major, no alert: not an open incident here
     MonitorFactory(application=quiet, state=MonitorState.NO_DATA)
     html = login(l1).get(APPLICATIONS).content.decode()
     tiles = dict(
@@ -122,8 +123,8 @@ def test_tiles_show_score_health_and_what_is_open(login, l1, application):
 def test_tiles_cost_the_same_queries_for_2_or_20_applications(login, l1, count, django_assert_max_num_queries):
     for _ in range(count):
         monitor = MonitorFactory()
-        AlertFactory(monitor=monitor)
-        TicketFactory(kind=Kind.INCIDENT, application=monitor.application)
+        AlertFactory(monitor=monitor, ticket=TicketFactory(kind=Kind.INCIDENT, application=monitor.application))
+        TicketFactory(kind=Kind.INCIDENT, application=monitor.application, major=True)
         samples(monitor, [1.0, 2.0])
     client = login(l1)
     # session, user, count, page, 2 for the scores, firing alerts, no-data monitors, incidents
@@ -228,8 +229,8 @@ def test_the_application_page_costs_the_same_for_2_or_20_monitors(
     for _ in range(count):
         monitor = MonitorFactory(application=application)
         samples(monitor, [100, 200, 300])
-        AlertFactory(monitor=monitor)
-        TicketFactory(kind=Kind.INCIDENT, application=application)
+        AlertFactory(monitor=monitor, ticket=TicketFactory(kind=Kind.INCIDENT, application=application))
+        TicketFactory(kind=Kind.INCIDENT, application=application, major=True)
     client = login(l1)
     # session, user, application, monitors count + page, series, 2 for the score, alerts, incidents
     with django_assert_max_num_queries(10):

@@ -46,6 +46,7 @@ class TicketSerializer(serializers.ModelSerializer):
             "tier",
             "urgency",
             "impact",
+            "major",
             "priority",
             "priority_label",
             "requester",
@@ -74,9 +75,11 @@ class TicketCreateSerializer(serializers.Serializer):
     requester_email = serializers.EmailField(required=False, allow_blank=True, max_length=150)
     application = SafePrimaryKeyRelatedField(queryset=Application.objects.all(), required=False, allow_null=True)
     category = SafePrimaryKeyRelatedField(queryset=Category.objects.all(), required=False, allow_null=True)
+    # Customers' kind, urgency, impact and major are ignored: their tickets start at these defaults.
     kind = serializers.ChoiceField(choices=Kind.choices, default=Kind.SERVICE_REQUEST)
     urgency = serializers.ChoiceField(choices=Level.choices, default=Level.MEDIUM)
     impact = serializers.ChoiceField(choices=Level.choices, default=Level.MEDIUM)
+    major = serializers.BooleanField(default=False, help_text="A major incident (agents): tickets may link to it.")
     parent = SafePrimaryKeyRelatedField(queryset=Ticket.objects.all(), required=False, allow_null=True)
 
 
@@ -86,6 +89,7 @@ class TicketUpdateSerializer(serializers.Serializer):
     urgency = serializers.ChoiceField(choices=Level.choices, required=False)
     impact = serializers.ChoiceField(choices=Level.choices, required=False)
     kind = serializers.ChoiceField(choices=Kind.choices, required=False)
+    major = serializers.BooleanField(required=False, help_text="A major incident (agents): tickets may link to it.")
     category = SafePrimaryKeyRelatedField(queryset=Category.objects.all(), required=False, allow_null=True)
     application = SafePrimaryKeyRelatedField(queryset=Application.objects.all(), required=False, allow_null=True)
     parent = SafePrimaryKeyRelatedField(queryset=Ticket.objects.all(), required=False, allow_null=True)

@@ -26,8 +26,11 @@ from tickets.services import sla
 from tickets.services.base import check_version, clean_text, lock_ticket, require_worker, save_ticket
 from tickets.services.priority import priority_for, tickets_raise_levels
 
-EDITABLE_FIELDS = ("title", "description", "urgency", "impact", "category", "application", "kind", "parent")
+EDITABLE_FIELDS = ("title", "description", "urgency", "impact", "category", "application", "kind", "major", "parent")
 ACTION_ONLY_FIELDS = ("status", "tier", "assignee")
+# Triage is the agents' work (SPEC 6): a customer's ticket starts as a medium/medium
+# service request whatever the customer sent, and only agents change these or link.
+TRIAGE_FIELDS = ("kind", "urgency", "impact", "major", "parent")
 
 
 # --- requesters ----------------------------------------------------------------
@@ -48,6 +51,12 @@ def customer_find_or_create(*, email: str) -> User:
     except IntegrityError:
         # A concurrent request created it first.
         return User.objects.get(username=email[:150])
+
+
+def is_system_user(user: User) -> bool:
+    """The product itself (monitoring opens incidents as this customer-role user).
+    Found by its username, which only admins and managers could give anyone else."""
+    return user.username == settings.HELPDESK_SYSTEM_USERNAME
 
 
 def system_user() -> User:
@@ -72,10 +81,15 @@ def _validate_parent(ticket: Ticket | None, parent: Ticket) -> None:
         raise field_error("parent", "Tickets can only be linked to an incident.")
     if parent.parent_id is not None:
         raise field_error("parent", "That incident is itself linked to another incident.")
-    if parent.status == Status.CLOSED:
-        raise field_error("parent", "That incident is closed.")
+    if parent.is_done:
+        raise field_error("parent", f"That incident is {parent.status}.")
     if ticket is not None and ticket.linked_count:
         raise field_error("parent", "A ticket with linked tickets cannot be linked to another.")
+    if not Ticket.objects.linkable_incidents().filter(pk=parent.pk).exists():
+        # Anyone's ticket can say "incident"; only an alert or an agent's "major" speaks for the application.
+        raise field_error(
+            "parent", "Tickets can only be linked to an incident opened by an alert or flagged major by an agent."
+        )
 
 
 def _adjust_linked_count(parent_id: int, delta: int, child: Ticket, actor: User | None) -> None:
@@ -105,11 +119,18 @@ def ticket_create(
     kind: str = Kind.SERVICE_REQUEST,
     urgency: str = Level.MEDIUM,
     impact: str = Level.MEDIUM,
+    major: bool = False,
     parent: Ticket | None = None,
     tier: int = 1,
 ) -> Ticket:
     """Open a ticket. Customers open tickets for themselves; agents name the
-    requester by id or e-mail (a new e-mail becomes a customer)."""
+    requester by id or e-mail (a new e-mail becomes a customer).
+
+    A customer's ticket is a medium/medium service request whatever kind,
+    urgency, impact or major says: agents triage. Ignored, not refused, like a
+    customer's requester_email: a client sending its form's defaults still works,
+    and the response shows what was stored. The system user (monitoring) keeps
+    the levels its alert gives."""
     title = clean_text(title, "title", required=True)
     if roles.is_customer(actor):
         if requester is not None and requester.pk != actor.pk:
@@ -117,6 +138,8 @@ def ticket_create(
         if parent is not None:
             raise field_error("parent", "Only agents link tickets to incidents.")
         requester = actor
+        if not is_system_user(actor):
+            kind, urgency, impact, major, tier = Kind.SERVICE_REQUEST, Level.MEDIUM, Level.MEDIUM, False, 1
     elif roles.is_agent(actor):
         if requester is None and requester_email:
             requester = customer_find_or_create(email=requester_email)
@@ -128,6 +151,8 @@ def ticket_create(
         raise field_error("requester", "That user is inactive.")
     if not 1 <= tier <= roles.max_tier():
         raise field_error("tier", f"Tier must be between 1 and {roles.max_tier()}.")
+    if major and kind != Kind.INCIDENT:
+        raise field_error("major", "Only incidents can be flagged major.")
 
     with transaction.atomic():
         if parent is not None:
@@ -141,6 +166,7 @@ def ticket_create(
             tier=tier,
             urgency=urgency,
             impact=impact,
+            major=major,
             priority=priority_for(impact=impact, urgency=urgency),
             requester=requester,
             application=application,
@@ -167,6 +193,8 @@ def ticket_update(
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise InvalidInput({f: ["This field cannot be changed."] for f in sorted(unknown)})
+    if not roles.is_agent(actor) and any(f in changes for f in TRIAGE_FIELDS):
+        raise NotAllowed("Only agents change kind, urgency, impact, major or the incident link.")
     if "title" in changes:
         changes["title"] = clean_text(changes["title"], "title", required=True)
     if "description" in changes and changes["description"] is None:
@@ -197,6 +225,12 @@ def ticket_update(
             _validate_parent(ticket, lock_ticket(changes["parent"]))
         if after.get("kind") not in (None, Kind.INCIDENT) and ticket.linked_count:
             raise field_error("kind", "Tickets are linked to this incident; unlink them first.")
+        if ticket.major and ticket.kind != Kind.INCIDENT:
+            if changes.get("major"):
+                raise field_error("major", "Only incidents can be flagged major.")
+            # No longer an incident: no longer a major one either (recorded with the kind).
+            before["major"], after["major"] = True, False
+            ticket.major = False
 
         if not before and not parent_changed:
             return ticket

@@ -35,6 +35,7 @@ TICKET_FIELDS = {
     "tier",
     "urgency",
     "impact",
+    "major",  # beyond SPEC 6: an agent-flagged major incident (issue 11 item 7)
     "priority",
     "priority_label",
     "requester",
@@ -227,7 +228,7 @@ def test_create_ignores_derived_and_action_fields(api, l2, customer):
 
 
 def test_agent_links_to_an_incident_on_create(api, l1, customer):
-    incident = TicketFactory(kind=Kind.INCIDENT)
+    incident = TicketFactory(kind=Kind.INCIDENT, major=True)
     r = api.as_(l1).post(API, {"title": "x", "requester": customer.pk, "parent": incident.pk}, format="json")
     assert r.status_code == 201, r.data
     assert r.data["parent"] == incident.pk
@@ -326,7 +327,7 @@ def test_patch_editable_fields(api, l1, ticket):
 
 
 def test_patch_links_and_unlinks_a_parent(api, l1, ticket):
-    incident = TicketFactory(kind=Kind.INCIDENT)
+    incident = TicketFactory(kind=Kind.INCIDENT, major=True)
     r = api.as_(l1).patch(turl(ticket), {"parent": incident.pk}, format="json", **if_match(ticket))
     assert r.status_code == 200 and r.data["parent"] == incident.pk
     assert Ticket.objects.get(pk=incident.pk).linked_count == 1

@@ -136,7 +136,7 @@ def test_claim_comment_escalate_transition_from_the_page(users):
 
 
 def test_linking_to_an_incident_by_number(users):
-    incident = TicketFactory(kind="incident")
+    incident = TicketFactory(kind="incident", major=True)
     ticket = TicketFactory()
     client = client_for(users["l1"])
     assert client.post(f"/tickets/{ticket.pk}/link/", {"incident": incident.number}).status_code == 303
@@ -217,7 +217,7 @@ def test_console_partials_validate_their_input(users):
     assert "P1 critical" in preview
     assert client.get("/console/incidents/?application=abc").status_code == 400
     app = ApplicationFactory()
-    incident = TicketFactory(kind="incident", application=app, title="Mail down")
+    incident = TicketFactory(kind="incident", major=True, application=app, title="Mail down")
     assert incident.number in client.get(f"/console/incidents/?application={app.pk}").content.decode()
     UserFactory(role=Role.CUSTOMER, email="findme@example.com")
     assert "findme@example.com" in client.get("/console/requesters/?requester_email=findm").content.decode()
@@ -381,7 +381,7 @@ def test_a_refused_file_leaves_no_comment(users, settings, tmp_path):
 
 
 def test_an_incident_resolves_its_linked_tickets_with_one_message(users):
-    incident = TicketFactory(kind="incident", tier=2)
+    incident = TicketFactory(kind="incident", major=True, tier=2)
     linked = [TicketFactory(tier=1) for _ in range(3)]
     for ticket in linked:
         services.ticket_update(ticket=ticket, actor=users["l1"], changes={"parent": incident})

@@ -24,7 +24,7 @@ def _trail(ticket):
 
 
 def test_a_ticket_life_leaves_one_event_per_change(customer, l1, l2, manager):
-    incident = create(l2, customer, kind=Kind.INCIDENT, title="Checkout down")
+    incident = create(l2, customer, kind=Kind.INCIDENT, major=True, title="Checkout down")
     ticket = create(l1, customer, title="Cannot pay")
     services.ticket_claim(ticket=ticket, actor=l1)
     comment = services.comment_create(ticket=ticket, actor=l1, body="Which browser?")

@@ -159,6 +159,7 @@ def test_created_event_records_the_initial_state(l1, customer):
             "tier": 2,
             "urgency": "high",
             "impact": "low",
+            "major": False,
             "priority": 3,
             "requester": customer.pk,
             "application": app.pk,
@@ -309,7 +310,8 @@ def test_closed_ticket_cannot_be_updated(l1, customer):
 
 @pytest.fixture
 def incident(l2, customer):
-    return create(l2, customer, title="Checkout down", kind=Kind.INCIDENT)
+    """An incident tickets may link to: an agent flagged it major."""
+    return create(l2, customer, title="Checkout down", kind=Kind.INCIDENT, major=True)
 
 
 def test_link_and_unlink_maintain_linked_count(l1, customer, incident):
@@ -348,7 +350,7 @@ def test_relinking_to_the_same_parent_is_a_no_op(l1, customer, incident):
 
 
 def test_moving_to_another_incident_adjusts_both_counts(l1, l2, customer, incident):
-    other = create(l2, customer, title="Payments down", kind=Kind.INCIDENT)
+    other = create(l2, customer, title="Payments down", kind=Kind.INCIDENT, major=True)
     ticket = create(l1, customer)
     services.ticket_update(ticket=ticket, actor=l1, changes={"parent": incident})
     services.ticket_update(ticket=ticket, actor=l1, changes={"parent": other})
@@ -406,7 +408,7 @@ def test_incident_cannot_be_its_own_parent(l2, incident):
 
 
 def test_linking_to_a_linked_incident_is_refused(l1, l2, customer, incident):
-    child_incident = create(l2, customer, kind=Kind.INCIDENT, parent=incident)
+    child_incident = create(l2, customer, kind=Kind.INCIDENT, major=True, parent=incident)
     ticket = create(l1, customer)
     with pytest.raises(InvalidInput):
         services.ticket_update(ticket=ticket, actor=l1, changes={"parent": child_incident})
@@ -414,7 +416,7 @@ def test_linking_to_a_linked_incident_is_refused(l1, l2, customer, incident):
 
 
 def test_ticket_with_children_cannot_be_linked(l1, l2, customer, incident):
-    other = create(l2, customer, kind=Kind.INCIDENT)
+    other = create(l2, customer, kind=Kind.INCIDENT, major=True)
     create(l1, customer, parent=incident)
     with pytest.raises(InvalidInput):
         services.ticket_update(ticket=incident, actor=l2, changes={"parent": other})

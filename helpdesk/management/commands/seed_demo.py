@@ -255,6 +255,7 @@ class Command(BaseCommand):
             application=applications["Webshop"],
             category=categories["Bug report"],
             kind=Kind.INCIDENT,
+            major=True,  # logged by an agent, not an alert: flagged major so tickets may link to it
             urgency="high",
             impact="high",
             tier=2,

@@ -62,7 +62,7 @@ def test_l1_logs_a_ticket_with_the_keyboard_only_and_sees_the_priority_change_li
 
 def test_the_console_offers_the_open_incident_of_the_chosen_application(web, l1):
     app = ApplicationFactory(name="Payments")
-    incident = TicketFactory(kind="incident", application=app, title="Payments are down", tier=2)
+    incident = TicketFactory(kind="incident", major=True, application=app, title="Payments are down", tier=2)
     web.login(l1)
     page = web.page
     page.get_by_label("Requester e-mail").fill("caller@example.com")

@@ -54,7 +54,7 @@ def move_authtoken_keys(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('helpdesk', '0003_user_email_upper'),
+        ('helpdesk', '0004_cache_table'),
     ]
 
     operations = [
