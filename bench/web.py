@@ -238,18 +238,18 @@ def monitors_load(count: int) -> int:
 
 def users_prepare() -> dict[str, Any]:
     """Bench users with tokens (API) and sessions made by session_for (pages): l1, l2 (8 of them for next), manager."""
-    from rest_framework.authtoken.models import Token
-
     from helpdesk.models import User
     from helpdesk.roles import Role
+    from helpdesk.tokens import api_token_issue, api_tokens_revoke_all
 
     made: dict[str, Any] = {}
     for name, role in [("l1", Role.L1), ("manager", Role.MANAGER), *[(f"l2-{i}", Role.L2) for i in range(8)]]:
         user, _ = User.objects.get_or_create(
             username=f"bench-{name}", defaults={"role": role, "email": f"bench-{name}@example.com"}
         )
-        token, _ = Token.objects.get_or_create(user=user)
-        made[name] = (user, token.key)
+        # Keys are only shown when issued: a fresh one per run (the last run's go).
+        api_tokens_revoke_all(user=user)
+        made[name] = (user, api_token_issue(user=user, name="bench").key)
     made["l2"] = made["l2-0"]
     return made
 

@@ -4,7 +4,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 
-from helpdesk.models import User
+from helpdesk.models import ApiToken, User
+from helpdesk.tokens import api_tokens_revoke_all
 from helpdesk.versioning import versioned_save
 
 
@@ -30,3 +31,27 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("role", "is_active", "is_staff")
     fieldsets = (*DjangoUserAdmin.fieldsets, ("Helpdesk", {"fields": ("role",)}))
     add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("Helpdesk", {"fields": ("role", "email")}))
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # An inactive user's tokens already fail; deleting them keeps a reactivation
+        # from bringing them back. (A password change needs nothing: helpdesk.tokens.)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            api_tokens_revoke_all(user=obj)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Admins see who holds tokens and revoke them (delete); keys are never shown (only hashes are kept)."""
+
+    list_display = ("user", "name", "prefix", "created_at", "expires_at", "last_used_at")
+    list_select_related = ("user",)
+    search_fields = ("user__username", "name", "prefix")
+    fields = ("user", "name", "prefix", "created_at", "expires_at", "last_used_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # issued through POST /api/v1/auth/token/, where the key is shown once
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

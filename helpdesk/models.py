@@ -70,3 +70,25 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class ApiToken(models.Model):
+    """An API key (``Authorization: Token <key>``), stored only as its SHA-256.
+
+    The key itself is shown once, when it is issued (helpdesk.tokens). A row
+    authenticates until ``expires_at``, and only while the user's password hash
+    is the one it was issued under (``password_mac``, a keyed hash of it, like
+    Django's session auth hash): every way of changing a password revokes every
+    token without anyone having to delete them."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    key_hash = models.CharField(max_length=64, unique=True)  # hex SHA-256 of the key
+    prefix = models.CharField(max_length=8)  # the key's first characters, to tell tokens apart
+    name = models.CharField(max_length=100, blank=True)
+    password_mac = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name or 'token'})"

@@ -81,3 +81,11 @@ def can_create_role(creator: User, role: str) -> bool:
     if creator.role == Role.ADMIN:
         return True
     return creator.role == Role.MANAGER and role in MANAGER_CREATABLE_ROLES
+
+
+def listable_roles(user: User) -> frozenset[str]:
+    """Roles of the users a manager or admin sees in the user list: admins every role,
+    managers those they manage (the roles they may create), not admins or other managers."""
+    if not is_manager(user):
+        return frozenset()
+    return frozenset(Role.values) if user.role == Role.ADMIN else MANAGER_CREATABLE_ROLES

@@ -63,7 +63,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -84,6 +83,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "helpdesk.middleware.NoStoreForUsersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -269,7 +269,7 @@ HELPDESK_DASHBOARD_CACHE_SECONDS = env_int("HELPDESK_DASHBOARD_CACHE_SECONDS", 1
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header makes "not logged in" a 401.
-        "rest_framework.authentication.TokenAuthentication",
+        "helpdesk.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -352,6 +352,10 @@ HELPDESK_ESCALATION_BATCH_SIZE = env_int("HELPDESK_ESCALATION_BATCH_SIZE", 5000)
 HELPDESK_POLL_DISPATCH_SECONDS = env_int("HELPDESK_POLL_DISPATCH_SECONDS", 3)
 # How long an Idempotency-Key replays its first answer (helpdesk.idempotency).
 HELPDESK_IDEMPOTENCY_TTL_HOURS = env_int("HELPDESK_IDEMPOTENCY_TTL_HOURS", 24)
+# API tokens expire this long after they are issued (helpdesk.tokens).
+HELPDESK_TOKEN_TTL_HOURS = env_int("HELPDESK_TOKEN_TTL_HOURS", 720)
+if not 1 <= HELPDESK_TOKEN_TTL_HOURS <= 24 * 365 * 10:
+    raise ImproperlyConfigured("HELPDESK_TOKEN_TTL_HOURS must be between 1 and 87600 (ten years)")
 # PATCH of a versioned object without If-Match is a 428 (lost-update protection).
 HELPDESK_REQUIRE_IF_MATCH = env_bool("HELPDESK_REQUIRE_IF_MATCH", True)
 
@@ -380,6 +384,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 86400.0,
         "options": {"expires": 3600},
     },
+    "helpdesk-purge-api-tokens": {"task": "helpdesk.purge_api_tokens", "schedule": 86400.0, "options": {"expires": 3600}},
     # Files whose attachment rows are gone (deleted with their comment).
     "tickets-purge-attachment-files": {
         "task": "tickets.purge_attachment_files",

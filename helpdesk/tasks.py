@@ -45,3 +45,11 @@ def purge_login_records() -> int:
     from helpdesk.login_guard import login_records_purge
 
     return login_records_purge()
+
+
+@shared_task(name="helpdesk.purge_api_tokens", acks_late=True)
+def purge_api_tokens() -> int:
+    """Expired API tokens (safe to run twice)."""
+    from helpdesk.tokens import api_tokens_purge
+
+    return api_tokens_purge()

@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 from escalation.api.views import EscalationRuleViewSet, WebhookEndpointViewSet
 from helpdesk import ops, views
 from helpdesk.api.dashboard import DashboardView
+from helpdesk.api.tokens import ApiLogoutView, ApiTokenListView, ApiTokenRevokeView
 from helpdesk.api.users import MeView, TokenView, UserListCreateView
 from monitoring.api.push import AlertmanagerWebhookView, SamplesPushView
 from monitoring.api.views import AlertViewSet, ApplicationViewSet, MetricSourceViewSet, MonitorViewSet, SilenceViewSet
@@ -35,6 +36,9 @@ router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 
 api_v1 = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),
+    path("auth/tokens/", ApiTokenListView.as_view(), name="auth-token-list"),
+    path("auth/tokens/<int:pk>/", ApiTokenRevokeView.as_view(), name="auth-token-revoke"),
+    path("auth/logout/", ApiLogoutView.as_view(), name="auth-logout"),
     path("users/", UserListCreateView.as_view(), name="user-list"),
     path("users/me/", MeView.as_view(), name="user-me"),
     path("priority-matrix/", PriorityMatrixView.as_view(), name="priority-matrix"),

@@ -8,6 +8,7 @@ import django_filters.rest_framework as filters
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
+from django.utils.cache import patch_cache_control
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -15,11 +16,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from helpdesk import roles
 from helpdesk.api.base import IsManager
 from helpdesk.api.throttling import ClientAddressRateThrottle, LoginGuardThrottle
 from helpdesk.models import User
 from helpdesk.roles import Role
 from helpdesk.services import user_create
+from helpdesk.tokens import api_token_issue
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -71,8 +74,12 @@ class UserListCreateView(generics.ListCreateAPIView):
     serializer_class = UserSerializer
     permission_classes = [IsManager]
 
-    queryset = User.objects.order_by("id")
     filterset_class = UserFilter
+
+    def get_queryset(self) -> QuerySet[User]:
+        # Managers list the users they manage (and themselves), not admins or other managers.
+        user = self.request.user
+        return User.objects.filter(Q(role__in=roles.listable_roles(user)) | Q(pk=user.pk)).order_by("id")
 
     def perform_create(self, serializer: UserSerializer) -> None:
         serializer.instance = user_create(creator=self.request.user, data=dict(serializer.validated_data))
@@ -84,16 +91,46 @@ class MeView(APIView):
         return Response(UserSerializer(request.user).data)
 
 
+class TokenNameSerializer(serializers.Serializer):
+    # DRF's CharField refuses NUL and lone surrogates (400, not a database error).
+    name = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+
 class TokenView(ObtainAuthToken):
-    """POST {"username","password"} -> {"token"}. Failed logins are limited like the
+    """POST {"username","password","name"?} -> {"token","expires_at"}: a new token each
+    time (one per device or script; helpdesk.tokens). Failed logins are limited like the
     page's (helpdesk.login_guard); all requests per address by the "auth" rate."""
 
     throttle_classes = [LoginGuardThrottle, ClientAddressRateThrottle]
     throttle_scope = "auth"
 
     @extend_schema(
-        request=inline_serializer("TokenRequest", {"username": serializers.CharField(), "password": serializers.CharField()}),
-        responses=inline_serializer("TokenResponse", {"token": serializers.CharField()}),
+        description=(
+            "Log in for the API: each call issues a new token (one per device or script). The key is in this "
+            "response only (the server keeps its hash); send it as `Authorization: Token <key>`. It stops "
+            "working at `expires_at` (HELPDESK_TOKEN_TTL_HOURS after issue), when the user's password changes "
+            "or the user is deactivated, or when revoked (`auth/tokens/{id}/`, `auth/logout/`)."
+        ),
+        request=inline_serializer(
+            "TokenRequest",
+            {
+                "username": serializers.CharField(),
+                "password": serializers.CharField(),
+                "name": serializers.CharField(required=False, max_length=100, help_text="e.g. the device"),
+            },
+        ),
+        responses=inline_serializer(
+            "TokenResponse", {"token": serializers.CharField(), "expires_at": serializers.DateTimeField()}
+        ),
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().post(request, *args, **kwargs)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        naming = TokenNameSerializer(data=request.data)
+        naming.is_valid(raise_exception=True)
+        issued = api_token_issue(user=serializer.validated_data["user"], name=naming.validated_data.get("name", ""))
+        response = Response({"token": issued.key, "expires_at": issued.token.expires_at})
+        # The key is in this body and nowhere else: no cache may keep it (the request carries
+        # no credentials, so NoStoreForUsersMiddleware would not say it).
+        patch_cache_control(response, private=True, no_store=True)
+        return response

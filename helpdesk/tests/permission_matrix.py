@@ -15,7 +15,8 @@ Scopes (objects the placeholders are filled with, see the test's ``World``):
 ``att.public``/``att.internal`` an attachment on each; ``category``,
 ``known_issue``, ``application``, ``source``, ``monitor``, ``alert``,
 ``silence``, ``rule``, ``webhook`` one row of each; ``webhook.used`` a webhook
-endpoint a rule notifies; ``-`` nothing.
+endpoint a rule notifies; ``token`` an API token of the manager's (not the one
+the requests use); ``-`` nothing.
 
 Rules the table encodes:
 - API: anonymous 401; a role that may not use an endpoint 403; a customer
@@ -236,6 +237,15 @@ def _config_rows() -> list[Row]:
             lambda w: {"username": w.l1.username, "password": "pass-Word-123"},
             note="open: it is the login",
         ),
+        api("GET", "auth/tokens/", "-", USERS_READ, note="each user's own tokens"),
+        api(
+            "DELETE",
+            "auth/tokens/{id}/",
+            "token",
+            expect(anon=401, users=404, manager=204),
+            note="only its owner revokes a token; anyone else's is a 404",
+        ),
+        api("POST", "auth/logout/", "-", expect(anon=401, users=204), note="revokes the token it is called with"),
         api("GET", "users/", "-", MANAGER_ONLY),
         api(
             "POST",

@@ -23,12 +23,12 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from helpdesk.roles import Role
+from helpdesk.tokens import api_token_issue
 from helpdesk.wsgi import application
 from tickets.tests.factories import UserFactory
 
@@ -69,7 +69,7 @@ def _keep_the_test_connection():
 def token_for(db):
     def make(role: str) -> str:
         extra = {"is_staff": True, "is_superuser": role == Role.ADMIN} if role in (Role.MANAGER, Role.ADMIN) else {}
-        return Token.objects.create(user=UserFactory(role=role, **extra)).key
+        return api_token_issue(user=UserFactory(role=role, **extra)).key
 
     return make
 

@@ -20,13 +20,13 @@ from django.db import close_old_connections, transaction
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from drf_spectacular.generators import SchemaGenerator
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from escalation.models import EscalationRule
 from escalation.tests.factories import WebhookEndpointFactory
 from helpdesk.roles import Role
 from helpdesk.tests.permission_matrix import EXEMPT_ROUTE_MARKERS, EXEMPT_ROUTE_PREFIXES, ROLES, ROWS, Row
+from helpdesk.tokens import api_token_issue
 from monitoring.tests.factories import AlertFactory, MonitorFactory, SilenceFactory
 from tickets import attachments, services
 from tickets.models import Kind
@@ -55,7 +55,8 @@ class World:
         self.manager = UserFactory(role=Role.MANAGER, is_staff=True)
         self.admin = UserFactory(role=Role.ADMIN, is_staff=True, is_superuser=True)
         self.users = {role: getattr(self, role) for role in ROLES if role != "anon"}
-        self.tokens = {role: Token.objects.create(user=user).key for role, user in self.users.items()}
+        self.tokens = {role: api_token_issue(user=user).key for role, user in self.users.items()}
+        self.spare_token = api_token_issue(user=self.manager, name="spare").token
 
         self.monitor = MonitorFactory()
         self.application, self.source = self.monitor.application, self.monitor.source
@@ -126,6 +127,7 @@ class World:
             "rule": self.rule,
             "webhook": self.webhook,
             "webhook.used": self.webhook_used,
+            "token": self.spare_token,
         }
         if scope in objects:
             pk = objects[scope].pk

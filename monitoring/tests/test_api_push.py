@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from helpdesk.celery import app as celery_app
 from helpdesk.tests.brokers import CLOSED_BROKER_URL, celery_broker
+from helpdesk.tokens import api_token_issue
 from monitoring import tasks
 from monitoring.models import Alert, AlertmanagerPush, MetricSource, Monitor, Sample
 from monitoring.services import alerts as alert_services
@@ -112,7 +112,7 @@ def test_user_session_or_api_token_is_not_enough(admin_user, am):
     session = APIClient(enforce_csrf_checks=True)
     session.force_login(admin_user)
     assert session.post(AM_URL, am_payload(am_alert()), format="json").status_code == 401
-    key = Token.objects.create(user=admin_user).key
+    key = api_token_issue(user=admin_user).key
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.post(AM_URL, am_payload(am_alert()), format="json").status_code == 401

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from helpdesk.models import User
+from helpdesk.models import ApiToken, User
 from monitoring.models import Application
 from tickets.models import Category, Comment, Kind, PriorityMatrixCell, Status, Ticket, TicketEvent
 from tickets.tests.factories import ApplicationFactory, CategoryFactory, TicketFactory, if_match
@@ -48,6 +48,7 @@ def world(customer, l1, l2, manager, admin_user):
 def snapshot() -> dict:
     """Everything the write endpoints could change."""
     return {
+        "api_tokens": ApiToken.objects.count(),
         "tickets": list(
             Ticket.objects.order_by("id").values_list(
                 "id", "version", "title", "description", "status", "tier", "assignee_id", "priority", "urgency",
@@ -346,6 +347,10 @@ FIELD_JUNK = {
         {"username": "{l1.username}", "password": HUGE},
         {"username": ["x"], "password": "x"},
         {"username": "{l1.username}", "password": True},
+        # Good credentials, a bad token name: no token is issued.
+        {"username": "{l1.username}", "password": "pass-Word-123", "name": NUL},
+        {"username": "{l1.username}", "password": "pass-Word-123", "name": HUGE},
+        {"username": "{l1.username}", "password": "pass-Word-123", "name": ["laptop"]},
     ],
 }
 

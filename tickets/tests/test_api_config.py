@@ -40,16 +40,17 @@ def test_token_for_good_credentials_is_usable(customer):
     client = APIClient()
     r = client.post(f"{V1}auth/token/", {"username": customer.username, "password": PASSWORD}, format="json")
     assert r.status_code == 200, r.data
-    assert set(r.data) == {"token"} and len(r.data["token"]) >= 20
+    assert set(r.data) == {"token", "expires_at"} and len(r.data["token"]) >= 40
     client.credentials(HTTP_AUTHORIZATION=f"Token {r.data['token']}")
     me = client.get(f"{V1}users/me/")
     assert me.status_code == 200 and me.data["id"] == customer.pk
     own = TicketFactory(requester=customer)
     assert client.get(f"{V1}tickets/").data["count"] == 1
     assert client.get(f"{V1}tickets/{own.pk}/").status_code == 200
-    # The same key again for the same user.
+    # Each login issues another key (one per device); the first one keeps working.
     again = APIClient().post(f"{V1}auth/token/", {"username": customer.username, "password": PASSWORD}, format="json")
-    assert again.data["token"] == r.data["token"]
+    assert again.status_code == 200 and again.data["token"] != r.data["token"]
+    assert client.get(f"{V1}users/me/").status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from helpdesk.models import User
 from helpdesk.roles import Role
+from helpdesk.tokens import api_token_issue
 from tickets.models import Comment, Kind, Status, Ticket, TicketEvent
 from tickets.tests.factories import (
     ApplicationFactory,
@@ -292,7 +292,7 @@ def test_missing_ticket_is_404_for_agents(api, l1):
 
 def test_deactivated_customer_loses_access(customer, ticket):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=customer).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=customer).key}")
     assert client.get(turl(ticket)).status_code == 200
     customer.is_active = False
     customer.save()
