@@ -6,6 +6,7 @@ from typing import Any
 
 import django_filters.rest_framework as filters
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 from django.utils.cache import patch_cache_control
@@ -128,7 +129,11 @@ class TokenView(ObtainAuthToken):
         serializer.is_valid(raise_exception=True)
         naming = TokenNameSerializer(data=request.data)
         naming.is_valid(raise_exception=True)
-        issued = api_token_issue(user=serializer.validated_data["user"], name=naming.validated_data.get("name", ""))
+        user = serializer.validated_data["user"]
+        issued = api_token_issue(user=user, name=naming.validated_data.get("name", ""))
+        # A login like the page's: the guard forgets this pair's failures and remembers
+        # the address as the account's (helpdesk.login_guard); last_login is set.
+        user_logged_in.send(sender=type(user), request=request._request, user=user)
         response = Response({"token": issued.key, "expires_at": issued.token.expires_at})
         # The key is in this body and nowhere else: no cache may keep it (the request carries
         # no credentials, so NoStoreForUsersMiddleware would not say it).

@@ -198,6 +198,18 @@ def test_a_successful_login_clears_the_pair_only(agent, settings):
     assert page_login("agent7", PASSWORD).status_code == 302
 
 
+def test_a_token_login_clears_the_pair_and_makes_the_address_known(agent, settings):
+    for _ in range(settings.HELPDESK_LOGIN_MAX_FAILURES - 1):
+        assert token("agent7", "wrong").status_code == 400
+    assert token("agent7", PASSWORD).status_code == 200
+    assert not AccessAttempt.objects.filter(username="agent7", ip_address="10.0.0.1").exists()
+    assert AccessLog.objects.filter(username="agent7", ip_address="10.0.0.1").count() == 1
+    # The pair starts again from zero: four more failures are still checked.
+    for _ in range(settings.HELPDESK_LOGIN_MAX_FAILURES - 1):
+        assert token("agent7", "wrong").status_code == 400
+    assert token("agent7", PASSWORD).status_code == 200
+
+
 def test_a_distributed_attack_is_slowed_and_the_owner_is_not(agent, settings):
     settings.HELPDESK_LOGIN_ACCOUNT_FREE_FAILURES = 10
     settings.HELPDESK_LOGIN_ACCOUNT_MAX_DELAY_SECONDS = 60
