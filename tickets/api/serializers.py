@@ -9,8 +9,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from helpdesk.errors import MAX_ID
 from helpdesk.models import User
+from helpdesk.text import parse_id
 from monitoring.models import Application
 from tickets.models import Attachment, Category, Comment, Kind, KnownIssue, Level, Status, Ticket, TicketEvent
 from tickets.services import ACTION_ONLY_FIELDS, EDITABLE_FIELDS
@@ -22,11 +22,10 @@ class SafePrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     """Rejects ids outside the bigint range with a 400 before touching the database."""
 
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, bool) or (isinstance(data, int) and not 0 <= data <= MAX_ID):
+        pk = parse_id(data)  # ints and ASCII-digit strings in the bigint range; "²" is not an id
+        if pk is None:
             self.fail("incorrect_type", data_type=type(data).__name__)
-        if isinstance(data, str) and (not data.isdigit() or int(data) > MAX_ID):
-            self.fail("incorrect_type", data_type="str")
-        return super().to_internal_value(data)
+        return super().to_internal_value(pk)
 
 
 class TicketSerializer(serializers.ModelSerializer):
