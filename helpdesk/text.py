@@ -26,6 +26,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
+from django.db import models
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
 from helpdesk.errors import MAX_ID, InvalidInput
@@ -131,3 +133,19 @@ class QueryStringGuardMiddleware:
                     return JsonResponse({field: [problem]}, status=400)
                 return HttpResponseBadRequest(f"{field}: {problem}", content_type="text/plain; charset=utf-8")
         return self.get_response(request)
+
+
+class JSONFormField(forms.JSONField):
+    """Django's JSON form field (admin, pages), refusing what helpdesk.text refuses:
+    JSON text may spell a NUL or a lone surrogate as an escape ("\\u0000")."""
+
+    def to_python(self, value: Any) -> Any:
+        data = super().to_python(value)
+        if found := data_problem(data):
+            where, problem = found
+            raise forms.ValidationError(f"{problem} (at {where})" if where else problem, code="invalid")
+        return data
+
+
+# For a ModelAdmin's formfield_overrides: every JSON field of its form checked as above.
+CLEAN_JSON_FORMFIELDS: dict[type, dict[str, Any]] = {models.JSONField: {"form_class": JSONFormField}}

@@ -365,3 +365,32 @@ def test_text_fields_with_nul_or_surrogate_are_a_400(api, customer, field, bad):
     response = raw_json(api.as_(customer), "post", f"{V1}tickets/", body)
     assert response.status_code == 400
     assert field in response.json()
+
+
+@pytest.mark.parametrize("field", ["statuses", "kinds", "notify"])
+def test_json_lists_with_nul_in_the_admin_are_a_form_error(admin_client, field):
+    """The admin's JSON text may spell NUL as an escape; before, it reached PostgreSQL."""
+    rule = EscalationRule.objects.create(name="Rule", trigger="unassigned_for", threshold=10)
+    before = database_state()
+    data = {
+        "name": "Rule",
+        "enabled": "on",
+        "order": 1,
+        "tiers": "[]",
+        "priorities": "[]",
+        "statuses": "[]",
+        "kinds": "[]",
+        "applications": "[]",
+        "categories": "[]",
+        "trigger": "unassigned_for",
+        "threshold": 10,
+        "escalate_to_tier": "",
+        "assign_to": "",
+        "notify": "[]",
+        "note": "",
+        field: '["open\\u0000"]',
+    }
+    response = admin_client.post(f"/admin/escalation/escalationrule/{rule.pk}/change/", data)
+    assert response.status_code == 200
+    assert text.NUL_MESSAGE in response.content.decode()
+    assert database_state() == before
