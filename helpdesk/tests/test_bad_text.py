@@ -394,3 +394,13 @@ def test_json_lists_with_nul_in_the_admin_are_a_form_error(admin_client, field):
     assert response.status_code == 200
     assert text.NUL_MESSAGE in response.content.decode()
     assert database_state() == before
+
+
+@pytest.mark.parametrize("header", ['"١"', '"１"', '"¹"'])
+def test_if_match_in_non_ascii_digits_names_no_version(api, l2, objects, header):
+    """"١" is a digit to Python's int(); a version is ASCII digits, as every id."""
+    ticket = objects["tickets"]
+    before = database_state()
+    response = raw_json(api.as_(l2), "patch", f"{V1}tickets/{ticket.pk}/", {"title": "New"}, HTTP_IF_MATCH=header)
+    assert response.status_code == 412, response.content
+    assert database_state() == before

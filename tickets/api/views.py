@@ -50,7 +50,7 @@ def refuse_oversized_body(request: Request) -> None:
     """413 before the body is read when its declared length cannot fit the limit.
     (The service checks the file itself; a reverse proxy should cap bodies too.)"""
     length = request.META.get("CONTENT_LENGTH") or ""
-    if length.isdigit() and int(length) > attachments.max_bytes() + attachments.MULTIPART_SLACK:
+    if length.isascii() and length.isdigit() and int(length) > attachments.max_bytes() + attachments.MULTIPART_SLACK:
         raise TooLarge({"file": [attachments.too_large_message()]})
 
 
