@@ -28,7 +28,7 @@ import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, find, settings
 from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
@@ -146,3 +146,13 @@ def test_enough_cases_were_fuzzed(request):
     total = sum(CASES.values())
     print(f"\nfuzzed {total} cases over {len(ran)} operation x role tests: {dict(CASES)}")
     assert total >= MINIMUM_CASES, CASES
+
+
+@pytest.mark.parametrize("char", ODD_TEXT + SURROGATES)
+def test_the_strategies_draw_every_odd_character(char):
+    """The random phase can send each character of issue 11 item 8 in a string field,
+    and the digits where an id belongs (the 500s it found on the code before:
+    ``"parent": "²"``, ``"urgency": "\\u0000"`` on POST /api/v1/tickets/)."""
+    drawn = find(_odd({"title": "x", "requester": 5}, ODD_TEXT + SURROGATES), lambda body: char in body["title"])
+    assert char in drawn["title"]
+    assert find(_odd({"requester": 5}, ODD_TEXT), lambda body: body["requester"] == "²") == {"requester": "²"}
