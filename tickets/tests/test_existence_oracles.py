@@ -18,7 +18,7 @@ MISSING = 2**62  # an id no row has
 @pytest.fixture
 def world(customer, other_customer, l2):
     mine = TicketFactory(requester=customer, status=Status.OPEN, tier=1)
-    theirs = TicketFactory(requester=other_customer, kind=Kind.INCIDENT, status=Status.OPEN, tier=1)
+    theirs = TicketFactory(requester=other_customer, kind=Kind.INCIDENT, major=True, status=Status.OPEN, tier=1)
     return {
         "mine": mine,
         "theirs": theirs,
