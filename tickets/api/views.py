@@ -103,6 +103,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         ticket = self.get_ticket()
+        require_worker(request.user, ticket)  # before the body: its ids tell nobody else anything
         version = required_version(request, ticket)
         serializer = s.TicketUpdateSerializer(data=request.data, partial=True, context={"request": request})
         serializer.is_valid(raise_exception=True)

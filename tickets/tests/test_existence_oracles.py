@@ -46,8 +46,8 @@ CASES = [
     ("post", "tickets/", {"title": "Printer"}, "requester", 400),
     ("post", "tickets/", {"title": "Printer"}, "parent", 400),
     ("post", "tickets/", {"title": "Printer"}, "category", 400),
-    ("patch", "tickets/{mine}/", {}, "parent", 400),
-    ("patch", "tickets/{mine}/", {}, "category", 400),
+    ("patch", "tickets/{mine}/", {}, "parent", 403),
+    ("patch", "tickets/{mine}/", {}, "category", 403),
     ("post", "tickets/{mine}/assign/", {}, "assignee", 403),
     ("post", "tickets/{mine}/apply-known-issue/", {}, "known_issue", 403),
 ]
