@@ -14,6 +14,7 @@ from escalation.models import DeliveryStatus, EscalationRule, Notification, Rule
 from escalation.notifications import _webhook_url_problem, notifications_retry, validate_notify_spec
 from escalation.webhooks import webhook_endpoint_rules, webhook_endpoint_update, webhook_secret_rotate
 from helpdesk.admin import VersionedAdminMixin
+from helpdesk.text import CLEAN_JSON_FORMFIELDS
 from tickets.admin import ReadOnlyAdminMixin
 
 
@@ -38,6 +39,7 @@ class EscalationRuleForm(forms.ModelForm):
 @admin.register(EscalationRule)
 class EscalationRuleAdmin(VersionedAdminMixin, admin.ModelAdmin):
     form = EscalationRuleForm
+    formfield_overrides = CLEAN_JSON_FORMFIELDS
     list_display = ("name", "enabled", "order", "trigger", "threshold", "escalate_to_tier", "updated_at")
     list_filter = ("enabled", "trigger")
     search_fields = ("name",)

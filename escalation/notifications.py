@@ -40,6 +40,7 @@ from helpdesk.db import insert_rows
 from helpdesk.models import User
 from helpdesk.roles import Role, max_tier
 from helpdesk.tasks import enqueue
+from helpdesk.text import parse_id
 from tickets import events
 from tickets.models import PRIORITY_LABELS, Ticket
 
@@ -88,7 +89,8 @@ def validate_notify_spec(spec: str, *, check_outbound: bool = True) -> str | Non
     if kind == "tier":
         if value == CURRENT_TIER:
             return None
-        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= max_tier():
+        tier = parse_id(value)
+        if tier is None or tier > max_tier():
             return f"tier must be 1-{max_tier()} or {CURRENT_TIER!r}, not {value!r}"
         return None
     if kind == "role":
@@ -96,9 +98,10 @@ def validate_notify_spec(spec: str, *, check_outbound: bool = True) -> str | Non
             return f"role must be one of {', '.join(sorted(NOTIFIABLE_ROLES))}, not {value!r}"
         return None
     if kind == "user":
-        if not (value.isascii() and value.isdigit()):  # "²".isdigit() is True, int("²") fails
+        user_id = parse_id(value)
+        if user_id is None:
             return f"user must be a user id, not {value!r}"
-        if not User.objects.filter(pk=int(value), is_active=True).exists():
+        if not User.objects.filter(pk=user_id, is_active=True).exists():
             return f"no active user with id {value}"
         return None
     if kind == "email":

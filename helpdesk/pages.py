@@ -15,7 +15,7 @@ from django.utils.functional import cached_property
 from django_htmx.http import HttpResponseClientRedirect
 
 from helpdesk import roles
-from helpdesk.errors import MAX_ID, ServiceError
+from helpdesk.errors import ServiceError
 
 
 def _requiring(check: Callable[[Any], bool]) -> Callable:
@@ -73,15 +73,6 @@ def paginate(request: HttpRequest, queryset, per_page: int | None = None, *, cap
     size = per_page or settings.HELPDESK_PAGE_SIZE
     paginator = Paginator(queryset, size) if cap is None else CappedPaginator(queryset, size, cap)
     return paginator.get_page(request.GET.get("page"))
-
-
-def parse_id(raw: object) -> int | None:
-    """An id from a query or form value, or None: ASCII digits only ("²".isdigit()
-    is True, int("²") fails) and within the database's bigint range."""
-    if not isinstance(raw, str) or not (raw.isascii() and raw.isdigit()):
-        return None
-    value = int(raw)
-    return value if 1 <= value <= MAX_ID else None
 
 
 def error_text(error: ServiceError) -> str:

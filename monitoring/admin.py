@@ -14,6 +14,7 @@ from django.http import HttpRequest
 
 from helpdesk.admin import VersionedAdminMixin
 from helpdesk.errors import ServiceError
+from helpdesk.text import CLEAN_JSON_FORMFIELDS
 from monitoring.models import Alert, Application, MetricSource, Monitor, Silence
 from monitoring.services import config
 
@@ -69,6 +70,7 @@ class MetricSourceForm(forms.ModelForm):
 @admin.register(MetricSource)
 class MetricSourceAdmin(admin.ModelAdmin):
     form = MetricSourceForm
+    formfield_overrides = CLEAN_JSON_FORMFIELDS
     list_display = (
         "name",
         "kind",

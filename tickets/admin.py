@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from helpdesk import roles
 from helpdesk.admin import VersionedAdminMixin
 from helpdesk.errors import ServiceError
+from helpdesk.text import CLEAN_JSON_FORMFIELDS
 from tickets import services
 from tickets.models import (
     BusinessCalendar,
@@ -115,6 +116,7 @@ class SlaPolicyAdmin(admin.ModelAdmin):
 
 @admin.register(BusinessCalendar)
 class BusinessCalendarAdmin(admin.ModelAdmin):
+    formfield_overrides = CLEAN_JSON_FORMFIELDS
     list_display = ("timezone", "day_start", "day_end", "working_days", "holiday_country")
 
     def has_add_permission(self, request: HttpRequest) -> bool:

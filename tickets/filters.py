@@ -13,6 +13,7 @@ from django.core.validators import RegexValidator
 from django.db.models import Q, QuerySet
 
 from helpdesk.filters import BooleanFilter, IntFilter
+from helpdesk.text import parse_id
 from tickets import search
 from tickets.models import Kind, KnownIssue, Status, Ticket
 
@@ -26,7 +27,7 @@ class TicketFilter(filters.FilterSet):
     tier = IntFilter(field_name="tier", max_value=3)
     priority = IntFilter(field_name="priority", max_value=5)
     assignee = filters.CharFilter(
-        method="filter_assignee", validators=[RegexValidator(r"^(me|none|\d{1,18})$", "Use a user id, 'me' or 'none'.")]
+        method="filter_assignee", validators=[RegexValidator(r"^(me|none|[0-9]{1,19})$", "Use a user id, 'me' or 'none'.")]
     )
     requester = IntFilter(field_name="requester_id")
     application = IntFilter(field_name="application_id")
@@ -60,16 +61,18 @@ class TicketFilter(filters.FilterSet):
             return queryset.filter(assignee__isnull=True)
         if value == "me":
             return queryset.filter(assignee_id=getattr(self.request_user, "pk", None))
-        return queryset.filter(assignee_id=int(value))
+        user_id = parse_id(value)  # ASCII digits within bigint (the validator allows 19 digits)
+        return queryset.filter(assignee_id=user_id) if user_id is not None else queryset.none()
 
     def filter_q(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()
         if not value:
             return queryset
         condition = Q(title__icontains=value) | Q(description__icontains=value)
-        number = value.upper().removeprefix("HD-").removeprefix("#")
-        if number.isdigit() and len(number) < 18:
-            condition |= Q(pk=int(number))
+        # "HD-000042", "#42" or "42" also finds that ticket; "²" or "٣" is only text.
+        number = parse_id(value.upper().removeprefix("HD-").removeprefix("#"))
+        if number is not None:
+            condition |= Q(pk=number)
         return queryset.filter(condition)
 
 

@@ -79,7 +79,7 @@ class LinkForm(forms.Form):
 
     incident = forms.RegexField(
         label="Incident number",
-        regex=r"^\s*(?:[Hh][Dd]-)?0*\d{1,18}\s*$",
+        regex=r"^\s*(?:[Hh][Dd]-)?0*[0-9]{1,18}\s*$",  # ASCII digits: \d also matches "٣"
         max_length=30,
         error_messages={"invalid": "Give a ticket number such as HD-000042."},
     )

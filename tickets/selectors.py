@@ -30,6 +30,7 @@ from django.utils import timezone
 from helpdesk import roles
 from helpdesk.errors import InvalidInput, NotFound
 from helpdesk.models import User
+from helpdesk.text import parse_id
 from tickets import search
 from tickets.events import CUSTOMER_VISIBLE_KINDS, EventKind
 from tickets.filters import KnownIssueFilter, TicketFilter
@@ -57,10 +58,19 @@ def ticket_queryset_for(*, user: User) -> QuerySet[Ticket]:
     return qs.none()
 
 
+def _id(raw: Any) -> int:
+    """An id from the path or the caller, or "not found": junk ids ("²", 2**64) are
+    as missing as any other (helpdesk.text.parse_id)."""
+    value = parse_id(raw)
+    if value is None:
+        raise NotFound()
+    return value
+
+
 def ticket_get_for(*, user: User, ticket_id: Any) -> Ticket:
     try:
-        return ticket_queryset_for(user=user).get(pk=int(ticket_id))
-    except (Ticket.DoesNotExist, TypeError, ValueError, OverflowError):
+        return ticket_queryset_for(user=user).get(pk=_id(ticket_id))
+    except Ticket.DoesNotExist:
         raise NotFound() from None
 
 
@@ -85,8 +95,8 @@ def comment_list_for(*, user: User, ticket: Ticket) -> QuerySet[Comment]:
 def comment_get_for(*, user: User, ticket: Ticket, comment_id: Any) -> Comment:
     """A comment of this (visible) ticket; internal ones are "not found" for customers."""
     try:
-        comment = _comments_visible(user=user, ticket=ticket).get(pk=int(comment_id))
-    except (Comment.DoesNotExist, TypeError, ValueError, OverflowError):
+        comment = _comments_visible(user=user, ticket=ticket).get(pk=_id(comment_id))
+    except Comment.DoesNotExist:
         raise NotFound() from None
     comment.ticket = ticket
     return comment
@@ -103,8 +113,8 @@ def attachment_get_for(*, user: User, attachment_id: Any) -> Attachment:
     else:
         raise NotFound()
     try:
-        return qs.get(pk=int(attachment_id))
-    except (Attachment.DoesNotExist, TypeError, ValueError, OverflowError):
+        return qs.get(pk=_id(attachment_id))
+    except Attachment.DoesNotExist:
         raise NotFound() from None
 
 
@@ -158,9 +168,9 @@ def ticket_page_get(*, user: User, ticket_id: Any) -> Ticket:
         return (
             ticket_queryset_for(user=user)
             .select_related("requester", "assignee", "application", "parent")
-            .get(pk=int(ticket_id))
+            .get(pk=_id(ticket_id))
         )
-    except (Ticket.DoesNotExist, TypeError, ValueError, OverflowError):
+    except Ticket.DoesNotExist:
         raise NotFound() from None
 
 

@@ -25,9 +25,9 @@ from helpdesk.pages import (
     login_required,
     manager_required,
     paginate,
-    parse_id,
     see_other,
 )
+from helpdesk.text import parse_id
 from helpdesk.versioning import versioned_update
 from tickets import selectors, services
 from tickets.forms import (

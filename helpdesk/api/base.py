@@ -13,7 +13,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
-from helpdesk import roles
+from helpdesk import roles, text
 from helpdesk.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -21,13 +21,24 @@ log = logging.getLogger(__name__)
 
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser, but a body nested past Python's recursion limit is a
-    400 like any other malformed JSON, not a 500."""
+    400 like any other malformed JSON, not a 500, and so is a body with a string
+    no database or response can hold (NUL, a lone surrogate: helpdesk.text). Every
+    JSON field of every endpoint (choice, text, JSON, ids, push payloads) is covered
+    here, before any serializer echoes the value back in an error message."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
         try:
-            return super().parse(stream, media_type, parser_context)
+            data = super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise ParseError("JSON parse error - nested too deeply.") from None
+        found = text.data_problem(data)
+        if found is not None:
+            path, problem = found
+            message = f"{problem} (at {path})" if "." in path or not isinstance(data, dict) and path else problem
+            if isinstance(data, dict):  # {"field": ["message"]}, as SPEC 6 words field errors
+                raise ParseError({path.split(".", 1)[0]: [message]})
+            raise ParseError(message)
+        return data
 
 
 class Pagination(PageNumberPagination):

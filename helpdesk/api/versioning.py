@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from helpdesk.errors import PreconditionRequired, StaleVersion
 from helpdesk.versioning import versioned_update
 
-_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
+_ETAG = re.compile(r'^\s*(?:W/)?"?([0-9]{1,9})"?\s*$', re.ASCII)
 
 IF_MATCH = OpenApiParameter(
     "If-Match",

@@ -9,6 +9,12 @@ matches the schema for its status, and the documented content type.
 Reproducible and bounded: derandomized, no example database, a fixed number of
 random examples per operation; the last test asserts the total.
 
+The random phase also draws the characters text handling gets wrong (issue 11
+item 8): each generated string may be replaced by, or end with, a lone surrogate
+(JSON bodies only: a URL or form cannot carry one), NUL, a digit str.isdigit()
+accepts ("²", "٣", "５"), an RTL or override mark or a zero-width character; each
+generated number may become such digits as a string ("²" where an id belongs).
+
 Rerun: ``make test PYTEST_ARGS="helpdesk/tests/test_api_fuzz.py"``; raise
 ``FUZZ_EXAMPLES`` for a longer run (the random examples per operation and role).
 """
@@ -22,7 +28,8 @@ import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, find, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
@@ -51,6 +58,39 @@ HYPOTHESIS = settings(
     suppress_health_check=list(HealthCheck),
 )
 CASES: Counter[str] = Counter()
+
+# Text that ended in 500s (issue 11 item 8) or could: what helpdesk.text refuses
+# (NUL, lone surrogates), digits beyond ASCII, bidi and zero-width marks.
+SURROGATES = ["\ud800", "\udfff"]
+ODD_TEXT = ["\x00", "²", "٣", "５", "\u200f", "\u202e", "\u200b", "\ufeff"]
+ODD_IDS = ["²", "٣", "５", "1²", "\u200b1"]
+
+
+def _odd(value: object, alphabet: list[str]) -> st.SearchStrategy:
+    """``value`` as generated, or with odd characters sprinkled in (shrinks to as generated)."""
+    if isinstance(value, str):
+        return st.one_of(st.just(value), st.sampled_from(alphabet), st.sampled_from(alphabet).map(value.__add__))
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return st.one_of(st.just(value), st.sampled_from(ODD_IDS))
+    if isinstance(value, dict):
+        return st.fixed_dictionaries({key: _odd(item, alphabet) for key, item in value.items()})
+    if isinstance(value, list):
+        return st.tuples(*(_odd(item, alphabet) for item in value)).map(list)
+    return st.just(value)
+
+
+def _odd_body(context, body: object) -> st.SearchStrategy:
+    json_only = all("json" in body_.media_type for body_ in context.operation.body)
+    return _odd(body, ODD_TEXT + SURROGATES if json_only else ODD_TEXT)
+
+
+def _odd_query(context, query: dict | None) -> st.SearchStrategy:
+    return _odd(query, ODD_TEXT) if query else st.just(query)
+
+
+for _fuzzed in (schema, random_only):
+    _fuzzed.hook("flatmap_body")(_odd_body)
+    _fuzzed.hook("flatmap_query")(_odd_query)
 
 
 @pytest.fixture(autouse=True)
@@ -106,3 +146,13 @@ def test_enough_cases_were_fuzzed(request):
     total = sum(CASES.values())
     print(f"\nfuzzed {total} cases over {len(ran)} operation x role tests: {dict(CASES)}")
     assert total >= MINIMUM_CASES, CASES
+
+
+@pytest.mark.parametrize("char", ODD_TEXT + SURROGATES)
+def test_the_strategies_draw_every_odd_character(char):
+    """The random phase can send each character of issue 11 item 8 in a string field,
+    and the digits where an id belongs (the 500s it found on the code before:
+    ``"parent": "²"``, ``"urgency": "\\u0000"`` on POST /api/v1/tickets/)."""
+    drawn = find(_odd({"title": "x", "requester": 5}, ODD_TEXT + SURROGATES), lambda body: char in body["title"])
+    assert char in drawn["title"]
+    assert find(_odd({"requester": 5}, ODD_TEXT), lambda body: body["requester"] == "²") == {"requester": "²"}

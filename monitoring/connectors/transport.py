@@ -118,7 +118,7 @@ def _network_error(exc: BaseException, where: str, timeout: int) -> SourceError:
 
 def _read_capped(response: http.client.HTTPResponse, where: str, deadline: float, timeout: int) -> bytes:
     length = response.headers.get("Content-Length")
-    if length and length.isdigit() and int(length) > MAX_RESPONSE_BYTES:
+    if length and length.isascii() and length.isdigit() and int(length) > MAX_RESPONSE_BYTES:  # "²".isdigit()
         raise SourceError(f"response of {where} is larger than {MAX_RESPONSE_BYTES} bytes", retryable=False)
     chunks: list[bytes] = []
     size = 0

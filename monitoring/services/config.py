@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from django.db import transaction
 from django.utils import timezone
 
-from helpdesk import outbound
+from helpdesk import outbound, text
 from helpdesk.errors import Conflict, InvalidInput
 from helpdesk.tasks import enqueue
 from helpdesk.versioning import bump_version, check_version
@@ -115,6 +115,9 @@ def options_problem(kind: str, options: Any) -> str | None:
     """Why ``options`` do not suit a source of ``kind``, or None."""
     if not isinstance(options, dict):
         return "A JSON object expected."
+    if found := text.data_problem(options):  # the admin's JSON text may hold "\u0000"
+        where, problem = found
+        return f"{problem} (at options.{where})"
     if len(json.dumps(options)) > MAX_OPTIONS_BYTES:
         return f"At most {MAX_OPTIONS_BYTES} bytes of JSON."
     if kind == SourceKind.SIMULATOR:

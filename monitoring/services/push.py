@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from helpdesk import text
 from helpdesk.errors import MAX_ID, InvalidInput, TooLarge, field_error
 from helpdesk.tasks import enqueue
 from monitoring.models import AlertmanagerPush, Application, MetricSource, Monitor
@@ -216,6 +217,8 @@ def _alertmanager_alert(item: Any, index: int) -> dict[str, Any]:
     if status not in ("firing", "resolved"):
         raise field_error(f"{where}.status", "firing or resolved.")
     fingerprint = item.get("fingerprint")
+    # Refused, not cleaned: labels and the fingerprint identify the alert exactly as sent.
+    text.check_data({"labels": labels, "annotations": annotations, "fingerprint": fingerprint}, field=where)
     if not isinstance(fingerprint, str) or not fingerprint or len(fingerprint) > 100:
         # Alertmanager always sends one; for other senders the label set is the identity.
         fingerprint = hashlib.sha256(repr(sorted(labels.items())).encode()).hexdigest()[:32]

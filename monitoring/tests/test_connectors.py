@@ -352,6 +352,14 @@ def test_a_body_that_is_not_json_is_a_configuration_error(stub, body):
     assert "not JSON" in error.message
 
 
+@pytest.mark.parametrize("length", ["²", "1²", "³"])  # a header is Latin-1
+def test_a_content_length_in_odd_digits_is_ignored(stub, length):
+    """A header http.client already ignores ("²".isdigit() is True, int("²") fails):
+    the body is read to its end and capped as it arrives, never a crash."""
+    stub.routes["/data"] = Route(body=b'{"cpu_pct": 7}', headers={"Content-Length": length}, length=False)
+    assert fetch(source(SourceKind.JSON, stub.url + "/data"), monitor("cpu_pct"), AT).value == 7.0
+
+
 def test_redirects_are_not_followed(stub):
     target = stub.json("/elsewhere", {"cpu_pct": 1})
     stub.routes["/data"] = Route(status=302, headers={"Location": target})

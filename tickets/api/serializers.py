@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from helpdesk.errors import MAX_ID
+from helpdesk import roles
 from helpdesk.models import User
+from helpdesk.text import parse_id
 from monitoring.models import Application
+from tickets import selectors
 from tickets.models import Attachment, Category, Comment, Kind, KnownIssue, Level, Status, Ticket, TicketEvent
 from tickets.services import ACTION_ONLY_FIELDS, EDITABLE_FIELDS
 
@@ -22,11 +26,40 @@ class SafePrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     """Rejects ids outside the bigint range with a 400 before touching the database."""
 
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, bool) or (isinstance(data, int) and not 0 <= data <= MAX_ID):
+        pk = parse_id(data)  # ints and ASCII-digit strings in the bigint range; "²" is not an id
+        if pk is None:
             self.fail("incorrect_type", data_type=type(data).__name__)
-        if isinstance(data, str) and (not data.isdigit() or int(data) > MAX_ID):
-            self.fail("incorrect_type", data_type="str")
-        return super().to_internal_value(data)
+        return super().to_internal_value(pk)
+
+
+class VisibleRelatedField(SafePrimaryKeyRelatedField):
+    """An id the caller may name: the queryset is narrowed to what the caller sees
+    (NAMEABLE, by model), so a missing id and one that is not the caller's get the
+    same 400, word for word (SPEC 6: nobody learns that an object exists); the
+    message does not repeat the id. Needs the request in the serializer's context;
+    without it nothing can be named."""
+
+    default_error_messages = {"does_not_exist": "No such object, or not one you may name."}
+
+    def get_queryset(self) -> QuerySet:
+        queryset = super().get_queryset()
+        user = getattr(self.context.get("request"), "user", None)
+        if user is None or not user.is_authenticated:
+            return queryset.none()
+        return NAMEABLE[queryset.model](user)
+
+
+NAMEABLE: dict[type, Callable[[Any], QuerySet]] = {
+    # Customers name only themselves (as requester or assignee); agents name anyone.
+    User: lambda user: User.objects.all() if roles.is_agent(user) else User.objects.filter(pk=user.pk),
+    Ticket: lambda user: selectors.ticket_queryset_for(user=user),
+    # Every application: the portal's new-request form lists them all to customers.
+    Application: lambda user: Application.objects.all(),
+    # Customers may file under a category (SPEC 6), an active one only; agents under any.
+    Category: lambda user: Category.objects.all() if roles.is_agent(user) else Category.objects.filter(is_active=True),
+    # The knowledge base is for agents: to a customer no known issue exists.
+    KnownIssue: lambda user: KnownIssue.objects.all() if roles.is_agent(user) else KnownIssue.objects.none(),
+}
 
 
 class TicketSerializer(serializers.ModelSerializer):
@@ -71,16 +104,16 @@ class TicketSerializer(serializers.ModelSerializer):
 class TicketCreateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True, default="")
-    requester = SafePrimaryKeyRelatedField(queryset=User.objects.all(), required=False, allow_null=True)
+    requester = VisibleRelatedField(queryset=User.objects.all(), required=False, allow_null=True)
     requester_email = serializers.EmailField(required=False, allow_blank=True, max_length=150)
-    application = SafePrimaryKeyRelatedField(queryset=Application.objects.all(), required=False, allow_null=True)
-    category = SafePrimaryKeyRelatedField(queryset=Category.objects.all(), required=False, allow_null=True)
+    application = VisibleRelatedField(queryset=Application.objects.all(), required=False, allow_null=True)
+    category = VisibleRelatedField(queryset=Category.objects.all(), required=False, allow_null=True)
     # Customers' kind, urgency, impact and major are ignored: their tickets start at these defaults.
     kind = serializers.ChoiceField(choices=Kind.choices, default=Kind.SERVICE_REQUEST)
     urgency = serializers.ChoiceField(choices=Level.choices, default=Level.MEDIUM)
     impact = serializers.ChoiceField(choices=Level.choices, default=Level.MEDIUM)
     major = serializers.BooleanField(default=False, help_text="A major incident (agents): tickets may link to it.")
-    parent = SafePrimaryKeyRelatedField(queryset=Ticket.objects.all(), required=False, allow_null=True)
+    parent = VisibleRelatedField(queryset=Ticket.objects.all(), required=False, allow_null=True)
 
 
 class TicketUpdateSerializer(serializers.Serializer):
@@ -90,9 +123,9 @@ class TicketUpdateSerializer(serializers.Serializer):
     impact = serializers.ChoiceField(choices=Level.choices, required=False)
     kind = serializers.ChoiceField(choices=Kind.choices, required=False)
     major = serializers.BooleanField(required=False, help_text="A major incident (agents): tickets may link to it.")
-    category = SafePrimaryKeyRelatedField(queryset=Category.objects.all(), required=False, allow_null=True)
-    application = SafePrimaryKeyRelatedField(queryset=Application.objects.all(), required=False, allow_null=True)
-    parent = SafePrimaryKeyRelatedField(queryset=Ticket.objects.all(), required=False, allow_null=True)
+    category = VisibleRelatedField(queryset=Category.objects.all(), required=False, allow_null=True)
+    application = VisibleRelatedField(queryset=Application.objects.all(), required=False, allow_null=True)
+    parent = VisibleRelatedField(queryset=Ticket.objects.all(), required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         raw = self.initial_data if isinstance(self.initial_data, dict) else {}
@@ -106,7 +139,7 @@ class TicketUpdateSerializer(serializers.Serializer):
 
 
 class AssignSerializer(serializers.Serializer):
-    assignee = SafePrimaryKeyRelatedField(queryset=User.objects.all(), allow_null=True)
+    assignee = VisibleRelatedField(queryset=User.objects.all(), allow_null=True)
 
 
 class EscalateSerializer(serializers.Serializer):
@@ -254,5 +287,5 @@ class KnownIssueSerializer(serializers.ModelSerializer):
 
 
 class ApplyKnownIssueSerializer(serializers.Serializer):
-    known_issue = SafePrimaryKeyRelatedField(queryset=KnownIssue.objects.all())
+    known_issue = VisibleRelatedField(queryset=KnownIssue.objects.all())
     resolve = serializers.BooleanField(default=False)

@@ -37,6 +37,7 @@ from tickets.api import serializers as s
 from tickets.filters import KnownIssueFilter, TicketFilter
 from tickets.models import Category, KnownIssue, Ticket
 from tickets.services import sla
+from tickets.services.base import require_worker
 
 
 def ticket_response(ticket: Ticket, code: int = status.HTTP_200_OK) -> Response:
@@ -49,12 +50,13 @@ def refuse_oversized_body(request: Request) -> None:
     """413 before the body is read when its declared length cannot fit the limit.
     (The service checks the file itself; a reverse proxy should cap bodies too.)"""
     length = request.META.get("CONTENT_LENGTH") or ""
-    if length.isdigit() and int(length) > attachments.max_bytes() + attachments.MULTIPART_SLACK:
+    if length.isascii() and length.isdigit() and int(length) > attachments.max_bytes() + attachments.MULTIPART_SLACK:
         raise TooLarge({"file": [attachments.too_large_message()]})
 
 
 def validated(serializer_class: type, request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
+    # The request: ids are resolved among what the caller may see (VisibleRelatedField).
+    serializer = serializer_class(data=request.data, context={"request": request})
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
@@ -101,8 +103,9 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         ticket = self.get_ticket()
+        require_worker(request.user, ticket)  # before the body: its ids tell nobody else anything
         version = required_version(request, ticket)
-        serializer = s.TicketUpdateSerializer(data=request.data, partial=True)
+        serializer = s.TicketUpdateSerializer(data=request.data, partial=True, context={"request": request})
         serializer.is_valid(raise_exception=True)
         ticket = services.ticket_update(
             ticket=ticket, actor=request.user, changes=dict(serializer.validated_data), expected_version=version
@@ -120,6 +123,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def assign(self, request: Request, pk: str) -> Response:
         ticket = self.get_ticket()
+        require_worker(request.user, ticket)  # before the body: its ids tell nobody else anything
         data = validated(s.AssignSerializer, request)
         return ticket_response(services.ticket_assign(ticket=ticket, actor=request.user, assignee=data["assignee"]))
 
@@ -221,6 +225,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         """Post the known issue's steps as a public comment, link it, count it and
         optionally resolve the ticket with them. Once per ticket and known issue."""
         ticket = self.get_ticket()
+        require_worker(request.user, ticket)  # before the body: its ids tell nobody else anything
         data = validated(s.ApplyKnownIssueSerializer, request)
         ticket = services.known_issue_apply(
             ticket=ticket, actor=request.user, expected_version=expected_version(request), **data

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from helpdesk import roles
-from helpdesk.errors import Conflict, NotAllowed, field_error
+from helpdesk.errors import Conflict, NotAllowed
 from helpdesk.models import User
 
 # The one version check every versioned object uses; the ticket services import it from here.
@@ -34,10 +34,3 @@ def require_worker(actor: User, ticket: Ticket) -> None:
 def require_active(ticket: Ticket, action: str) -> None:
     if ticket.is_done:
         raise Conflict(f"Cannot {action} a {ticket.status} ticket.")
-
-
-def clean_text(value: str | None, field: str, *, required: bool) -> str:
-    text = (value or "").strip()
-    if required and not text:
-        raise field_error(field, "This field may not be blank.")
-    return text

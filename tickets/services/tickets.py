@@ -12,6 +12,7 @@ from django.utils import timezone
 from helpdesk import roles
 from helpdesk.errors import Conflict, InvalidInput, NotAllowed, field_error
 from helpdesk.models import User
+from helpdesk.text import clean_text
 from monitoring.models import Application
 from tickets import events
 from tickets.events import EventKind
@@ -23,7 +24,7 @@ from tickets.models import (
     Ticket,
 )
 from tickets.services import sla
-from tickets.services.base import check_version, clean_text, lock_ticket, require_worker, save_ticket
+from tickets.services.base import check_version, lock_ticket, require_worker, save_ticket
 from tickets.services.priority import priority_for, tickets_raise_levels
 
 EDITABLE_FIELDS = ("title", "description", "urgency", "impact", "category", "application", "kind", "major", "parent")

@@ -13,6 +13,7 @@ from django.utils import timezone
 from helpdesk import roles
 from helpdesk.errors import Conflict, NotAllowed, field_error
 from helpdesk.models import User
+from helpdesk.text import clean_text
 from tickets import events
 from tickets.events import EventKind
 from tickets.models import (
@@ -24,7 +25,7 @@ from tickets.models import (
     Ticket,
 )
 from tickets.services import sla
-from tickets.services.base import check_version, clean_text, lock_ticket, require_active, require_worker, save_ticket
+from tickets.services.base import check_version, lock_ticket, require_active, require_worker, save_ticket
 
 # --- status -------------------------------------------------------------------------
 
