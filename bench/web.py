@@ -196,7 +196,8 @@ def monitors_load(count: int) -> int:
 
     from django.db import connection
 
-    from monitoring.models import Application, MetricSource, Monitor, Sample
+    from catalog.models import Application
+    from monitoring.models import MetricSource, Monitor, Sample
 
     apps = list(Application.objects.order_by("id"))
     sources = {

@@ -11,10 +11,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from catalog.models import Application
 from helpdesk import roles
 from helpdesk.models import User
 from helpdesk.text import parse_id
-from monitoring.models import Application
 from tickets import selectors
 from tickets.models import Attachment, Category, Comment, Kind, KnownIssue, Level, Status, Ticket, TicketEvent
 from tickets.services import ACTION_ONLY_FIELDS, EDITABLE_FIELDS
