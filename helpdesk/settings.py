@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "tickets",
     "escalation",
     "monitoring",
+    "dashboard",
 ]
 
 MIDDLEWARE = [

@@ -5,9 +5,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from dashboard.api.views import DashboardView
+from dashboard.views import manager_dashboard
 from escalation.api.views import EscalationRuleViewSet, WebhookEndpointViewSet
 from helpdesk import ops, views
-from helpdesk.api.dashboard import DashboardView
 from helpdesk.api.tokens import ApiLogoutView, ApiTokenListView, ApiTokenRevokeView
 from helpdesk.api.users import MeView, TokenView, UserListCreateView
 from monitoring.api.push import AlertmanagerWebhookView, SamplesPushView
@@ -70,7 +71,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
-    path("dashboard/", views.manager_dashboard, name="manager-dashboard"),
+    path("dashboard/", manager_dashboard, name="manager-dashboard"),
     path("monitoring/", include("monitoring.urls")),
     path("", include("tickets.urls")),
 ]
