@@ -5,9 +5,9 @@ from typing import Any
 from rest_framework import serializers
 
 from catalog.models import Application
+from helpdesk.api.fields import SafePrimaryKeyRelatedField
 from monitoring.models import Alert, MetricSource, Monitor, Sample, Silence
 from monitoring.services import config
-from tickets.api.serializers import SafePrimaryKeyRelatedField
 
 MAX_INTERVAL_SECONDS = 86_400
 MAX_TIMEOUT_SECONDS = 600
