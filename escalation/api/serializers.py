@@ -1,4 +1,4 @@
-"""Escalation rule shape of SPEC 6 (flat JSON, an empty list means "any") and webhook endpoints."""
+"""Escalation rule shape of docs/API.md "Configuration objects" (flat JSON, an empty list means "any") and webhook endpoints."""
 
 from __future__ import annotations
 

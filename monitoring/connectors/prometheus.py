@@ -26,7 +26,7 @@ for ``histogram_quantile`` (above the highest bucket): clamp it in PromQL
 configuration errors; 5xx (Prometheus unavailable, its query timeout) and
 network failures are retryable. The message names the documented
 ``errorType`` only, never Prometheus' error text (it is the body of the answer,
-and error messages reach every agent; SPEC 7).
+and error messages reach every agent; docs/RELIABILITY.md "Outbound requests").
 """
 
 from __future__ import annotations

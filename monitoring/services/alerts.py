@@ -1,6 +1,6 @@
 """Evaluation of readings against baselines, and the alert lifecycle.
 
-Idempotency rules (MONITORING.md): a reading carries its instant; one older
+Idempotency rules (docs/MONITORING.md "Alerts"): a reading carries its instant; one older
 than the monitor's last evaluation is dropped. Every transition happens under
 the monitor's row lock, and open alerts have a partial unique constraint on
 their fingerprint, so redelivered polls, retries, duplicate webhooks or two

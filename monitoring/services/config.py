@@ -91,7 +91,7 @@ def _unknown_fields(changes: dict[str, Any], allowed: tuple[str, ...]) -> None:
 
 def base_url_problem(url: str, *, check_outbound: bool = True) -> str | None:
     """Why ``url`` cannot be polled, or None. With ``check_outbound`` the host is
-    resolved and judged by the outbound policy (SPEC 7; checked again at every poll)."""
+    resolved and judged by the outbound policy (docs/RELIABILITY.md "Outbound requests"; checked again at every poll)."""
     if len(url) > 500 or any(c.isspace() for c in url):
         return "A URL without spaces, at most 500 characters."
     try:
@@ -202,7 +202,7 @@ def source_update(
 
 def _without_stale_credential(source: MetricSource, changes: dict[str, Any]) -> dict[str, Any]:
     """A stored token is only ever sent to the origin (scheme, host, port) it was
-    entered for (SPEC 7): a new origin without a new token clears it, so a
+    entered for (docs/RELIABILITY.md "Outbound requests"): a new origin without a new token clears it, so a
     manager cannot point a source at a host of theirs and receive the secret."""
     if "base_url" not in changes or "token" in changes or not source.token:
         return changes

@@ -24,7 +24,7 @@ from monitoring.services import alerts
 
 log = logging.getLogger(__name__)
 
-# Three failed polls in a row make a source alert (SPEC 4).
+# Three failed polls in a row make a source alert (docs/MONITORING.md "Alerts").
 SOURCE_FAILURES_TO_ALERT = 3
 
 
