@@ -17,7 +17,7 @@ from django.utils import timezone
 from escalation.models import EscalationRule, WebhookEndpoint, new_webhook_secret
 from escalation.notifications import _split, _webhook_url_problem
 from helpdesk.errors import Conflict, InvalidInput, field_error
-from helpdesk.versioning import bump_version, check_version, lock_row
+from helpdesk.versioning import lock_row, versioned_update
 
 ENDPOINT_FIELDS = ("name", "url")
 # The longest a rotated-out secret may keep signing (a week, as Stripe allows).
@@ -61,21 +61,16 @@ def webhook_endpoint_update(
     unknown = set(changes) - set(ENDPOINT_FIELDS)
     if unknown:
         raise InvalidInput({field: ["Unknown field."] for field in sorted(unknown)})
-    with transaction.atomic():
-        endpoint = lock_row(endpoint)
-        check_version(endpoint, expected_version)
-        if "url" in changes and str(changes["url"] or "").strip() != endpoint.url:
+    def prepare(locked: WebhookEndpoint, changes: dict[str, Any]) -> dict[str, Any]:
+        if "url" in changes and str(changes["url"] or "").strip() != locked.url:
             raise field_error(
                 "url",
                 "The URL of a webhook endpoint cannot change: register a new endpoint, "
                 "point the rules at it, then delete this one.",
             )
-        if "name" in changes:
-            name = _name(changes["name"])
-            if name != endpoint.name:
-                endpoint.name = name
-                endpoint.save(update_fields=bump_version(endpoint, ["name"]))
-    return endpoint
+        return {"name": _name(changes["name"])} if "name" in changes else {}
+
+    return versioned_update(instance=endpoint, changes=changes, expected_version=expected_version, prepare=prepare)
 
 
 def webhook_endpoint_rules(*, url: str) -> list[EscalationRule]:

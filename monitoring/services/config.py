@@ -20,7 +20,7 @@ from django.utils import timezone
 from helpdesk import outbound, text
 from helpdesk.errors import Conflict, InvalidInput
 from helpdesk.tasks import enqueue
-from helpdesk.versioning import bump_version, check_version
+from helpdesk.versioning import versioned_update
 from monitoring import simulator
 from monitoring.connectors import retrace
 from monitoring.models import (
@@ -186,18 +186,13 @@ def source_update(
     _unknown_fields(changes, SOURCE_FIELDS)
     if "kind" in changes and changes["kind"] != source.kind:
         raise InvalidInput({"kind": ["The kind of a source cannot change; create another source."]})
-    with transaction.atomic():
-        # The poller updates health fields with UPDATE ... SET; only ours are saved.
-        source = MetricSource.objects.select_for_update().get(pk=source.pk)
-        check_version(source, expected_version)
-        changes = _without_stale_credential(source, changes)
-        source_validate({**_source_values(source), **changes}, stored_url=source.base_url)
-        changed = [field for field, value in changes.items() if getattr(source, field) != value]
-        for field in changed:
-            setattr(source, field, changes[field])
-        if changed:
-            source.save(update_fields=bump_version(source, changed))
-    return source
+    def prepare(locked: MetricSource, changes: dict[str, Any]) -> dict[str, Any]:
+        changes = _without_stale_credential(locked, changes)
+        source_validate({**_source_values(locked), **changes}, stored_url=locked.base_url)
+        return changes
+
+    # The poller updates health fields with UPDATE ... SET; only ours are saved.
+    return versioned_update(instance=source, changes=changes, expected_version=expected_version, prepare=prepare)
 
 
 def _without_stale_credential(source: MetricSource, changes: dict[str, Any]) -> dict[str, Any]:
@@ -300,24 +295,31 @@ def monitor_update(
     the version goes up when a setting differs; 412 when ``expected_version`` is
     not current. Polls write state and last value, never the version."""
     _unknown_fields(changes, MONITOR_FIELDS)
-    with transaction.atomic():
-        monitor = Monitor.objects.select_for_update().select_related("source", "application").get(pk=monitor.pk)
-        check_version(monitor, expected_version)
-        monitor_validate({**_monitor_values(monitor), **changes})
-        changed = [field for field, value in changes.items() if getattr(monitor, field) != value]
-        for field in changed:
-            setattr(monitor, field, changes[field])
-        fields = set(changed)
-        if fields & BASELINE_INPUTS:
-            monitor.baseline, monitor.baseline_computed_at = {}, None
-            fields |= {"baseline", "baseline_computed_at"}
-        if fields & {"source", "enabled"}:
-            # Polled at the next dispatch, then on the (new) source's grid.
-            monitor.next_poll_at = None
-            fields.add("next_poll_at")
-        if fields:
-            monitor.save(update_fields=bump_version(monitor, fields))
-    return monitor
+    def prepare(locked: Monitor, changes: dict[str, Any]) -> dict[str, Any]:
+        monitor_validate({**_monitor_values(locked), **changes})
+        return changes
+
+    return versioned_update(
+        instance=monitor,
+        changes=changes,
+        expected_version=expected_version,
+        prepare=prepare,
+        derived=_monitor_reset,
+        queryset=Monitor.objects.select_related("source", "application"),
+    )
+
+
+def _monitor_reset(monitor: Monitor, changed: set[str]) -> set[str]:
+    """What a settings change invalidates: the cached baseline, the poll schedule."""
+    reset: set[str] = set()
+    if changed & BASELINE_INPUTS:
+        monitor.baseline, monitor.baseline_computed_at = {}, None
+        reset |= {"baseline", "baseline_computed_at"}
+    if changed & {"source", "enabled"}:
+        # Polled at the next dispatch, then on the (new) source's grid.
+        monitor.next_poll_at = None
+        reset.add("next_poll_at")
+    return reset
 
 
 def monitor_poll_now(*, monitor: Monitor, actor: Any) -> datetime:
@@ -366,17 +368,11 @@ def silence_update(
     """Change a maintenance window under its row lock. One edit: the version goes
     up when a value differs; 412 when ``expected_version`` is not current."""
     _unknown_fields(changes, SILENCE_FIELDS)
-    with transaction.atomic():
-        silence = Silence.objects.select_for_update(of=("self",)).get(pk=silence.pk)
-        check_version(silence, expected_version)
-        values = {field: getattr(silence, field) for field in SILENCE_FIELDS}
-        silence_validate({**values, **changes})
-        changed = [field for field, value in changes.items() if values[field] != value]
-        for field in changed:
-            setattr(silence, field, changes[field])
-        if changed:
-            silence.save(update_fields=bump_version(silence, changed))
-    return silence
+    def prepare(locked: Silence, changes: dict[str, Any]) -> dict[str, Any]:
+        silence_validate({**{field: getattr(locked, field) for field in SILENCE_FIELDS}, **changes})
+        return changes
+
+    return versioned_update(instance=silence, changes=changes, expected_version=expected_version, prepare=prepare)
 
 
 def silence_expire(*, silence: Silence, actor: Any, now: datetime | None = None) -> Silence | None:
