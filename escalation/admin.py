@@ -10,10 +10,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from escalation import services
 from escalation.models import DeliveryStatus, EscalationRule, Notification, RuleFiring, WebhookEndpoint
-from escalation.notifications import _webhook_url_problem, notifications_retry, validate_notify_spec
+from escalation.notifications import _webhook_url_problem, notifications_retry
 from escalation.webhooks import webhook_endpoint_rules, webhook_endpoint_update, webhook_secret_rotate
-from helpdesk.admin import VersionedAdminMixin
+from helpdesk.admin import VersionedAdminMixin, add_service_errors
+from helpdesk.errors import ServiceError
 from helpdesk.text import CLEAN_JSON_FORMFIELDS
 from tickets.admin import ReadOnlyAdminMixin
 
@@ -21,29 +23,45 @@ from tickets.admin import ReadOnlyAdminMixin
 class EscalationRuleForm(forms.ModelForm):
     class Meta:
         model = EscalationRule
-        fields = (
-            "name", "enabled", "order", "tiers", "priorities", "statuses", "kinds", "applications", "categories",
-            "trigger", "threshold", "escalate_to_tier", "raise_urgency", "assign_to", "notify", "note",
-        )  # fmt: skip
+        fields = services.RULE_FIELDS
 
-    def clean_notify(self) -> list[str]:
-        notify = self.cleaned_data.get("notify") or []
-        if not isinstance(notify, list):
-            raise forms.ValidationError('A list of notify targets, e.g. ["tier:2", "role:manager"].')
-        problems = [problem for spec in notify if (problem := validate_notify_spec(spec))]
-        if problems:
-            raise forms.ValidationError(problems)
-        return notify
+    def clean(self) -> dict[str, Any]:
+        """The service's validation, so the admin refuses what the API refuses."""
+        data = super().clean()
+        if not self.errors:
+            stored = self.instance if self.instance.pk else None
+            try:
+                services.rule_validate({field: data.get(field) for field in services.RULE_FIELDS}, stored=stored)
+            except ServiceError as error:
+                add_service_errors(self, error)
+        return data
 
 
 @admin.register(EscalationRule)
-class EscalationRuleAdmin(VersionedAdminMixin, admin.ModelAdmin):
+class EscalationRuleAdmin(admin.ModelAdmin):
     form = EscalationRuleForm
     formfield_overrides = CLEAN_JSON_FORMFIELDS
     list_display = ("name", "enabled", "order", "trigger", "threshold", "escalate_to_tier", "updated_at")
     list_filter = ("enabled", "trigger")
     search_fields = ("name",)
     raw_id_fields = ("assign_to",)
+    readonly_fields = ("version",)
+
+    def save_model(self, request: HttpRequest, obj: EscalationRule, form: forms.ModelForm, change: bool) -> None:
+        data = {field: form.cleaned_data.get(field) for field in services.RULE_FIELDS}
+        if change:
+            form.instance = services.rule_update(rule=obj, actor=request.user, changes=data)
+            return
+        created = services.rule_create(actor=request.user, **data)
+        obj.pk = created.pk
+        form.instance = created
+
+    def delete_model(self, request: HttpRequest, obj: EscalationRule) -> None:
+        services.rule_delete(rule=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[EscalationRule]) -> None:
+        for rule in queryset:
+            services.rule_delete(rule=rule, actor=request.user)
 
 
 class WebhookEndpointForm(forms.ModelForm):

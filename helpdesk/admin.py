@@ -1,12 +1,23 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 
+from helpdesk.errors import ServiceError
 from helpdesk.models import ApiToken, User
 from helpdesk.tokens import api_tokens_revoke_all
 from helpdesk.versioning import versioned_save
+
+
+def add_service_errors(form: forms.BaseForm, error: ServiceError) -> None:
+    """A service's refusal shown on the admin form, field by field, as the API names them."""
+    detail = error.detail if isinstance(error.detail, dict) else {"detail": [error.detail]}
+    for field, messages_ in detail.items():
+        target = field if field in form.fields else None
+        for message in messages_ if isinstance(messages_, list) else [messages_]:
+            form.add_error(target, str(message))
 
 
 class VersionedAdminMixin:

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from helpdesk.admin import VersionedAdminMixin
+from helpdesk.admin import VersionedAdminMixin, add_service_errors
 from helpdesk.errors import ServiceError
 from helpdesk.text import CLEAN_JSON_FORMFIELDS
 from monitoring.models import Alert, Application, MetricSource, Monitor, Silence
@@ -25,14 +25,6 @@ class ApplicationAdmin(VersionedAdminMixin, admin.ModelAdmin):
     list_filter = ("environment", "criticality", "owner_tier")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name", "environment")}
-
-
-def _as_form_errors(form: forms.ModelForm, error: ServiceError) -> None:
-    detail = error.detail if isinstance(error.detail, dict) else {"detail": [error.detail]}
-    for field, messages_ in detail.items():
-        target = field if field in form.fields else None
-        for message in messages_ if isinstance(messages_, list) else [messages_]:
-            form.add_error(target, str(message))
 
 
 class MetricSourceForm(forms.ModelForm):
@@ -63,7 +55,7 @@ class MetricSourceForm(forms.ModelForm):
                 raise ValidationError({"kind": "The kind of a source cannot change; create another source."})
             config.source_validate(values, stored_url=self.instance.base_url if self.instance.pk else None)
         except ServiceError as error:
-            _as_form_errors(self, error)
+            add_service_errors(self, error)
         return data
 
 
@@ -123,7 +115,7 @@ class MonitorForm(forms.ModelForm):
             try:
                 config.monitor_validate({field: data.get(field) for field in config.MONITOR_FIELDS})
             except ServiceError as error:
-                _as_form_errors(self, error)
+                add_service_errors(self, error)
         return data
 
 
@@ -175,7 +167,7 @@ class SilenceForm(forms.ModelForm):
             try:
                 config.silence_validate({field: data.get(field) for field in config.SILENCE_FIELDS})
             except ServiceError as error:
-                _as_form_errors(self, error)
+                add_service_errors(self, error)
         return data
 
 

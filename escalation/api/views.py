@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from escalation import webhooks
+from escalation import services, webhooks
 from escalation.api import serializers as s
 from escalation.api.serializers import EscalationRuleSerializer
 from escalation.engine import rule_matches
@@ -25,6 +25,20 @@ class EscalationRuleViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
     permission_classes = [IsManager]
     queryset = EscalationRule.objects.all()
     filterset_fields = ["enabled", "trigger"]
+
+    def perform_create(self, serializer: EscalationRuleSerializer) -> None:
+        serializer.instance = services.rule_create(actor=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer: EscalationRuleSerializer) -> None:
+        serializer.instance = services.rule_update(
+            rule=serializer.instance,
+            actor=self.request.user,
+            changes=dict(serializer.validated_data),
+            expected_version=self.if_match_version,
+        )
+
+    def perform_destroy(self, instance: EscalationRule) -> None:
+        services.rule_delete(rule=instance, actor=self.request.user)
 
     @extend_schema(responses=TicketSerializer(many=True), filters=False)
     @action(detail=True, methods=["get"], serializer_class=TicketSerializer, filterset_fields=None)
