@@ -3,11 +3,12 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from helpdesk.errors import ServiceError
 from helpdesk.models import ApiToken, User
-from helpdesk.tokens import api_tokens_revoke_all
+from helpdesk.services import user_save
 from helpdesk.versioning import versioned_save
 
 
@@ -43,12 +44,16 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = (*DjangoUserAdmin.fieldsets, ("Helpdesk", {"fields": ("role",)}))
     add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("Helpdesk", {"fields": ("role", "email")}))
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # Derived from the role by the service, never set by hand.
+        return (*super().get_readonly_fields(request, obj), "is_staff", "is_superuser")
+
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        # An inactive user's tokens already fail; deleting them keeps a reactivation
-        # from bringing them back. (A password change needs nothing: helpdesk.tokens.)
-        if change and "is_active" in form.changed_data and not obj.is_active:
-            api_tokens_revoke_all(user=obj)
+        try:
+            user_save(actor=request.user, user=obj, changed=form.changed_data if change else ())
+        except ServiceError as error:
+            # The one refusal is a role the actor may not give; only admins reach this page.
+            raise PermissionDenied(str(error.detail)) from error
 
 
 @admin.register(ApiToken)
