@@ -50,18 +50,18 @@ class EscalationRuleAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: EscalationRule, form: forms.ModelForm, change: bool) -> None:
         data = {field: form.cleaned_data.get(field) for field in services.RULE_FIELDS}
         if change:
-            form.instance = services.rule_update(rule=obj, actor=request.user, changes=data)
+            form.instance = services.rule_update(rule=obj, changes=data)
             return
-        created = services.rule_create(actor=request.user, **data)
+        created = services.rule_create(**data)
         obj.pk = created.pk
         form.instance = created
 
     def delete_model(self, request: HttpRequest, obj: EscalationRule) -> None:
-        services.rule_delete(rule=obj, actor=request.user)
+        services.rule_delete(rule=obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[EscalationRule]) -> None:
         for rule in queryset:
-            services.rule_delete(rule=rule, actor=request.user)
+            services.rule_delete(rule=rule)
 
 
 class WebhookEndpointForm(forms.ModelForm):

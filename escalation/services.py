@@ -6,6 +6,10 @@ body lists every field's problem at once; the admin's form calls
 :func:`rule_validate`; both save through :func:`rule_create` and
 :func:`rule_update`, which validate again, so no caller saves a rule the engine
 could not run (a customer as assignee, a tier beyond ``HELPDESK_TIERS``, 5000 %).
+
+Who may configure rules is decided where the request enters (managers: the API's
+``IsManager``, the admin's permissions), so these services take no ``actor``:
+rules record no author, and code (migrations, tests) configures rules as well.
 """
 
 from __future__ import annotations
@@ -130,13 +134,13 @@ def _known_fields(fields: dict[str, Any]) -> None:
         raise InvalidInput({field: ["Unknown field."] for field in unknown})
 
 
-def rule_create(*, actor: User, **fields: Any) -> EscalationRule:
+def rule_create(**fields: Any) -> EscalationRule:
     _known_fields(fields)
     return EscalationRule.objects.create(**rule_validate(fields))
 
 
 def rule_update(
-    *, rule: EscalationRule, actor: User, changes: dict[str, Any], expected_version: int | None = None
+    *, rule: EscalationRule, changes: dict[str, Any], expected_version: int | None = None
 ) -> EscalationRule:
     """One edit (the version goes up when a value differs; 412 when
     ``expected_version`` is not current), validated under the row lock."""
@@ -149,6 +153,6 @@ def rule_update(
     )
 
 
-def rule_delete(*, rule: EscalationRule, actor: User) -> None:
+def rule_delete(*, rule: EscalationRule) -> None:
     """Remove a rule; its firings go with it, queued notifications keep their text."""
     rule.delete()

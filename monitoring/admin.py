@@ -84,10 +84,10 @@ class MetricSourceAdmin(admin.ModelAdmin):
             data.pop("kind")
             if not data["token"] and not form.cleaned_data.get("clear_token"):
                 data.pop("token")  # an empty box keeps the stored token (for the same host)
-            updated = config.source_update(source=obj, actor=request.user, changes=data)
+            updated = config.source_update(source=obj, changes=data)
             form.instance = updated
             return
-        created, push_token = config.source_create(actor=request.user, **data)
+        created, push_token = config.source_create(**data)
         obj.pk = created.pk
         form.instance = created
         if push_token:
@@ -97,7 +97,7 @@ class MetricSourceAdmin(admin.ModelAdmin):
     def issue_push_token(self, request: HttpRequest, queryset: QuerySet[MetricSource]) -> None:
         for source in queryset:
             try:
-                token = config.source_push_token_rotate(source=source, actor=request.user)
+                token = config.source_push_token_rotate(source=source)
             except ServiceError as error:
                 self.message_user(request, f"{source.name}: {error.detail}", messages.ERROR)
             else:
@@ -131,9 +131,9 @@ class MonitorAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Monitor, form: forms.ModelForm, change: bool) -> None:
         data = {field: form.cleaned_data.get(field) for field in config.MONITOR_FIELDS}
         if change:
-            form.instance = config.monitor_update(monitor=obj, actor=request.user, changes=data)
+            form.instance = config.monitor_update(monitor=obj, changes=data)
             return
-        created = config.monitor_create(actor=request.user, **data)
+        created = config.monitor_create(**data)
         obj.pk = created.pk
         form.instance = created
 
@@ -181,7 +181,7 @@ class SilenceAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Silence, form: forms.ModelForm, change: bool) -> None:
         data = {field: form.cleaned_data.get(field) for field in config.SILENCE_FIELDS}
         if change:
-            form.instance = config.silence_update(silence=obj, actor=request.user, changes=data)
+            form.instance = config.silence_update(silence=obj, changes=data)
             return
         created = config.silence_create(actor=request.user, **data)
         obj.pk = created.pk

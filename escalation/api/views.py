@@ -27,18 +27,17 @@ class EscalationRuleViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
     filterset_fields = ["enabled", "trigger"]
 
     def perform_create(self, serializer: EscalationRuleSerializer) -> None:
-        serializer.instance = services.rule_create(actor=self.request.user, **serializer.validated_data)
+        serializer.instance = services.rule_create(**serializer.validated_data)
 
     def perform_update(self, serializer: EscalationRuleSerializer) -> None:
         serializer.instance = services.rule_update(
             rule=serializer.instance,
-            actor=self.request.user,
             changes=dict(serializer.validated_data),
             expected_version=self.if_match_version,
         )
 
     def perform_destroy(self, instance: EscalationRule) -> None:
-        services.rule_delete(rule=instance, actor=self.request.user)
+        services.rule_delete(rule=instance)
 
     @extend_schema(responses=TicketSerializer(many=True), filters=False)
     @action(detail=True, methods=["get"], serializer_class=TicketSerializer, filterset_fields=None)

@@ -4,6 +4,10 @@ Serializers check field types and ranges; the rules that involve several
 fields, the source's kind or other rows live here, so the API, the admin and
 code (demo data, tests) validate the same way. Every check runs on the merged
 state (stored values + changes), so a PATCH cannot slip past a rule.
+
+Who may configure monitoring is decided where the request enters (managers:
+the API's permission classes, the admin, the pages), so these services take an
+``actor`` only where they record one: the author of a silence (``created_by``).
 """
 
 from __future__ import annotations
@@ -165,7 +169,7 @@ def _source_values(source: MetricSource) -> dict[str, Any]:
     return {field: getattr(source, field) for field in SOURCE_FIELDS}
 
 
-def source_create(*, actor: Any, **fields: Any) -> tuple[MetricSource, str | None]:
+def source_create(**fields: Any) -> tuple[MetricSource, str | None]:
     """Create a source. For push kinds also returns its bearer token, which is
     shown this once (only its hash is stored)."""
     _unknown_fields(fields, SOURCE_FIELDS)
@@ -178,7 +182,7 @@ def source_create(*, actor: Any, **fields: Any) -> tuple[MetricSource, str | Non
 
 
 def source_update(
-    *, source: MetricSource, actor: Any, changes: dict[str, Any], expected_version: int | None = None
+    *, source: MetricSource, changes: dict[str, Any], expected_version: int | None = None
 ) -> MetricSource:
     """Change a source's settings (one edit: the version goes up when a value
     differs; 412 when ``expected_version`` is not current). The kind is fixed:
@@ -206,7 +210,7 @@ def _without_stale_credential(source: MetricSource, changes: dict[str, Any]) -> 
     return {**changes, "token": ""}
 
 
-def source_push_token_rotate(*, source: MetricSource, actor: Any) -> str:
+def source_push_token_rotate(*, source: MetricSource) -> str:
     """A new bearer token for a push source; the old one stops working at once."""
     if not source.is_push:
         raise Conflict("Only push sources (alertmanager, push) have a push token.")
@@ -280,7 +284,7 @@ def _monitor_values(monitor: Monitor) -> dict[str, Any]:
     return values
 
 
-def monitor_create(*, actor: Any, **fields: Any) -> Monitor:
+def monitor_create(**fields: Any) -> Monitor:
     _unknown_fields(fields, MONITOR_FIELDS)
     values = {**_monitor_values(Monitor()), **fields}
     monitor_validate(values)
@@ -288,7 +292,7 @@ def monitor_create(*, actor: Any, **fields: Any) -> Monitor:
 
 
 def monitor_update(
-    *, monitor: Monitor, actor: Any, changes: dict[str, Any], expected_version: int | None = None
+    *, monitor: Monitor, changes: dict[str, Any], expected_version: int | None = None
 ) -> Monitor:
     """Change a monitor's settings under its row lock (the evaluator saves the
     whole row under the same lock, so neither overwrites the other). One edit:
@@ -322,7 +326,7 @@ def _monitor_reset(monitor: Monitor, changed: set[str]) -> set[str]:
     return reset
 
 
-def monitor_poll_now(*, monitor: Monitor, actor: Any) -> datetime:
+def monitor_poll_now(*, monitor: Monitor) -> datetime:
     """Enqueue a poll of this monitor for now (whole seconds, so a double click
     is one poll: the second finds its reading stale). Returns the instant."""
     source = monitor.source
@@ -363,7 +367,7 @@ def silence_create(*, actor: Any, **fields: Any) -> Silence:
 
 
 def silence_update(
-    *, silence: Silence, actor: Any, changes: dict[str, Any], expected_version: int | None = None
+    *, silence: Silence, changes: dict[str, Any], expected_version: int | None = None
 ) -> Silence:
     """Change a maintenance window under its row lock. One edit: the version goes
     up when a value differs; 412 when ``expected_version`` is not current."""
@@ -375,7 +379,7 @@ def silence_update(
     return versioned_update(instance=silence, changes=changes, expected_version=expected_version, prepare=prepare)
 
 
-def silence_expire(*, silence: Silence, actor: Any, now: datetime | None = None) -> Silence | None:
+def silence_expire(*, silence: Silence, now: datetime | None = None) -> Silence | None:
     """End a maintenance window now. One in force ends now through
     :func:`silence_update`, so its history stays; one that has not started yet
     is withdrawn (deleted: it never muted anything) and None is returned. An
@@ -388,4 +392,4 @@ def silence_expire(*, silence: Silence, actor: Any, now: datetime | None = None)
         if silence.starts_at >= now:
             silence.delete()
             return None
-        return silence_update(silence=silence, actor=actor, changes={"ends_at": now})
+        return silence_update(silence=silence, changes={"ends_at": now})
