@@ -92,7 +92,7 @@ class WebhookEndpointAdmin(VersionedAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool) -> None:
         if change:  # only the name: a whole-row save would write back a secret rotated meanwhile
-            webhook_endpoint_update(endpoint=obj, actor=request.user, changes={"name": obj.name})
+            webhook_endpoint_update(endpoint=obj, changes={"name": obj.name})
         else:
             super().save_model(request, obj, form, change)
 
@@ -112,7 +112,7 @@ class WebhookEndpointAdmin(VersionedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Rotate the signing secret (the old one stops at once)", permissions=["rotate"])
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> HttpResponse:
-        rotated = [webhook_secret_rotate(endpoint=endpoint, actor=request.user) for endpoint in queryset]
+        rotated = [webhook_secret_rotate(endpoint=endpoint) for endpoint in queryset]
         return self._show_secrets(request, rotated, "New webhook secrets")
 
     def _show_secrets(self, request: HttpRequest, endpoints: list[WebhookEndpoint], title: str) -> HttpResponse:

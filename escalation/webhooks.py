@@ -4,6 +4,8 @@ Rules notify a registered endpoint as ``webhook:URL``; every delivery to it is
 signed with the endpoint's own secret (``notifications.webhook_signature_header``),
 so a receiver is given that secret and nothing else. A secret is returned only by
 ``webhook_endpoint_create`` and ``webhook_secret_rotate``; see docs/WEBHOOKS.md.
+Who may manage endpoints is decided where the request enters (managers: the API's
+``IsManager``, the admin's permissions), so these services take no ``actor``.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def _url(value: Any) -> str:
     return url
 
 
-def webhook_endpoint_create(*, actor: Any, name: str, url: str) -> WebhookEndpoint:
+def webhook_endpoint_create(*, name: str, url: str) -> WebhookEndpoint:
     """Register a receiver with a fresh secret. The returned object's ``secret``
     is for the caller to show this once; nothing reads it back later."""
     values = {"name": _name(name), "url": _url(url)}
@@ -54,7 +56,7 @@ def webhook_endpoint_create(*, actor: Any, name: str, url: str) -> WebhookEndpoi
 
 
 def webhook_endpoint_update(
-    *, endpoint: WebhookEndpoint, actor: Any, changes: dict[str, Any], expected_version: int | None = None
+    *, endpoint: WebhookEndpoint, changes: dict[str, Any], expected_version: int | None = None
 ) -> WebhookEndpoint:
     """Rename an endpoint (one edit; 412 when ``expected_version`` is not current).
     The URL is fixed: rules and queued notifications find the endpoint by it."""
@@ -80,7 +82,7 @@ def webhook_endpoint_rules(*, url: str) -> list[EscalationRule]:
     return [rule for rule in rules if any(_split(spec) == ("webhook", url) for spec in rule.notify or [])]
 
 
-def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Any) -> None:
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     """Unregister an endpoint; 409 while a rule notifies it. Notifications already
     queued for it then fail (nothing to sign them with) unless it is registered again."""
     with transaction.atomic():
@@ -94,7 +96,7 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Any) -> None:
 
 
 def webhook_secret_rotate(
-    *, endpoint: WebhookEndpoint, actor: Any, grace_hours: int = 0, now: datetime.datetime | None = None
+    *, endpoint: WebhookEndpoint, grace_hours: int = 0, now: datetime.datetime | None = None
 ) -> WebhookEndpoint:
     """A new secret for the endpoint, returned on the object for the caller to show once.
 
