@@ -14,10 +14,9 @@ from escalation import services
 from escalation.models import DeliveryStatus, EscalationRule, Notification, RuleFiring, WebhookEndpoint
 from escalation.notifications import _webhook_url_problem, notifications_retry
 from escalation.webhooks import webhook_endpoint_rules, webhook_endpoint_update, webhook_secret_rotate
-from helpdesk.admin import VersionedAdminMixin, add_service_errors
+from helpdesk.admin import ReadOnlyAdminMixin, VersionedAdminMixin, add_service_errors
 from helpdesk.errors import ServiceError
 from helpdesk.text import CLEAN_JSON_FORMFIELDS
-from tickets.admin import ReadOnlyAdminMixin
 
 
 class EscalationRuleForm(forms.ModelForm):

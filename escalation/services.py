@@ -19,13 +19,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from catalog.models import Application
 from escalation.models import EscalationRule, Trigger
 from escalation.notifications import validate_notify_spec
 from helpdesk import roles
 from helpdesk.errors import InvalidInput
 from helpdesk.models import User
 from helpdesk.versioning import versioned_update
-from monitoring.models import Application
 from tickets.models import Category
 
 RULE_FIELDS = (

@@ -12,19 +12,11 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from helpdesk.admin import VersionedAdminMixin, add_service_errors
+from helpdesk.admin import add_service_errors
 from helpdesk.errors import ServiceError
 from helpdesk.text import CLEAN_JSON_FORMFIELDS
-from monitoring.models import Alert, Application, MetricSource, Monitor, Silence
+from monitoring.models import Alert, MetricSource, Monitor, Silence
 from monitoring.services import config
-
-
-@admin.register(Application)
-class ApplicationAdmin(VersionedAdminMixin, admin.ModelAdmin):
-    list_display = ("name", "environment", "criticality", "owner_tier", "slug")
-    list_filter = ("environment", "criticality", "owner_tier")
-    search_fields = ("name", "slug")
-    prepopulated_fields = {"slug": ("name", "environment")}
 
 
 class MetricSourceForm(forms.ModelForm):

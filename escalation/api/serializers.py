@@ -9,9 +9,9 @@ from rest_framework import serializers
 from escalation import services
 from escalation.models import EscalationRule, WebhookEndpoint
 from escalation.webhooks import MAX_GRACE_HOURS
+from helpdesk.api.fields import SafePrimaryKeyRelatedField
 from helpdesk.errors import MAX_ID
 from helpdesk.models import User
-from tickets.api.serializers import SafePrimaryKeyRelatedField
 from tickets.models import Kind, Status
 
 MAX_ITEMS = 50
