@@ -14,30 +14,21 @@ from escalation import services
 from escalation.models import DeliveryStatus, EscalationRule, Notification, RuleFiring, WebhookEndpoint
 from escalation.notifications import _webhook_url_problem, notifications_retry
 from escalation.webhooks import webhook_endpoint_rules, webhook_endpoint_update, webhook_secret_rotate
-from helpdesk.admin import ReadOnlyAdminMixin, VersionedAdminMixin, add_service_errors
-from helpdesk.errors import ServiceError
+from helpdesk.admin import ReadOnlyAdminMixin, ServiceAdminMixin, ServiceForm, VersionedAdminMixin
 from helpdesk.text import CLEAN_JSON_FORMFIELDS
 
 
-class EscalationRuleForm(forms.ModelForm):
+class EscalationRuleForm(ServiceForm):
     class Meta:
         model = EscalationRule
         fields = services.RULE_FIELDS
 
-    def clean(self) -> dict[str, Any]:
-        """The service's validation, so the admin refuses what the API refuses."""
-        data = super().clean()
-        if not self.errors:
-            stored = self.instance if self.instance.pk else None
-            try:
-                services.rule_validate({field: data.get(field) for field in services.RULE_FIELDS}, stored=stored)
-            except ServiceError as error:
-                add_service_errors(self, error)
-        return data
+    def validate(self, values: dict[str, Any]) -> None:
+        services.rule_validate(values, stored=self.instance if self.instance.pk else None)
 
 
 @admin.register(EscalationRule)
-class EscalationRuleAdmin(admin.ModelAdmin):
+class EscalationRuleAdmin(ServiceAdminMixin, admin.ModelAdmin):
     form = EscalationRuleForm
     formfield_overrides = CLEAN_JSON_FORMFIELDS
     list_display = ("name", "enabled", "order", "trigger", "threshold", "escalate_to_tier", "updated_at")
@@ -46,14 +37,11 @@ class EscalationRuleAdmin(admin.ModelAdmin):
     raw_id_fields = ("assign_to",)
     readonly_fields = ("version",)
 
-    def save_model(self, request: HttpRequest, obj: EscalationRule, form: forms.ModelForm, change: bool) -> None:
-        data = {field: form.cleaned_data.get(field) for field in services.RULE_FIELDS}
-        if change:
-            form.instance = services.rule_update(rule=obj, changes=data)
-            return
-        created = services.rule_create(**data)
-        obj.pk = created.pk
-        form.instance = created
+    def service_create(self, request: HttpRequest, values: dict[str, Any]) -> EscalationRule:
+        return services.rule_create(**values)
+
+    def service_update(self, request: HttpRequest, obj: EscalationRule, values: dict[str, Any]) -> EscalationRule:
+        return services.rule_update(rule=obj, changes=values)
 
     def delete_model(self, request: HttpRequest, obj: EscalationRule) -> None:
         services.rule_delete(rule=obj)

@@ -21,6 +21,41 @@ def add_service_errors(form: forms.BaseForm, error: ServiceError) -> None:
             form.add_error(target, str(message))
 
 
+class ServiceForm(forms.ModelForm):
+    """An admin form whose whole-object rules are the entity's service's: once every
+    field is valid, :meth:`validate` runs over the form's fields and a refusal shows
+    as form errors, as the API names them."""
+
+    def validate(self, values: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.errors:
+            try:
+                self.validate({field: data.get(field) for field in self.fields})
+            except ServiceError as error:
+                add_service_errors(self, error)
+        return data
+
+
+class ServiceAdminMixin:
+    """Saves through the entity's services (with a :class:`ServiceForm`): the form's
+    values go to ``service_create`` or ``service_update``, which validate again under
+    their lock and count the edit."""
+
+    def service_create(self, request: HttpRequest, values: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def service_update(self, request: HttpRequest, obj: Any, values: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        values = {field: form.cleaned_data.get(field) for field in form.fields}  # not the read-only ones
+        saved = self.service_update(request, obj, values) if change else self.service_create(request, values)
+        obj.pk, form.instance = saved.pk, saved
+
+
 class ReadOnlyAdminMixin:
     """For what only the code writes (the audit trail, rule firings, the outbox):
     the admin shows it and changes nothing."""

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from helpdesk.admin import add_service_errors
+from helpdesk.admin import ServiceAdminMixin, ServiceForm, add_service_errors
 from helpdesk.errors import ServiceError
 from helpdesk.text import CLEAN_JSON_FORMFIELDS
 from monitoring.models import Alert, MetricSource, Monitor, Silence
@@ -96,23 +96,17 @@ class MetricSourceAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Push token for {source.name} (shown once): {token}", messages.WARNING)
 
 
-class MonitorForm(forms.ModelForm):
+class MonitorForm(ServiceForm):
     class Meta:
         model = Monitor
         fields = config.MONITOR_FIELDS
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if not self.errors:
-            try:
-                config.monitor_validate({field: data.get(field) for field in config.MONITOR_FIELDS})
-            except ServiceError as error:
-                add_service_errors(self, error)
-        return data
+    def validate(self, values: dict[str, Any]) -> None:
+        config.monitor_validate(values)
 
 
 @admin.register(Monitor)
-class MonitorAdmin(admin.ModelAdmin):
+class MonitorAdmin(ServiceAdminMixin, admin.ModelAdmin):
     form = MonitorForm
     list_display = ("name", "application", "source", "query", "baseline_kind", "state", "last_value", "enabled")
     list_filter = ("state", "baseline_kind", "enabled", "source__kind")
@@ -120,14 +114,11 @@ class MonitorAdmin(admin.ModelAdmin):
     list_select_related = ("application", "source")
     readonly_fields = ("state", "last_value", "last_polled_at", "next_poll_at")
 
-    def save_model(self, request: HttpRequest, obj: Monitor, form: forms.ModelForm, change: bool) -> None:
-        data = {field: form.cleaned_data.get(field) for field in config.MONITOR_FIELDS}
-        if change:
-            form.instance = config.monitor_update(monitor=obj, changes=data)
-            return
-        created = config.monitor_create(**data)
-        obj.pk = created.pk
-        form.instance = created
+    def service_create(self, request: HttpRequest, values: dict[str, Any]) -> Monitor:
+        return config.monitor_create(**values)
+
+    def service_update(self, request: HttpRequest, obj: Monitor, values: dict[str, Any]) -> Monitor:
+        return config.monitor_update(monitor=obj, changes=values)
 
 
 @admin.register(Alert)
@@ -148,33 +139,24 @@ class AlertAdmin(admin.ModelAdmin):
         return False
 
 
-class SilenceForm(forms.ModelForm):
+class SilenceForm(ServiceForm):
     class Meta:
         model = Silence
         fields = config.SILENCE_FIELDS
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if not self.errors:
-            try:
-                config.silence_validate({field: data.get(field) for field in config.SILENCE_FIELDS})
-            except ServiceError as error:
-                add_service_errors(self, error)
-        return data
+    def validate(self, values: dict[str, Any]) -> None:
+        config.silence_validate(values)
 
 
 @admin.register(Silence)
-class SilenceAdmin(admin.ModelAdmin):
+class SilenceAdmin(ServiceAdminMixin, admin.ModelAdmin):
     form = SilenceForm
     list_display = ("starts_at", "ends_at", "application", "monitor", "reason", "created_by")
     list_select_related = ("application", "monitor", "created_by")
     readonly_fields = ("created_by",)
 
-    def save_model(self, request: HttpRequest, obj: Silence, form: forms.ModelForm, change: bool) -> None:
-        data = {field: form.cleaned_data.get(field) for field in config.SILENCE_FIELDS}
-        if change:
-            form.instance = config.silence_update(silence=obj, changes=data)
-            return
-        created = config.silence_create(actor=request.user, **data)
-        obj.pk = created.pk
-        form.instance = created
+    def service_create(self, request: HttpRequest, values: dict[str, Any]) -> Silence:
+        return config.silence_create(actor=request.user, **values)
+
+    def service_update(self, request: HttpRequest, obj: Silence, values: dict[str, Any]) -> Silence:
+        return config.silence_update(silence=obj, changes=values)
