@@ -1,8 +1,9 @@
 """Escalation rules: the one validation and the writes, for the API and the admin.
 
-The API's serializer checks types and ranges of the JSON shape (SPEC 6) and calls
-the field checks below for what involves settings or other rows, so its error
-body lists every field's problem at once; the admin's form calls
+The API's serializer checks types and ranges of the JSON shape (docs/API.md,
+"Configuration objects") and calls the field checks below for what involves
+settings or other rows, so its error body lists every field's problem at once;
+the admin's form calls
 :func:`rule_validate`; both save through :func:`rule_create` and
 :func:`rule_update`, which validate again, so no caller saves a rule the engine
 could not run (a customer as assignee, a tier beyond ``HELPDESK_TIERS``, 5000 %).
