@@ -276,7 +276,7 @@ class Ticket(models.Model):
             models.CheckConstraint(condition=Q(impact__in=Level.values), name="ticket_impact_valid"),
             models.CheckConstraint(condition=Q(kind__in=Kind.values), name="ticket_kind_valid"),
             models.CheckConstraint(condition=~Q(parent=models.F("id")), name="ticket_not_own_parent"),
-            models.CheckConstraint(condition=Q(major=False) | Q(kind="incident"), name="ticket_major_is_incident"),
+            models.CheckConstraint(condition=Q(major=False) | Q(kind=Kind.INCIDENT), name="ticket_major_is_incident"),
         ]
 
     def __str__(self) -> str:
