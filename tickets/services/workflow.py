@@ -15,7 +15,6 @@ from helpdesk.errors import Conflict, NotAllowed, field_error
 from helpdesk.models import User
 from helpdesk.text import clean_text
 from tickets import events
-from tickets.events import EventKind
 from tickets.models import (
     ACTIVE_STATUSES,
     QUEUE_STATUSES,
@@ -24,7 +23,7 @@ from tickets.models import (
     Status,
     Ticket,
 )
-from tickets.services import sla
+from tickets.services import bulk, sla
 from tickets.services.base import check_version, lock_ticket, require_active, require_worker, save_ticket
 
 # --- status -------------------------------------------------------------------------
@@ -95,13 +94,9 @@ def ticket_transition(
 
 
 def _set_assignee(ticket: Ticket, actor: User, assignee: User | None) -> None:
-    """Assign a locked ticket; taking a new ticket opens it."""
-    before = ticket.assignee_id
-    ticket.assignee = assignee
-    ticket.queued_at = None if assignee is not None else timezone.now()
-    save_ticket(ticket, "assignee", "queued_at")
-    events.assigned(ticket, actor, before)
-    if assignee is not None and ticket.status == Status.NEW:
+    """Assign a locked ticket; taking a new ticket opens it (through the status change)."""
+    bulk.tickets_assign_locked(tickets=[ticket], actor=actor, assignee=assignee)
+    if bulk.assignment_opens(ticket, assignee):
         _apply_status(ticket, actor, Status.OPEN)
 
 
@@ -145,13 +140,6 @@ def _validate_tier(tier: Any, field: str = "to_tier") -> int:
     return tier
 
 
-def _move_to_tier(ticket: Ticket, to_tier: int) -> None:
-    """A locked ticket enters another tier's queue: unassigned, a new episode."""
-    ticket.tier, ticket.assignee, ticket.queued_at = to_tier, None, timezone.now()
-    ticket.episode += 1
-    save_ticket(ticket, "tier", "assignee", "queued_at", "episode")
-
-
 def ticket_escalate(
     *, ticket: Ticket | int, actor: User | None, to_tier: int, reason: str, summary: str = "", steps_tried: str = ""
 ) -> Ticket:
@@ -170,14 +158,10 @@ def ticket_escalate(
             raise field_error("to_tier", f"Escalation goes above the current tier ({ticket.tier}).")
         if actor is not None and to_tier > roles.max_escalation_tier(actor):
             raise NotAllowed(f"You may escalate up to tier {roles.max_escalation_tier(actor)}.")
-        before_tier, before_assignee = ticket.tier, ticket.assignee_id
-        _move_to_tier(ticket, to_tier)
-        events.tier_changed(
-            ticket,
-            actor,
-            EventKind.ESCALATED,
-            before_tier,
-            before_assignee,
+        bulk.tickets_escalate_locked(
+            tickets=[ticket],
+            actor=actor,
+            to_tier=to_tier,
             reason=reason,
             summary=(summary or "").strip(),
             steps_tried=(steps_tried or "").strip(),
@@ -195,9 +179,7 @@ def ticket_deescalate(*, ticket: Ticket | int, actor: User, to_tier: int, reason
         reason = clean_text(reason, "reason", required=True)
         if to_tier >= ticket.tier:
             raise field_error("to_tier", f"De-escalation goes below the current tier ({ticket.tier}).")
-        before_tier, before_assignee = ticket.tier, ticket.assignee_id
-        _move_to_tier(ticket, to_tier)
-        events.tier_changed(ticket, actor, EventKind.DEESCALATED, before_tier, before_assignee, reason=reason)
+        bulk.tickets_deescalate_locked(tickets=[ticket], actor=actor, to_tier=to_tier, reason=reason)
     return ticket
 
 
