@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
+
 from helpdesk.db import insert_rows
 from helpdesk.models import User
 from tickets.models import Attachment, EventKind, KnownIssue, Ticket, TicketEvent
@@ -36,6 +38,13 @@ __all__ = ["CUSTOMER_VISIBLE_KINDS", "EventKind"]  # EventKind lives beside Tick
 CUSTOMER_VISIBLE_KINDS = frozenset(
     {EventKind.CREATED, EventKind.STATUS_CHANGED, EventKind.COMMENTED, EventKind.ATTACHMENT_ADDED}
 )
+
+
+def is_system_actor(actor: User | None) -> bool:
+    """The product itself: no actor (sweeps, rules) or the system user (its notes
+    and incidents). Recognised by username, which only admins and managers could
+    give anyone else."""
+    return actor is None or actor.username == settings.HELPDESK_SYSTEM_USERNAME
 
 
 def _actor(actor: User | None) -> User | None:

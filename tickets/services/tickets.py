@@ -53,14 +53,10 @@ def customer_find_or_create(*, email: str) -> User:
         return User.objects.get(username=email[:150])
 
 
-def is_system_user(user: User) -> bool:
-    """The product itself (monitoring opens incidents as this customer-role user).
-    Found by its username, which only admins and managers could give anyone else."""
-    return user.username == settings.HELPDESK_SYSTEM_USERNAME
-
-
 def system_user() -> User:
-    """The requester of tickets the product opens itself (monitoring incidents)."""
+    """The system's identity where a user is needed: the requester of the
+    incidents monitoring opens and the author of rule and monitoring notes.
+    The one function that returns it; see tickets.events for the audit trail."""
     user, created = User.objects.get_or_create(
         username=settings.HELPDESK_SYSTEM_USERNAME,
         defaults={"role": roles.Role.CUSTOMER, "first_name": "System", "is_active": True},
@@ -137,7 +133,7 @@ def ticket_create(
         if parent is not None:
             raise field_error("parent", "Only agents link tickets to incidents.")
         requester = actor
-        if not is_system_user(actor):
+        if not events.is_system_actor(actor):
             kind, urgency, impact, major, tier = Kind.SERVICE_REQUEST, Level.MEDIUM, Level.MEDIUM, False, 1
     elif roles.is_agent(actor):
         if requester is None and requester_email:
