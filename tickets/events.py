@@ -7,7 +7,9 @@ with ``before``/``after`` values of what changed plus kind-specific details.
 
 Each kind has one payload builder (``_<kind>_data``) used by its single and its
 bulk constructor, so the API, the pages and the rule engine write the same
-shape. No other module builds ``TicketEvent`` rows or payloads.
+shape. No other module builds ``TicketEvent`` rows or payloads. Beside each
+kind's constructors stands its timeline sentence (``@sentence``): people and
+tickets by name (tickets linked), from ``Names`` loaded once per page.
 
 Who acted: ``actor`` is the user who made the change, or NULL for the product
 itself (the escalation engine, SLA sweeps, auto-close, monitoring resolving or
@@ -21,13 +23,17 @@ ticket need an author and a requester. ``is_system_actor`` recognises both forms
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.urls import reverse
+from django.utils.html import format_html
 
 from helpdesk.db import insert_rows
 from helpdesk.models import User
+from helpdesk.templatetags.helpdesk_tags import display_name
 from tickets.models import Attachment, EventKind, KnownIssue, Ticket, TicketEvent
 
 __all__ = ["CUSTOMER_VISIBLE_KINDS", "EventKind"]  # EventKind lives beside TicketEvent (its check constraint)
@@ -62,6 +68,90 @@ def record_changes(
     return record(ticket, actor, kind, before=before, after=after, **extra)
 
 
+# --- timeline sentences ------------------------------------------------------------
+
+
+@dataclass
+class Names:
+    """The people and tickets a page of events names, loaded in one query each."""
+
+    users: dict[int, User] = field(default_factory=dict)
+    tickets: dict[int, Ticket] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, events: Iterable[TicketEvent]) -> Names:
+        user_ids: set[int] = set()
+        ticket_ids: set[int] = set()
+        for event in events:
+            users, tickets = _references(event)
+            user_ids |= users
+            ticket_ids |= tickets
+        return cls(
+            users=User.objects.in_bulk(user_ids) if user_ids else {},
+            tickets=Ticket.objects.only("id", "title").in_bulk(ticket_ids) if ticket_ids else {},
+        )
+
+    def person(self, pk: Any, none: str = "nobody") -> str:
+        if pk in (None, ""):
+            return none
+        user = self.users.get(pk)
+        return display_name(user) if user is not None else "a removed user"
+
+    def ticket(self, pk: Any) -> str:
+        ticket = self.tickets.get(pk)
+        if ticket is None:
+            return "a removed ticket"
+        return format_html('<a href="{}">{}</a>', reverse("ticket-page", args=[ticket.pk]), str(ticket))
+
+
+# Per kind: the data fields holding user ids and ticket ids, for Names.load.
+_USER_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {}
+_TICKET_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {}
+_SENTENCES: dict[str, Callable[[dict[str, Any], Names], str]] = {}
+
+
+def sentence(
+    kind: str, *, users: tuple[tuple[str, str], ...] = (), tickets: tuple[tuple[str, str], ...] = ()
+) -> Callable:
+    """Register a kind's timeline sentence; ``users``/``tickets`` name the
+    (section, key) pairs of its data that hold ids (section "" for the top level)."""
+
+    def register(func: Callable[[dict[str, Any], Names], str]) -> Callable[[dict[str, Any], Names], str]:
+        _SENTENCES[kind], _USER_FIELDS[kind], _TICKET_FIELDS[kind] = func, users, tickets
+        return func
+
+    return register
+
+
+def _value(data: dict[str, Any], section: str, key: str) -> Any:
+    holder = (data.get(section) or {}) if section else data
+    return holder.get(key) if isinstance(holder, dict) else None
+
+
+def _references(event: TicketEvent) -> tuple[set[int], set[int]]:
+    data = event.data or {}
+    found = []
+    for fields in (_USER_FIELDS.get(event.kind, ()), _TICKET_FIELDS.get(event.kind, ())):
+        found.append({v for s, k in fields if isinstance(v := _value(data, s, k), int) and not isinstance(v, bool)})
+    return found[0], found[1]
+
+
+def timeline_text(event: TicketEvent, names: Names) -> str:
+    """One line for the timeline (the audit trail keeps the full data); HTML-safe."""
+    func = _SENTENCES.get(event.kind)
+    if func is None:
+        return event.kind.replace("_", " ").capitalize()
+    return func(event.data or {}, names)
+
+
+def _before(data: dict[str, Any]) -> dict[str, Any]:
+    return data.get("before") or {}
+
+
+def _after(data: dict[str, Any]) -> dict[str, Any]:
+    return data.get("after") or {}
+
+
 def ticket_created(ticket: Ticket, actor: User | None) -> TicketEvent:
     return record(
         ticket,
@@ -84,6 +174,11 @@ def ticket_created(ticket: Ticket, actor: User | None) -> TicketEvent:
     )
 
 
+@sentence(EventKind.CREATED)
+def _created_text(data: dict[str, Any], names: Names) -> str:
+    return "Ticket created"
+
+
 def _status_changed_data(before: str, after: str, *, resolution: str = "", reason: str = "") -> dict[str, Any]:
     """Only a resolution that was actually stored belongs in the trail; a system sweep says why."""
     data: dict[str, Any] = {"before": {"status": before}, "after": {"status": after}}
@@ -100,6 +195,11 @@ def status_changed(ticket: Ticket, actor: User | None, before: str, resolution: 
     )
 
 
+@sentence(EventKind.STATUS_CHANGED)
+def _status_changed_text(data: dict[str, Any], names: Names) -> str:
+    return f"Status {_before(data).get('status', '?')} → {_after(data).get('status', '?')}"
+
+
 def _assigned_data(before: int | None, after: int | None, reason: str = "") -> dict[str, Any]:
     data: dict[str, Any] = {"before": {"assignee": before}, "after": {"assignee": after}}
     if reason:
@@ -112,6 +212,11 @@ def assigned_bulk(
 ) -> None:
     """Assignment events: rows of (ticket_id, assignee before)."""
     record_bulk(EventKind.ASSIGNED, [(pk, _assigned_data(before, after, reason)) for pk, before in rows], actor)
+
+
+@sentence(EventKind.ASSIGNED, users=(("before", "assignee"), ("after", "assignee")))
+def _assigned_text(data: dict[str, Any], names: Names) -> str:
+    return f"Assignee {names.person(_before(data).get('assignee'))} → {names.person(_after(data).get('assignee'))}"
 
 
 def _tier_data(before_tier: int, before_assignee: int | None, to_tier: int, **handover: str) -> dict[str, Any]:
@@ -153,6 +258,21 @@ def deescalated_bulk(
     )
 
 
+def _tier_text(verb: str, data: dict[str, Any]) -> str:
+    text = f"{verb} L{_before(data).get('tier', '?')} → L{_after(data).get('tier', '?')}"
+    return f"{text}: {data['reason']}" if data.get("reason") else text
+
+
+@sentence(EventKind.ESCALATED)
+def _escalated_text(data: dict[str, Any], names: Names) -> str:
+    return _tier_text("Escalated", data)
+
+
+@sentence(EventKind.DEESCALATED)
+def _deescalated_text(data: dict[str, Any], names: Names) -> str:
+    return _tier_text("De-escalated", data)
+
+
 def _priority_changed_data(before: int, after: int, reason: str) -> dict[str, Any]:
     return {"before": {"priority": before}, "after": {"priority": after}, "reason": reason}
 
@@ -178,6 +298,11 @@ def priority_changed_bulk(rows: Iterable[tuple[int, int, int]], actor: User | No
         [(pk, _priority_changed_data(b, a, reason)) for pk, b, a in rows],
         actor,
     )
+
+
+@sentence(EventKind.PRIORITY_CHANGED)
+def _priority_changed_text(data: dict[str, Any], names: Names) -> str:
+    return f"Priority P{_before(data).get('priority', '?')} → P{_after(data).get('priority', '?')}"
 
 
 def _commented_data(comment_id: int, internal: bool) -> dict[str, Any]:
@@ -229,6 +354,11 @@ def sla_breached_bulk(rows: Iterable[tuple[int, str, Any]]) -> None:
     )
 
 
+@sentence(EventKind.SLA_BREACHED)
+def _sla_breached_text(data: dict[str, Any], names: Names) -> str:
+    return f"SLA breached: {str(data.get('target', '')).replace('_', ' ')}"
+
+
 def status_changed_bulk(
     ticket_ids: Iterable[int], *, before: str, after: str, reason: str, actor: User | None = None
 ) -> None:
@@ -246,6 +376,11 @@ def urgency_raised_bulk(rows: Iterable[tuple[int, str, str]], *, reason: str) ->
     )
 
 
+@sentence(EventKind.URGENCY_RAISED)
+def _urgency_raised_text(data: dict[str, Any], names: Names) -> str:
+    return f"Urgency raised to {_after(data).get('urgency', '?')}"
+
+
 def levels_raised_bulk(
     rows: Iterable[tuple[int, dict[str, str], dict[str, str]]], actor: User | None, *, reason: str
 ) -> None:
@@ -258,6 +393,12 @@ def updated(ticket: Ticket, actor: User | None, before: dict[str, Any], after: d
     return record_changes(ticket, actor, EventKind.UPDATED, before, after)
 
 
+@sentence(EventKind.UPDATED)
+def _updated_text(data: dict[str, Any], names: Names) -> str:
+    after = _after(data)
+    return "Changed: " + ", ".join(sorted(after)) if after else "Updated"
+
+
 def linked(ticket: Ticket, actor: User | None, before: int | None) -> TicketEvent:
     return record_changes(ticket, actor, EventKind.LINKED, {"parent": before}, {"parent": ticket.parent_id})
 
@@ -266,9 +407,29 @@ def unlinked(ticket: Ticket, actor: User | None, before: int) -> TicketEvent:
     return record_changes(ticket, actor, EventKind.UNLINKED, {"parent": before}, {"parent": None})
 
 
+@sentence(EventKind.LINKED, tickets=(("after", "parent"),))
+def _linked_text(data: dict[str, Any], names: Names) -> str:
+    return format_html("Linked to the incident {}", names.ticket(_after(data).get("parent")))
+
+
+@sentence(EventKind.UNLINKED, tickets=(("before", "parent"),))
+def _unlinked_text(data: dict[str, Any], names: Names) -> str:
+    return format_html("Unlinked from the incident {}", names.ticket(_before(data).get("parent")))
+
+
 def child_link_changed(parent_id: int, actor: User | None, child_id: int, *, linked: bool) -> TicketEvent:
     """On the incident: a ticket was linked to it (or unlinked)."""
     return record(parent_id, actor, EventKind.CHILD_LINKED if linked else EventKind.CHILD_UNLINKED, child=child_id)
+
+
+@sentence(EventKind.CHILD_LINKED, tickets=(("", "child"),))
+def _child_linked_text(data: dict[str, Any], names: Names) -> str:
+    return format_html("{} was linked", names.ticket(data.get("child")))
+
+
+@sentence(EventKind.CHILD_UNLINKED, tickets=(("", "child"),))
+def _child_unlinked_text(data: dict[str, Any], names: Names) -> str:
+    return format_html("{} was unlinked", names.ticket(data.get("child")))
 
 
 def sla_changed(
@@ -276,6 +437,11 @@ def sla_changed(
 ) -> TicketEvent:
     """Due times moved: ``before``/``after`` as ISO strings (or None)."""
     return record_changes(ticket, actor, EventKind.SLA_CHANGED, before, after, reason=reason)
+
+
+@sentence(EventKind.SLA_CHANGED)
+def _sla_changed_text(data: dict[str, Any], names: Names) -> str:
+    return "SLA due times changed"
 
 
 def rule_fired_bulk(
@@ -291,6 +457,16 @@ def rule_fired_bulk(
     )
 
 
+@sentence(EventKind.RULE_FIRED)
+def _rule_fired_text(data: dict[str, Any], names: Names) -> str:
+    return f"Escalation rule “{data.get('name', '')}” fired"
+
+
 def notification_failed_bulk(ticket_ids: Iterable[int], data: dict[str, Any]) -> None:
     """A notification failed for good; each ticket it was about gets the same details."""
     record_bulk(EventKind.NOTIFICATION_FAILED, [(pk, data) for pk in ticket_ids])
+
+
+@sentence(EventKind.NOTIFICATION_FAILED)
+def _notification_failed_text(data: dict[str, Any], names: Names) -> str:
+    return f"Notification to {data.get('target', '?')} failed"
