@@ -360,12 +360,18 @@ def _sla_breached_text(data: dict[str, Any], names: Names) -> str:
 
 
 def status_changed_bulk(
-    ticket_ids: Iterable[int], *, before: str, after: str, reason: str, actor: User | None = None
+    ticket_ids: Iterable[int],
+    *,
+    before: str,
+    after: str,
+    reason: str = "",
+    resolution: str = "",
+    actor: User | None = None,
 ) -> None:
-    """Status events for a system sweep (auto-close) or a rule (new -> open)."""
-    record_bulk(
-        EventKind.STATUS_CHANGED, [(pk, _status_changed_data(before, after, reason=reason)) for pk in ticket_ids], actor
-    )
+    """Status events of tickets that were all in ``before``: a transition, a sweep
+    (auto-close, with its reason) or a rule (new -> open)."""
+    data = _status_changed_data(before, after, resolution=resolution, reason=reason)
+    record_bulk(EventKind.STATUS_CHANGED, [(pk, data) for pk in ticket_ids], actor)
 
 
 def urgency_raised_bulk(rows: Iterable[tuple[int, str, str]], *, reason: str) -> None:

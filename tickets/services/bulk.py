@@ -13,6 +13,8 @@ change (who may move, what the clock does) lives here once.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
 
 from django.db.models import F
 from django.utils import timezone
@@ -22,25 +24,83 @@ from helpdesk.db import ids_filter, insert_rows
 from helpdesk.models import User
 from tickets import events
 from tickets.models import Comment, Level, Status, Ticket
+from tickets.services import sla
 from tickets.services.priority import reprioritize_locked
 from tickets.services.tickets import system_user
 
 URGENCY_UP = {Level.LOW: Level.MEDIUM, Level.MEDIUM: Level.HIGH, Level.HIGH: Level.HIGH}
 
 
-def _write(tickets: list[Ticket], increments: tuple[str, ...] = (), **values) -> None:
+def _write(tickets: list[Ticket], increments: tuple[str, ...] = (), at: datetime | None = None, **values) -> None:
     """One UPDATE for tickets that all get the same ``values`` (``increments`` and
     the version go up by one), instead of bulk_update's per-row CASE per field.
     The caller holds the row locks, so the database and the objects agree."""
     if not tickets:
         return
-    now = timezone.now()
+    now = at or timezone.now()
     for ticket in tickets:
         ticket.version += 1
         ticket.updated_at = now
     Ticket.objects.filter(ids_filter(t.pk for t in tickets)).update(
         **values, **{name: F(name) + 1 for name in increments}, version=F("version") + 1, updated_at=now
     )
+
+
+# --- status ----------------------------------------------------------------------------
+
+
+def _status_values(ticket: Ticket, status: str, resolution: str, now: datetime) -> dict[str, Any]:
+    """Move one ticket to ``status`` in memory; returns the fields to write. The
+    SLA rules of a status change: a late resolution is a breach, the resolution
+    clock pauses and resumes, a reopened ticket loses its old resolution."""
+    before = ticket.status
+    ticket.status = status
+    fields = ["status"]
+    if status == Status.RESOLVED:
+        ticket.resolution, ticket.resolved_at = resolution, now
+        fields += ["resolution", "resolved_at"]
+        if before not in sla.PAUSED_STATUSES:
+            fields += sla.mark_if_late(ticket, "resolution", now)
+    elif status == Status.CLOSED:
+        ticket.closed_at = now
+        fields.append("closed_at")
+    elif before == Status.RESOLVED:  # reopened: the old resolution no longer holds
+        ticket.resolved_at, ticket.resolution = None, ""
+        fields += ["resolved_at", "resolution"]
+    fields += sla.clock_on_status_change(ticket, before, now)
+    return {name: getattr(ticket, name) for name in fields}
+
+
+def tickets_set_status_locked(
+    *,
+    tickets: Iterable[Ticket],
+    actor: User | None,
+    status: str,
+    resolution: str = "",
+    reason: str = "",
+    now: datetime | None = None,
+) -> None:
+    """Move the tickets (transition already allowed by the caller) to ``status``
+    and record it. Tickets whose changes are equal share one UPDATE (a sweep:
+    one per batch; ``ticket_transition``: one)."""
+    now = now or timezone.now()
+    groups: dict[tuple, list[Ticket]] = {}
+    befores: dict[str, list[int]] = {}
+    moved = []
+    for ticket in tickets:
+        before, old_due = ticket.status, (ticket.first_response_due_at, ticket.resolution_due_at)
+        values = _status_values(ticket, status, resolution, now)
+        groups.setdefault(tuple(sorted(values.items())), []).append(ticket)
+        befores.setdefault(before, []).append(ticket.pk)
+        moved.append((ticket, old_due))
+    for values, group in groups.items():
+        _write(group, at=now, **dict(values))
+    for ticket, old_due in moved:
+        sla.record_due_change(ticket, actor, old_due, reason="resolution clock resumed")
+    # Only a resolution that was actually stored belongs in the audit trail.
+    stored = resolution if status == Status.RESOLVED else ""
+    for before, ids in befores.items():
+        events.status_changed_bulk(ids, before=before, after=status, resolution=stored, reason=reason, actor=actor)
 
 
 # --- tiers ---------------------------------------------------------------------------

@@ -31,27 +31,7 @@ from tickets.services.base import check_version, lock_ticket, require_active, re
 
 def _apply_status(ticket: Ticket, actor: User | None, status: str, resolution: str = "") -> None:
     """Move a locked ticket to ``status`` (already validated) and record it."""
-    before = ticket.status
-    now = timezone.now()
-    ticket.status = status
-    fields = ["status"]
-    if status == Status.RESOLVED:
-        ticket.resolution, ticket.resolved_at = resolution, now
-        fields += ["resolution", "resolved_at"]
-        if before not in sla.PAUSED_STATUSES:
-            fields += sla.mark_if_late(ticket, "resolution", now)
-    elif status == Status.CLOSED:
-        ticket.closed_at = now
-        fields.append("closed_at")
-    elif before == Status.RESOLVED:  # reopened: the old resolution no longer holds
-        ticket.resolved_at, ticket.resolution = None, ""
-        fields += ["resolved_at", "resolution"]
-    old_due = (ticket.first_response_due_at, ticket.resolution_due_at)
-    fields += sla.clock_on_status_change(ticket, before, now)
-    save_ticket(ticket, *fields)
-    sla.record_due_change(ticket, actor, old_due, reason="resolution clock resumed")
-    # Only a resolution that was actually stored belongs in the audit trail.
-    events.status_changed(ticket, actor, before, resolution if status == Status.RESOLVED else "")
+    bulk.tickets_set_status_locked(tickets=[ticket], actor=actor, status=status, resolution=resolution)
 
 
 def ticket_transition(
@@ -249,19 +229,17 @@ def tickets_autoclose(*, now: datetime | None = None, days: int | None = None, b
     closed = 0
     while True:
         with transaction.atomic():
-            ids = list(
+            batch = list(
                 Ticket.objects.filter(status=Status.RESOLVED, resolved_at__lte=cutoff)
                 .select_for_update(skip_locked=True, of=("self",))
-                .order_by("resolved_at")
-                .values_list("id", flat=True)[:batch_size]
+                .order_by("resolved_at")[:batch_size]
             )
-            if not ids:
+            if not batch:
                 return closed
-            Ticket.objects.filter(id__in=ids).update(
-                status=Status.CLOSED, closed_at=now, version=F("version") + 1, updated_at=now
+            bulk.tickets_set_status_locked(
+                tickets=batch, actor=None, status=Status.CLOSED, reason="auto-closed", now=now
             )
-            events.status_changed_bulk(ids, before=Status.RESOLVED, after=Status.CLOSED, reason="auto-closed")
-            closed += len(ids)
+            closed += len(batch)
 
 
 def incident_resolve_linked(*, incident: Ticket | int, actor: User, message: str) -> list[int]:
