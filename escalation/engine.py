@@ -22,6 +22,7 @@ from escalation.models import EscalationRule, RuleFiring, Trigger
 from escalation.notifications import notifications_create
 from helpdesk.db import insert_rows
 from helpdesk.models import User
+from tickets import events
 from tickets.models import ACTIVE_STATUSES, Status, Ticket
 from tickets.selectors import resolution_elapsed_at_least
 from tickets.services import bulk, sla
@@ -112,8 +113,8 @@ def _claim_firings(rule: EscalationRule, tickets: list[Ticket]) -> set[int]:
 def _act(rule: EscalationRule, tickets: list[Ticket]) -> None:
     reason = f"Escalation rule “{rule.name}”"
     fired_in = {t.pk: t.episode for t in tickets}
-    bulk.rule_fired_bulk(
-        ticket_ids=[t.pk for t in tickets],
+    events.rule_fired_bulk(
+        [t.pk for t in tickets],
         rule_id=rule.pk,
         rule_name=rule.name,
         trigger=rule.trigger,
@@ -122,7 +123,10 @@ def _act(rule: EscalationRule, tickets: list[Ticket]) -> None:
     written: set[int] = set()  # tickets whose row (version) an action already wrote
     if rule.escalate_to_tier:
         written |= {
-            t.pk for t in bulk.tickets_escalate_by_rule(tickets=tickets, to_tier=rule.escalate_to_tier, reason=reason)
+            t.pk
+            for t in bulk.tickets_escalate_locked(
+                tickets=tickets, actor=None, to_tier=rule.escalate_to_tier, reason=reason
+            )
         }
     if rule.raise_urgency:
         written |= {t.pk for t in bulk.tickets_raise_urgency(tickets=tickets, reason=reason)}

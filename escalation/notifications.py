@@ -479,7 +479,7 @@ def notification_deliver(*, notification_id: int) -> str:
                 }
                 # A digest has no ticket of its own: each ticket it listed gets the event.
                 ticket_ids = [notification.ticket_id] if notification.ticket_id else _digest_ticket_ids(notification)
-                events.record_bulk(events.EventKind.NOTIFICATION_FAILED, [(pk, data) for pk in ticket_ids])
+                events.notification_failed_bulk(ticket_ids, data)
             else:
                 notification.next_attempt_at = now + retry_delay(notification.attempts)
                 log.info("notification %s attempt %s failed: %s", notification.pk, notification.attempts, error)

@@ -1,41 +1,42 @@
 """The only writer of the audit trail.
 
 Every change to a ticket, from any path (API, admin, page, rule engine, poller),
-is recorded through one of these functions. An event carries the actor (None
-for the system), the time, a kind and ``data`` with ``before``/``after`` values
-of what changed plus kind-specific details.
+is recorded through one of these functions. An event carries the actor, the
+time, a kind (``EventKind``; a check constraint refuses any other) and ``data``
+with ``before``/``after`` values of what changed plus kind-specific details.
+
+Each kind has one payload builder (``_<kind>_data``) used by its single and its
+bulk constructor, so the API, the pages and the rule engine write the same
+shape. No other module builds ``TicketEvent`` rows or payloads. Beside each
+kind's constructors stands its timeline sentence (``@sentence``): people and
+tickets by name (tickets linked), from ``Names`` loaded once per page.
+
+Who acted: ``actor`` is the user who made the change, or NULL for the product
+itself (the escalation engine, SLA sweeps, auto-close, monitoring resolving or
+reopening its incidents). One exception, kept for the existing trail: notes and
+incidents the product writes as *someone* are written by the system user
+(``tickets.services.system_user()``, username ``HELPDESK_SYSTEM_USERNAME``, a
+customer-role account without a usable password), because a comment and a
+ticket need an author and a requester. ``is_system_actor`` recognises both forms;
+"did a human work this ticket" (``ticket_worked_by_human``) excludes both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils.html import format_html
 
 from helpdesk.db import insert_rows
 from helpdesk.models import User
-from tickets.models import Attachment, KnownIssue, Ticket, TicketEvent
+from helpdesk.templatetags.helpdesk_tags import display_name
+from tickets.models import Attachment, EventKind, KnownIssue, Ticket, TicketEvent
 
-
-class EventKind:
-    CREATED = "created"
-    UPDATED = "updated"
-    PRIORITY_CHANGED = "priority_changed"
-    STATUS_CHANGED = "status_changed"
-    ASSIGNED = "assigned"
-    ESCALATED = "escalated"
-    DEESCALATED = "deescalated"
-    LINKED = "linked"
-    UNLINKED = "unlinked"
-    CHILD_LINKED = "child_linked"
-    CHILD_UNLINKED = "child_unlinked"
-    COMMENTED = "commented"
-    SLA_CHANGED = "sla_changed"
-    SLA_BREACHED = "sla_breached"
-    RULE_FIRED = "rule_fired"
-    URGENCY_RAISED = "urgency_raised"
-    NOTIFICATION_FAILED = "notification_failed"
-    KNOWN_ISSUE_APPLIED = "known_issue_applied"
-    ATTACHMENT_ADDED = "attachment_added"
+__all__ = ["CUSTOMER_VISIBLE_KINDS", "EventKind"]  # EventKind lives beside TicketEvent (its check constraint)
 
 
 # Kinds a customer may see on their own ticket; the rest can carry internal detail.
@@ -43,6 +44,13 @@ class EventKind:
 CUSTOMER_VISIBLE_KINDS = frozenset(
     {EventKind.CREATED, EventKind.STATUS_CHANGED, EventKind.COMMENTED, EventKind.ATTACHMENT_ADDED}
 )
+
+
+def is_system_actor(actor: User | None) -> bool:
+    """The product itself: no actor (sweeps, rules) or the system user (its notes
+    and incidents). Recognised by username, which only admins and managers could
+    give anyone else."""
+    return actor is None or actor.username == settings.HELPDESK_SYSTEM_USERNAME
 
 
 def _actor(actor: User | None) -> User | None:
@@ -54,8 +62,94 @@ def record(ticket: Ticket | int, actor: User | None, kind: str, **data: Any) -> 
     return TicketEvent.objects.create(ticket_id=ticket_id, actor=_actor(actor), kind=kind, data=data)
 
 
-def record_changes(ticket: Ticket, actor: User | None, kind: str, before: dict, after: dict, **extra: Any) -> TicketEvent:
+def record_changes(
+    ticket: Ticket, actor: User | None, kind: str, before: dict, after: dict, **extra: Any
+) -> TicketEvent:
     return record(ticket, actor, kind, before=before, after=after, **extra)
+
+
+# --- timeline sentences ------------------------------------------------------------
+
+
+@dataclass
+class Names:
+    """The people and tickets a page of events names, loaded in one query each."""
+
+    users: dict[int, User] = field(default_factory=dict)
+    tickets: dict[int, Ticket] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, events: Iterable[TicketEvent]) -> Names:
+        user_ids: set[int] = set()
+        ticket_ids: set[int] = set()
+        for event in events:
+            users, tickets = _references(event)
+            user_ids |= users
+            ticket_ids |= tickets
+        return cls(
+            users=User.objects.in_bulk(user_ids) if user_ids else {},
+            tickets=Ticket.objects.only("id", "title").in_bulk(ticket_ids) if ticket_ids else {},
+        )
+
+    def person(self, pk: Any, none: str = "nobody") -> str:
+        if pk in (None, ""):
+            return none
+        user = self.users.get(pk)
+        return display_name(user) if user is not None else "a removed user"
+
+    def ticket(self, pk: Any) -> str:
+        ticket = self.tickets.get(pk)
+        if ticket is None:
+            return "a removed ticket"
+        return format_html('<a href="{}">{}</a>', reverse("ticket-page", args=[ticket.pk]), str(ticket))
+
+
+# Per kind: the data fields holding user ids and ticket ids, for Names.load.
+_USER_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {}
+_TICKET_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {}
+_SENTENCES: dict[str, Callable[[dict[str, Any], Names], str]] = {}
+
+
+def sentence(
+    kind: str, *, users: tuple[tuple[str, str], ...] = (), tickets: tuple[tuple[str, str], ...] = ()
+) -> Callable:
+    """Register a kind's timeline sentence; ``users``/``tickets`` name the
+    (section, key) pairs of its data that hold ids (section "" for the top level)."""
+
+    def register(func: Callable[[dict[str, Any], Names], str]) -> Callable[[dict[str, Any], Names], str]:
+        _SENTENCES[kind], _USER_FIELDS[kind], _TICKET_FIELDS[kind] = func, users, tickets
+        return func
+
+    return register
+
+
+def _value(data: dict[str, Any], section: str, key: str) -> Any:
+    holder = (data.get(section) or {}) if section else data
+    return holder.get(key) if isinstance(holder, dict) else None
+
+
+def _references(event: TicketEvent) -> tuple[set[int], set[int]]:
+    data = event.data or {}
+    found = []
+    for fields in (_USER_FIELDS.get(event.kind, ()), _TICKET_FIELDS.get(event.kind, ())):
+        found.append({v for s, k in fields if isinstance(v := _value(data, s, k), int) and not isinstance(v, bool)})
+    return found[0], found[1]
+
+
+def timeline_text(event: TicketEvent, names: Names) -> str:
+    """One line for the timeline (the audit trail keeps the full data); HTML-safe."""
+    func = _SENTENCES.get(event.kind)
+    if func is None:
+        return event.kind.replace("_", " ").capitalize()
+    return func(event.data or {}, names)
+
+
+def _before(data: dict[str, Any]) -> dict[str, Any]:
+    return data.get("before") or {}
+
+
+def _after(data: dict[str, Any]) -> dict[str, Any]:
+    return data.get("after") or {}
 
 
 def ticket_created(ticket: Ticket, actor: User | None) -> TicketEvent:
@@ -80,32 +174,111 @@ def ticket_created(ticket: Ticket, actor: User | None) -> TicketEvent:
     )
 
 
+@sentence(EventKind.CREATED)
+def _created_text(data: dict[str, Any], names: Names) -> str:
+    return "Ticket created"
+
+
+def _status_changed_data(before: str, after: str, *, resolution: str = "", reason: str = "") -> dict[str, Any]:
+    """Only a resolution that was actually stored belongs in the trail; a system sweep says why."""
+    data: dict[str, Any] = {"before": {"status": before}, "after": {"status": after}}
+    if resolution:
+        data["resolution"] = resolution
+    if reason:
+        data["reason"] = reason
+    return data
+
+
 def status_changed(ticket: Ticket, actor: User | None, before: str, resolution: str = "") -> TicketEvent:
-    extra = {"resolution": resolution} if resolution else {}
-    return record_changes(ticket, actor, EventKind.STATUS_CHANGED, {"status": before}, {"status": ticket.status}, **extra)
-
-
-def assigned(ticket: Ticket, actor: User | None, before: int | None) -> TicketEvent:
-    return record_changes(ticket, actor, EventKind.ASSIGNED, {"assignee": before}, {"assignee": ticket.assignee_id})
-
-
-def tier_changed(
-    ticket: Ticket, actor: User | None, kind: str, before_tier: int, before_assignee: int | None, **handover: str
-) -> TicketEvent:
-    return record_changes(
-        ticket,
-        actor,
-        kind,
-        {"tier": before_tier, "assignee": before_assignee},
-        {"tier": ticket.tier, "assignee": ticket.assignee_id},
-        **handover,
+    return record(
+        ticket, actor, EventKind.STATUS_CHANGED, **_status_changed_data(before, ticket.status, resolution=resolution)
     )
+
+
+@sentence(EventKind.STATUS_CHANGED)
+def _status_changed_text(data: dict[str, Any], names: Names) -> str:
+    return f"Status {_before(data).get('status', '?')} → {_after(data).get('status', '?')}"
+
+
+def _assigned_data(before: int | None, after: int | None, reason: str = "") -> dict[str, Any]:
+    data: dict[str, Any] = {"before": {"assignee": before}, "after": {"assignee": after}}
+    if reason:
+        data["reason"] = reason
+    return data
+
+
+def assigned_bulk(
+    rows: Iterable[tuple[int, int | None]], actor: User | None, *, after: int | None, reason: str = ""
+) -> None:
+    """Assignment events: rows of (ticket_id, assignee before)."""
+    record_bulk(EventKind.ASSIGNED, [(pk, _assigned_data(before, after, reason)) for pk, before in rows], actor)
+
+
+@sentence(EventKind.ASSIGNED, users=(("before", "assignee"), ("after", "assignee")))
+def _assigned_text(data: dict[str, Any], names: Names) -> str:
+    return f"Assignee {names.person(_before(data).get('assignee'))} → {names.person(_after(data).get('assignee'))}"
+
+
+def _tier_data(before_tier: int, before_assignee: int | None, to_tier: int, **handover: str) -> dict[str, Any]:
+    return {
+        "before": {"tier": before_tier, "assignee": before_assignee},
+        "after": {"tier": to_tier, "assignee": None},
+        **handover,
+    }
+
+
+def escalated_bulk(
+    rows: Iterable[tuple[int, int, int | None]],
+    actor: User | None,
+    *,
+    to_tier: int,
+    reason: str,
+    summary: str = "",
+    steps_tried: str = "",
+) -> None:
+    """Escalations: rows of (ticket_id, tier before, assignee before); the handover travels with each."""
+    record_bulk(
+        EventKind.ESCALATED,
+        [
+            (pk, _tier_data(tier, assignee, to_tier, reason=reason, summary=summary, steps_tried=steps_tried))
+            for pk, tier, assignee in rows
+        ],
+        actor,
+    )
+
+
+def deescalated_bulk(
+    rows: Iterable[tuple[int, int, int | None]], actor: User | None, *, to_tier: int, reason: str
+) -> None:
+    """De-escalations: rows of (ticket_id, tier before, assignee before)."""
+    record_bulk(
+        EventKind.DEESCALATED,
+        [(pk, _tier_data(tier, assignee, to_tier, reason=reason)) for pk, tier, assignee in rows],
+        actor,
+    )
+
+
+def _tier_text(verb: str, data: dict[str, Any]) -> str:
+    text = f"{verb} L{_before(data).get('tier', '?')} → L{_after(data).get('tier', '?')}"
+    return f"{text}: {data['reason']}" if data.get("reason") else text
+
+
+@sentence(EventKind.ESCALATED)
+def _escalated_text(data: dict[str, Any], names: Names) -> str:
+    return _tier_text("Escalated", data)
+
+
+@sentence(EventKind.DEESCALATED)
+def _deescalated_text(data: dict[str, Any], names: Names) -> str:
+    return _tier_text("De-escalated", data)
+
+
+def _priority_changed_data(before: int, after: int, reason: str) -> dict[str, Any]:
+    return {"before": {"priority": before}, "after": {"priority": after}, "reason": reason}
 
 
 def priority_changed(ticket: Ticket, actor: User | None, before: int, reason: str) -> TicketEvent:
-    return record_changes(
-        ticket, actor, EventKind.PRIORITY_CHANGED, {"priority": before}, {"priority": ticket.priority}, reason=reason
-    )
+    return record(ticket, actor, EventKind.PRIORITY_CHANGED, **_priority_changed_data(before, ticket.priority, reason))
 
 
 def record_bulk(kind: str, rows: Iterable[tuple[int, dict[str, Any]]], actor: User | None = None) -> None:
@@ -122,13 +295,27 @@ def priority_changed_bulk(rows: Iterable[tuple[int, int, int]], actor: User | No
     """Events for a set-based re-prioritisation: rows of (ticket_id, before, after)."""
     record_bulk(
         EventKind.PRIORITY_CHANGED,
-        [(pk, {"before": {"priority": b}, "after": {"priority": a}, "reason": reason}) for pk, b, a in rows],
+        [(pk, _priority_changed_data(b, a, reason)) for pk, b, a in rows],
         actor,
     )
 
 
+@sentence(EventKind.PRIORITY_CHANGED)
+def _priority_changed_text(data: dict[str, Any], names: Names) -> str:
+    return f"Priority P{_before(data).get('priority', '?')} → P{_after(data).get('priority', '?')}"
+
+
+def _commented_data(comment_id: int, internal: bool) -> dict[str, Any]:
+    return {"comment": comment_id, "internal": internal}
+
+
 def commented(ticket: Ticket, actor: User | None, comment_id: int, internal: bool) -> TicketEvent:
-    return record(ticket, actor, EventKind.COMMENTED, comment=comment_id, internal=internal)
+    return record(ticket, actor, EventKind.COMMENTED, **_commented_data(comment_id, internal))
+
+
+def commented_bulk(rows: Iterable[tuple[int, int]], actor: User | None, *, internal: bool) -> None:
+    """Comment events: rows of (ticket_id, comment_id), all by ``actor``."""
+    record_bulk(EventKind.COMMENTED, [(pk, _commented_data(comment, internal)) for pk, comment in rows], actor)
 
 
 def known_issue_applied(
@@ -167,9 +354,125 @@ def sla_breached_bulk(rows: Iterable[tuple[int, str, Any]]) -> None:
     )
 
 
-def status_changed_bulk(ticket_ids: Iterable[int], *, before: str, after: str, reason: str) -> None:
-    """Status events for a system sweep (auto-close)."""
+@sentence(EventKind.SLA_BREACHED)
+def _sla_breached_text(data: dict[str, Any], names: Names) -> str:
+    return f"SLA breached: {str(data.get('target', '')).replace('_', ' ')}"
+
+
+def status_changed_bulk(
+    ticket_ids: Iterable[int],
+    *,
+    before: str,
+    after: str,
+    reason: str = "",
+    resolution: str = "",
+    actor: User | None = None,
+) -> None:
+    """Status events of tickets that were all in ``before``: a transition, a sweep
+    (auto-close, with its reason) or a rule (new -> open)."""
+    data = _status_changed_data(before, after, resolution=resolution, reason=reason)
+    record_bulk(EventKind.STATUS_CHANGED, [(pk, data) for pk in ticket_ids], actor)
+
+
+def urgency_raised_bulk(rows: Iterable[tuple[int, str, str]], *, reason: str) -> None:
+    """A rule raised the urgency: rows of (ticket_id, before, after); the system is the actor."""
     record_bulk(
-        EventKind.STATUS_CHANGED,
-        [(pk, {"before": {"status": before}, "after": {"status": after}, "reason": reason}) for pk in ticket_ids],
+        EventKind.URGENCY_RAISED,
+        [(pk, {"before": {"urgency": b}, "after": {"urgency": a}, "reason": reason}) for pk, b, a in rows],
     )
+
+
+@sentence(EventKind.URGENCY_RAISED)
+def _urgency_raised_text(data: dict[str, Any], names: Names) -> str:
+    return f"Urgency raised to {_after(data).get('urgency', '?')}"
+
+
+def levels_raised_bulk(
+    rows: Iterable[tuple[int, dict[str, str], dict[str, str]]], actor: User | None, *, reason: str
+) -> None:
+    """Impact and/or urgency raised (an UPDATED event): rows of (ticket_id, before, after)."""
+    record_bulk(EventKind.UPDATED, [(pk, {"before": b, "after": a, "reason": reason}) for pk, b, a in rows], actor)
+
+
+def updated(ticket: Ticket, actor: User | None, before: dict[str, Any], after: dict[str, Any]) -> TicketEvent:
+    """Fields edited through ticket_update: ``before``/``after`` of each."""
+    return record_changes(ticket, actor, EventKind.UPDATED, before, after)
+
+
+@sentence(EventKind.UPDATED)
+def _updated_text(data: dict[str, Any], names: Names) -> str:
+    after = _after(data)
+    return "Changed: " + ", ".join(sorted(after)) if after else "Updated"
+
+
+def linked(ticket: Ticket, actor: User | None, before: int | None) -> TicketEvent:
+    return record_changes(ticket, actor, EventKind.LINKED, {"parent": before}, {"parent": ticket.parent_id})
+
+
+def unlinked(ticket: Ticket, actor: User | None, before: int) -> TicketEvent:
+    return record_changes(ticket, actor, EventKind.UNLINKED, {"parent": before}, {"parent": None})
+
+
+@sentence(EventKind.LINKED, tickets=(("after", "parent"),))
+def _linked_text(data: dict[str, Any], names: Names) -> str:
+    return format_html("Linked to the incident {}", names.ticket(_after(data).get("parent")))
+
+
+@sentence(EventKind.UNLINKED, tickets=(("before", "parent"),))
+def _unlinked_text(data: dict[str, Any], names: Names) -> str:
+    return format_html("Unlinked from the incident {}", names.ticket(_before(data).get("parent")))
+
+
+def child_link_changed(parent_id: int, actor: User | None, child_id: int, *, linked: bool) -> TicketEvent:
+    """On the incident: a ticket was linked to it (or unlinked)."""
+    return record(parent_id, actor, EventKind.CHILD_LINKED if linked else EventKind.CHILD_UNLINKED, child=child_id)
+
+
+@sentence(EventKind.CHILD_LINKED, tickets=(("", "child"),))
+def _child_linked_text(data: dict[str, Any], names: Names) -> str:
+    return format_html("{} was linked", names.ticket(data.get("child")))
+
+
+@sentence(EventKind.CHILD_UNLINKED, tickets=(("", "child"),))
+def _child_unlinked_text(data: dict[str, Any], names: Names) -> str:
+    return format_html("{} was unlinked", names.ticket(data.get("child")))
+
+
+def sla_changed(
+    ticket: Ticket, actor: User | None, before: dict[str, Any], after: dict[str, Any], reason: str
+) -> TicketEvent:
+    """Due times moved: ``before``/``after`` as ISO strings (or None)."""
+    return record_changes(ticket, actor, EventKind.SLA_CHANGED, before, after, reason=reason)
+
+
+@sentence(EventKind.SLA_CHANGED)
+def _sla_changed_text(data: dict[str, Any], names: Names) -> str:
+    return "SLA due times changed"
+
+
+def rule_fired_bulk(
+    ticket_ids: Iterable[int], *, rule_id: int, rule_name: str, trigger: str, episode_of: dict[int, int]
+) -> None:
+    """An escalation rule fired on each ticket, in the episode it fired in."""
+    record_bulk(
+        EventKind.RULE_FIRED,
+        [
+            (pk, {"rule": rule_id, "name": rule_name, "trigger": trigger, "episode": episode_of[pk]})
+            for pk in ticket_ids
+        ],
+    )
+
+
+@sentence(EventKind.RULE_FIRED)
+def _rule_fired_text(data: dict[str, Any], names: Names) -> str:
+    return f"Escalation rule “{data.get('name', '')}” fired"
+
+
+def notification_failed_bulk(ticket_ids: Iterable[int], data: dict[str, Any]) -> None:
+    """A notification failed for good; each ticket it was about gets the same details."""
+    record_bulk(EventKind.NOTIFICATION_FAILED, [(pk, data) for pk in ticket_ids])
+
+
+@sentence(EventKind.NOTIFICATION_FAILED)
+def _notification_failed_text(data: dict[str, Any], names: Names) -> str:
+    return f"Notification to {data.get('target', '?')} failed"

@@ -404,6 +404,31 @@ class Attachment(models.Model):
         return f"{self.name} on comment {self.comment_id}"
 
 
+class EventKind(models.TextChoices):
+    """What a TicketEvent records; the database refuses any other kind
+    (constraint ``event_kind_known``). Each kind has its constructor in tickets.events."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    PRIORITY_CHANGED = "priority_changed"
+    STATUS_CHANGED = "status_changed"
+    ASSIGNED = "assigned"
+    ESCALATED = "escalated"
+    DEESCALATED = "deescalated"
+    LINKED = "linked"
+    UNLINKED = "unlinked"
+    CHILD_LINKED = "child_linked"
+    CHILD_UNLINKED = "child_unlinked"
+    COMMENTED = "commented"
+    SLA_CHANGED = "sla_changed"
+    SLA_BREACHED = "sla_breached"
+    RULE_FIRED = "rule_fired"
+    URGENCY_RAISED = "urgency_raised"
+    NOTIFICATION_FAILED = "notification_failed"
+    KNOWN_ISSUE_APPLIED = "known_issue_applied"
+    ATTACHMENT_ADDED = "attachment_added"
+
+
 class AppendOnlyQuerySet(models.QuerySet):
     def update(self, **kwargs):  # type: ignore[override]
         raise TypeError("Ticket events are append-only.")
@@ -425,6 +450,8 @@ class TicketEvent(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     at = models.DateTimeField(auto_now_add=True)
+    # Not ``choices=``: the API describes kind as a plain string (the schema stays
+    # stable as kinds are added); the check constraint in Meta keeps the values known.
     kind = models.CharField(max_length=40)
     data = models.JSONField(default=dict, blank=True)
 
@@ -440,6 +467,7 @@ class TicketEvent(models.Model):
             # "Was this ticket ever escalated?" (first-contact resolution), one probe per ticket.
             models.Index(fields=["ticket"], name="event_escalated_ticket", condition=Q(kind="escalated")),
         ]
+        constraints = [models.CheckConstraint(condition=Q(kind__in=EventKind.values), name="event_kind_known")]
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.ticket_id} at {self.at:%Y-%m-%d %H:%M:%S}"

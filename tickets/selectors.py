@@ -31,7 +31,7 @@ from helpdesk import roles
 from helpdesk.errors import InvalidInput, NotFound
 from helpdesk.models import User
 from helpdesk.text import parse_id
-from tickets import search
+from tickets import events, search
 from tickets.events import CUSTOMER_VISIBLE_KINDS, EventKind
 from tickets.filters import KnownIssueFilter, TicketFilter
 from tickets.models import (
@@ -204,15 +204,19 @@ def customer_search(*, query: str, limit: int = 10) -> list[User]:
 
 def ticket_timeline_for(*, user: User, ticket: Ticket) -> list[dict[str, Any]]:
     """Comments and events of a ticket, oldest first, as the caller may see them
-    (customers: public comments and the public history). Three queries."""
+    (customers: public comments and the public history). Three queries, and one
+    each for the people and the tickets the events name, when they name any."""
     comments = list(comment_list_for(user=user, ticket=ticket).select_related("author").prefetch_related("attachments"))
     items: list[dict[str, Any]] = [
         {"at": c.created_at, "kind": "comment", "comment": c, "actor": c.author, "internal": c.internal}
         for c in comments
     ]
     # A comment shows itself; its "commented" event would only repeat it.
-    for event in event_list_for(user=user, ticket=ticket).exclude(kind=EventKind.COMMENTED).select_related("actor"):
-        items.append({"at": event.at, "kind": "event", "event": event, "actor": event.actor, "text": event_text(event)})
+    shown = list(event_list_for(user=user, ticket=ticket).exclude(kind=EventKind.COMMENTED).select_related("actor"))
+    names = events.Names.load(shown)  # at most one query for people, one for tickets, whatever the history
+    for event in shown:
+        text = events.timeline_text(event, names)
+        items.append({"at": event.at, "kind": "event", "event": event, "actor": event.actor, "text": text})
     items.sort(key=lambda item: (item["at"], 0 if item["kind"] == "event" else 1))
     return items
 
@@ -250,46 +254,6 @@ def known_issue_suggestions_for(
 
 def known_issues_applied_to(*, ticket: Ticket) -> list[KnownIssue]:
     return list(ticket.known_issues.order_by("title"))
-
-
-def _who(value: Any) -> str:
-    return "nobody" if value in (None, "") else f"user {value}"
-
-
-def event_text(event: TicketEvent) -> str:
-    """One line for the timeline (the audit trail keeps the full data)."""
-    data = event.data or {}
-    before, after = data.get("before") or {}, data.get("after") or {}
-    kind = event.kind
-    if kind == EventKind.CREATED:
-        return "Ticket created"
-    if kind == EventKind.STATUS_CHANGED:
-        return f"Status {before.get('status', '?')} → {after.get('status', '?')}"
-    if kind == EventKind.PRIORITY_CHANGED:
-        return f"Priority P{before.get('priority', '?')} → P{after.get('priority', '?')}"
-    if kind == EventKind.ASSIGNED:
-        return f"Assignee {_who(before.get('assignee'))} → {_who(after.get('assignee'))}"
-    if kind in (EventKind.ESCALATED, EventKind.DEESCALATED):
-        verb = "Escalated" if kind == EventKind.ESCALATED else "De-escalated"
-        text = f"{verb} L{before.get('tier', '?')} → L{after.get('tier', '?')}"
-        return f"{text}: {data['reason']}" if data.get("reason") else text
-    if kind == EventKind.SLA_BREACHED:
-        return f"SLA breached: {str(data.get('target', '')).replace('_', ' ')}"
-    if kind == EventKind.RULE_FIRED:
-        return f"Escalation rule “{data.get('name', '')}” fired"
-    if kind == EventKind.URGENCY_RAISED:
-        return f"Urgency raised to {after.get('urgency', '?')}"
-    if kind in (EventKind.LINKED, EventKind.UNLINKED):
-        return "Linked to an incident" if kind == EventKind.LINKED else "Unlinked from its incident"
-    if kind in (EventKind.CHILD_LINKED, EventKind.CHILD_UNLINKED):
-        return "A ticket was linked" if kind == EventKind.CHILD_LINKED else "A ticket was unlinked"
-    if kind == EventKind.SLA_CHANGED:
-        return "SLA due times changed"
-    if kind == EventKind.UPDATED:
-        return "Changed: " + ", ".join(sorted(after)) if after else "Updated"
-    if kind == EventKind.NOTIFICATION_FAILED:
-        return f"Notification to {data.get('target', '?')} failed"
-    return kind.replace("_", " ").capitalize()
 
 
 # --- dashboard ----------------------------------------------------------------------

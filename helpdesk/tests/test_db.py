@@ -107,11 +107,11 @@ def test_integer_columns_go_as_array_literals_and_keep_nulls():
     insert_rows(
         TicketEvent,
         ("ticket_id", "actor_id", "kind", "data"),
-        [(ticket.pk, author.pk, "a", {}), (ticket.pk, None, "b", {})],
+        [(ticket.pk, author.pk, "commented", {}), (ticket.pk, None, "updated", {})],
     )
     assert sorted(TicketEvent.objects.filter(ticket=ticket).values_list("kind", "actor_id")) == [
-        ("a", author.pk),
-        ("b", None),
+        ("commented", author.pk),
+        ("updated", None),
     ]
     assert _integer_array_literal([1, None, 3]) == "{1,NULL,3}"
     assert _integer_array_literal([1, True]) is None  # not plain ints: the list goes as it is

@@ -11,8 +11,7 @@ from django.utils import timezone
 from helpdesk import roles
 from monitoring.models import Alert, AlertState, Severity
 from tickets import services as tickets
-from tickets.models import ACTIVE_STATUSES, Kind, Level, Status, Ticket, TicketEvent
-from tickets.services import bulk
+from tickets.models import ACTIVE_STATUSES, Kind, Level, Status, Ticket
 
 # A re-fire within this time reopens the incident instead of opening a new one.
 REOPEN_WITHIN = timedelta(hours=1)
@@ -55,16 +54,14 @@ def incident_open(alert: Alert) -> Ticket:
         ticket = recent.ticket
         if ticket.status == Status.RESOLVED:
             ticket = tickets.ticket_transition(ticket=ticket, actor=None, status=Status.OPEN)
-        note(ticket, f"Fired again: {_describe(alert)}.")
+        tickets.ticket_system_note(ticket=ticket, body=f"Fired again: {_describe(alert)}.")
         # A re-fire may be worse than the first episode: the levels follow it up (never down).
-        locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
-        tickets.tickets_raise_levels(
-            tickets=[locked],
+        return tickets.ticket_raise_levels(
+            ticket=ticket,
             urgency=URGENCY_FOR[alert.severity],
             impact=_impact_for(alert),
             reason=f"alert fired again with severity {alert.severity}",
         )
-        return locked
     system = tickets.system_user()
     tier = min(alert.application.owner_tier if alert.application_id else 2, roles.max_tier())
     return tickets.ticket_create(
@@ -81,7 +78,9 @@ def incident_open(alert: Alert) -> Ticket:
 
 
 def _description(alert: Alert) -> str:
-    lines = [f"Alert **{alert.name}** fired at {alert.started_at:%Y-%m-%d %H:%M:%S} UTC with severity {alert.severity}."]
+    lines = [
+        f"Alert **{alert.name}** fired at {alert.started_at:%Y-%m-%d %H:%M:%S} UTC with severity {alert.severity}."
+    ]
     if alert.summary:
         lines.append(alert.summary)
     band = alert.snapshot.get("band") or {}
@@ -92,35 +91,19 @@ def _description(alert: Alert) -> str:
     return "\n\n".join(lines)
 
 
-def note(ticket: Ticket, body: str) -> None:
-    locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
-    if locked.status == Status.CLOSED:
-        return  # closed is final: no more comments, the system's included
-    bulk.tickets_add_note(tickets=[locked], body=body)
-
-
 def incident_severity_changed(alert: Alert, before: str) -> None:
     """A note, and the ticket's urgency (and impact for an outage) follow the alert up."""
     if not alert.ticket_id:
         return
-    note(alert.ticket, f"Severity rose from {before} to {alert.severity}: {_describe(alert)}.")
-    locked = Ticket.objects.select_for_update().get(pk=alert.ticket_id)
-    if locked.status == Status.CLOSED:
-        return
-    tickets.tickets_raise_levels(
-        tickets=[locked],
+    tickets.ticket_system_note(
+        ticket=alert.ticket_id, body=f"Severity rose from {before} to {alert.severity}: {_describe(alert)}."
+    )
+    tickets.ticket_raise_levels(
+        ticket=alert.ticket_id,
         urgency=URGENCY_FOR[alert.severity],
         impact=Level.HIGH if alert.severity == Severity.OUTAGE else None,
         reason=f"alert severity {alert.severity}",
     )
-
-
-def human_worked(ticket: Ticket) -> bool:
-    """Someone other than the system assigned, commented or changed the ticket."""
-    if ticket.assignee_id is not None:
-        return True
-    system = tickets.system_user()
-    return TicketEvent.objects.filter(ticket=ticket).exclude(actor__isnull=True).exclude(actor=system).exists()
 
 
 def incident_recovered(alert: Alert) -> None:
@@ -128,8 +111,10 @@ def incident_recovered(alert: Alert) -> None:
     if not alert.ticket_id:
         return
     ticket = Ticket.objects.get(pk=alert.ticket_id)
-    note(ticket, f"Recovered at {alert.resolved_at:%Y-%m-%d %H:%M:%S} UTC: {alert.name}.")
-    if ticket.status in (Status.NEW, Status.OPEN, Status.PENDING) and not human_worked(ticket):
+    tickets.ticket_system_note(
+        ticket=ticket, body=f"Recovered at {alert.resolved_at:%Y-%m-%d %H:%M:%S} UTC: {alert.name}."
+    )
+    if ticket.status in (Status.NEW, Status.OPEN, Status.PENDING) and not tickets.ticket_worked_by_human(ticket=ticket):
         tickets.ticket_transition(
             ticket=ticket, actor=None, status=Status.RESOLVED, resolution=f"Recovered automatically: {alert.name}."
         )

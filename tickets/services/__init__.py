@@ -18,6 +18,7 @@ from tickets.services.priority import (
     tickets_raise_levels,
     tickets_reprioritize,
 )
+from tickets.services.system import ticket_raise_levels, ticket_system_note, ticket_worked_by_human
 from tickets.services.tickets import (
     ACTION_ONLY_FIELDS,
     EDITABLE_FIELDS,
@@ -57,6 +58,9 @@ __all__ = [
     "ticket_create",
     "ticket_deescalate",
     "ticket_escalate",
+    "ticket_raise_levels",
+    "ticket_system_note",
+    "ticket_worked_by_human",
     "ticket_transition",
     "ticket_update",
     "tickets_autoclose",

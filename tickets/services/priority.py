@@ -13,7 +13,6 @@ from helpdesk.errors import NotAllowed, field_error
 from helpdesk.models import User
 from helpdesk.tasks import enqueue
 from tickets import events
-from tickets.events import EventKind
 from tickets.models import ACTIVE_STATUSES, DEFAULT_MATRIX, Level, PriorityMatrixCell, Ticket
 from tickets.services import sla
 
@@ -47,7 +46,9 @@ def priority_matrix_update(*, actor: User, cells: list[dict[str, Any]]) -> dict[
         matrix[key] = cell["priority"]
     missing = sorted(set(DEFAULT_MATRIX) - set(matrix))
     if missing:
-        raise field_error("cells", "All 9 cells are required; missing " + ", ".join(f"{i}/{u}" for i, u in missing) + ".")
+        raise field_error(
+            "cells", "All 9 cells are required; missing " + ", ".join(f"{i}/{u}" for i, u in missing) + "."
+        )
     with transaction.atomic():
         for (impact, urgency), priority in matrix.items():
             PriorityMatrixCell.objects.update_or_create(impact=impact, urgency=urgency, defaults={"priority": priority})
@@ -141,7 +142,7 @@ def tickets_raise_levels(
                 setattr(ticket, field, level)
         if after:
             raised.append(ticket)
-            rows.append((ticket.pk, {"before": before, "after": after, "reason": reason}))
+            rows.append((ticket.pk, before, after))
     reprioritize_locked(raised, actor=actor, reason=reason, extra_fields=("impact", "urgency"))
-    events.record_bulk(EventKind.UPDATED, rows, actor)
+    events.levels_raised_bulk(rows, actor, reason=reason)
     return raised

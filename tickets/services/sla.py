@@ -141,10 +141,9 @@ def mark_if_late(ticket: Ticket, target: str, at: datetime) -> list[str]:
 def record_due_change(ticket: Ticket, actor: User | None, before: tuple, reason: str) -> None:
     after = (ticket.first_response_due_at, ticket.resolution_due_at)
     if before != after:
-        events.record_changes(
+        events.sla_changed(
             ticket,
             actor,
-            events.EventKind.SLA_CHANGED,
             {"first_response_due_at": _iso(before[0]), "resolution_due_at": _iso(before[1])},
             {"first_response_due_at": _iso(after[0]), "resolution_due_at": _iso(after[1])},
             reason=reason,

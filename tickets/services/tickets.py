@@ -15,7 +15,6 @@ from helpdesk.errors import Conflict, InvalidInput, NotAllowed, field_error
 from helpdesk.models import User
 from helpdesk.text import clean_text
 from tickets import events
-from tickets.events import EventKind
 from tickets.models import (
     Category,
     Kind,
@@ -54,14 +53,10 @@ def customer_find_or_create(*, email: str) -> User:
         return User.objects.get(username=email[:150])
 
 
-def is_system_user(user: User) -> bool:
-    """The product itself (monitoring opens incidents as this customer-role user).
-    Found by its username, which only admins and managers could give anyone else."""
-    return user.username == settings.HELPDESK_SYSTEM_USERNAME
-
-
 def system_user() -> User:
-    """The requester of tickets the product opens itself (monitoring incidents)."""
+    """The system's identity where a user is needed: the requester of the
+    incidents monitoring opens and the author of rule and monitoring notes.
+    The one function that returns it; see tickets.events for the audit trail."""
     user, created = User.objects.get_or_create(
         username=settings.HELPDESK_SYSTEM_USERNAME,
         defaults={"role": roles.Role.CUSTOMER, "first_name": "System", "is_active": True},
@@ -99,8 +94,7 @@ def _adjust_linked_count(parent_id: int, delta: int, child: Ticket, actor: User 
     Ticket.objects.filter(pk=parent_id).update(
         linked_count=F("linked_count") + delta, version=F("version") + 1, updated_at=timezone.now()
     )
-    kind = EventKind.CHILD_LINKED if delta > 0 else EventKind.CHILD_UNLINKED
-    events.record(parent_id, actor, kind, child=child.pk)
+    events.child_link_changed(parent_id, actor, child.pk, linked=delta > 0)
     if delta > 0:
         incident = Ticket.objects.get(pk=parent_id)
         if incident.linked_count >= settings.HELPDESK_INCIDENT_IMPACT_LINKS:
@@ -139,7 +133,7 @@ def ticket_create(
         if parent is not None:
             raise field_error("parent", "Only agents link tickets to incidents.")
         requester = actor
-        if not is_system_user(actor):
+        if not events.is_system_actor(actor):
             kind, urgency, impact, major, tier = Kind.SERVICE_REQUEST, Level.MEDIUM, Level.MEDIUM, False, 1
     elif roles.is_agent(actor):
         if requester is None and requester_email:
@@ -249,17 +243,15 @@ def ticket_update(
         save_ticket(ticket, *fields)
 
         if before:
-            events.record_changes(ticket, actor, EventKind.UPDATED, before, after)
+            events.updated(ticket, actor, before, after)
         if ticket.priority != old_priority:
             events.priority_changed(ticket, actor, old_priority, reason="urgency or impact changed")
             sla.record_due_change(ticket, actor, old_due, reason="priority changed")
         if parent_changed:
             if old_parent is not None:
-                events.record_changes(ticket, actor, EventKind.UNLINKED, {"parent": old_parent}, {"parent": None})
+                events.unlinked(ticket, actor, old_parent)
                 _adjust_linked_count(old_parent, -1, ticket, actor)
             if ticket.parent_id is not None:
-                events.record_changes(
-                    ticket, actor, EventKind.LINKED, {"parent": old_parent}, {"parent": ticket.parent_id}
-                )
+                events.linked(ticket, actor, old_parent)
                 _adjust_linked_count(ticket.parent_id, +1, ticket, actor)
     return ticket

@@ -15,7 +15,6 @@ from helpdesk.errors import Conflict, NotAllowed, field_error
 from helpdesk.models import User
 from helpdesk.text import clean_text
 from tickets import events
-from tickets.events import EventKind
 from tickets.models import (
     ACTIVE_STATUSES,
     QUEUE_STATUSES,
@@ -24,7 +23,7 @@ from tickets.models import (
     Status,
     Ticket,
 )
-from tickets.services import sla
+from tickets.services import bulk, sla
 from tickets.services.base import check_version, lock_ticket, require_active, require_worker, save_ticket
 
 # --- status -------------------------------------------------------------------------
@@ -32,27 +31,7 @@ from tickets.services.base import check_version, lock_ticket, require_active, re
 
 def _apply_status(ticket: Ticket, actor: User | None, status: str, resolution: str = "") -> None:
     """Move a locked ticket to ``status`` (already validated) and record it."""
-    before = ticket.status
-    now = timezone.now()
-    ticket.status = status
-    fields = ["status"]
-    if status == Status.RESOLVED:
-        ticket.resolution, ticket.resolved_at = resolution, now
-        fields += ["resolution", "resolved_at"]
-        if before not in sla.PAUSED_STATUSES:
-            fields += sla.mark_if_late(ticket, "resolution", now)
-    elif status == Status.CLOSED:
-        ticket.closed_at = now
-        fields.append("closed_at")
-    elif before == Status.RESOLVED:  # reopened: the old resolution no longer holds
-        ticket.resolved_at, ticket.resolution = None, ""
-        fields += ["resolved_at", "resolution"]
-    old_due = (ticket.first_response_due_at, ticket.resolution_due_at)
-    fields += sla.clock_on_status_change(ticket, before, now)
-    save_ticket(ticket, *fields)
-    sla.record_due_change(ticket, actor, old_due, reason="resolution clock resumed")
-    # Only a resolution that was actually stored belongs in the audit trail.
-    events.status_changed(ticket, actor, before, resolution if status == Status.RESOLVED else "")
+    bulk.tickets_set_status_locked(tickets=[ticket], actor=actor, status=status, resolution=resolution)
 
 
 def ticket_transition(
@@ -95,13 +74,9 @@ def ticket_transition(
 
 
 def _set_assignee(ticket: Ticket, actor: User, assignee: User | None) -> None:
-    """Assign a locked ticket; taking a new ticket opens it."""
-    before = ticket.assignee_id
-    ticket.assignee = assignee
-    ticket.queued_at = None if assignee is not None else timezone.now()
-    save_ticket(ticket, "assignee", "queued_at")
-    events.assigned(ticket, actor, before)
-    if assignee is not None and ticket.status == Status.NEW:
+    """Assign a locked ticket; taking a new ticket opens it (through the status change)."""
+    bulk.tickets_assign_locked(tickets=[ticket], actor=actor, assignee=assignee)
+    if bulk.assignment_opens(ticket, assignee):
         _apply_status(ticket, actor, Status.OPEN)
 
 
@@ -145,13 +120,6 @@ def _validate_tier(tier: Any, field: str = "to_tier") -> int:
     return tier
 
 
-def _move_to_tier(ticket: Ticket, to_tier: int) -> None:
-    """A locked ticket enters another tier's queue: unassigned, a new episode."""
-    ticket.tier, ticket.assignee, ticket.queued_at = to_tier, None, timezone.now()
-    ticket.episode += 1
-    save_ticket(ticket, "tier", "assignee", "queued_at", "episode")
-
-
 def ticket_escalate(
     *, ticket: Ticket | int, actor: User | None, to_tier: int, reason: str, summary: str = "", steps_tried: str = ""
 ) -> Ticket:
@@ -170,14 +138,10 @@ def ticket_escalate(
             raise field_error("to_tier", f"Escalation goes above the current tier ({ticket.tier}).")
         if actor is not None and to_tier > roles.max_escalation_tier(actor):
             raise NotAllowed(f"You may escalate up to tier {roles.max_escalation_tier(actor)}.")
-        before_tier, before_assignee = ticket.tier, ticket.assignee_id
-        _move_to_tier(ticket, to_tier)
-        events.tier_changed(
-            ticket,
-            actor,
-            EventKind.ESCALATED,
-            before_tier,
-            before_assignee,
+        bulk.tickets_escalate_locked(
+            tickets=[ticket],
+            actor=actor,
+            to_tier=to_tier,
             reason=reason,
             summary=(summary or "").strip(),
             steps_tried=(steps_tried or "").strip(),
@@ -195,9 +159,7 @@ def ticket_deescalate(*, ticket: Ticket | int, actor: User, to_tier: int, reason
         reason = clean_text(reason, "reason", required=True)
         if to_tier >= ticket.tier:
             raise field_error("to_tier", f"De-escalation goes below the current tier ({ticket.tier}).")
-        before_tier, before_assignee = ticket.tier, ticket.assignee_id
-        _move_to_tier(ticket, to_tier)
-        events.tier_changed(ticket, actor, EventKind.DEESCALATED, before_tier, before_assignee, reason=reason)
+        bulk.tickets_deescalate_locked(tickets=[ticket], actor=actor, to_tier=to_tier, reason=reason)
     return ticket
 
 
@@ -267,19 +229,17 @@ def tickets_autoclose(*, now: datetime | None = None, days: int | None = None, b
     closed = 0
     while True:
         with transaction.atomic():
-            ids = list(
+            batch = list(
                 Ticket.objects.filter(status=Status.RESOLVED, resolved_at__lte=cutoff)
                 .select_for_update(skip_locked=True, of=("self",))
-                .order_by("resolved_at")
-                .values_list("id", flat=True)[:batch_size]
+                .order_by("resolved_at")[:batch_size]
             )
-            if not ids:
+            if not batch:
                 return closed
-            Ticket.objects.filter(id__in=ids).update(
-                status=Status.CLOSED, closed_at=now, version=F("version") + 1, updated_at=now
+            bulk.tickets_set_status_locked(
+                tickets=batch, actor=None, status=Status.CLOSED, reason="auto-closed", now=now
             )
-            events.status_changed_bulk(ids, before=Status.RESOLVED, after=Status.CLOSED, reason="auto-closed")
-            closed += len(ids)
+            closed += len(batch)
 
 
 def incident_resolve_linked(*, incident: Ticket | int, actor: User, message: str) -> list[int]:

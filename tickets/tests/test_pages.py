@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from helpdesk.roles import Role
 from helpdesk.tests.pages import assert_csp_clean, inline_code
 from tickets import services
-from tickets.models import Comment, KnownIssue, Status, Ticket
+from tickets.models import Comment, Kind, KnownIssue, Status, Ticket
 from tickets.tests.factories import ApplicationFactory, CommentFactory, TicketFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -459,3 +461,34 @@ def test_applying_a_known_issue_from_the_ticket_page_checks_its_input_and_the_ro
     assert agent.post(url, {"known_issue": issue.pk}).status_code == 409  # once per ticket
     issue.refresh_from_db()
     assert issue.usage_count == 1
+
+
+def test_the_timeline_names_people_and_tickets_in_constant_queries(users):
+    """The timeline says who got the ticket and which incident it joined, by name
+    and link, never "user 5"; the names cost one query per page, not per event."""
+    incident = services.ticket_create(
+        actor=users["l1"], requester=users["other"], title="Mail down", kind=Kind.INCIDENT
+    )
+    services.ticket_update(ticket=incident, actor=users["l1"], changes={"major": True})
+    pages = {}
+    for history in (1, 20):
+        ticket = services.ticket_create(actor=users["customer"], title=f"Cannot send {history}")
+        services.ticket_update(ticket=ticket, actor=users["l1"], changes={"parent": incident})
+        for i in range(history):
+            services.ticket_assign(ticket=ticket, actor=users["manager"], assignee=users["l1" if i % 2 else "l2"])
+        pages[history] = ticket
+    client = client_for(users["l1"])
+    ticket = pages[20]
+    page = client.get(f"/tickets/{ticket.pk}/").content.decode()
+    l1, l2 = (users[r].get_full_name() or users[r].username for r in ("l1", "l2"))
+    assert f"user {users['l2'].pk}" not in page and f"user {users['l1'].pk}" not in page
+    assert f"Assignee nobody → {l2}" in page and f"Assignee {l2} → {l1}" in page
+    assert f'Linked to the incident <a href="/tickets/{incident.pk}/">{incident.number} Mail down</a>' in page
+    incident_page = client.get(f"/tickets/{incident.pk}/").content.decode()
+    assert f'<a href="/tickets/{ticket.pk}/">{ticket.number} Cannot send 20</a> was linked' in incident_page
+    counts = {}
+    for history, ticket in pages.items():
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(f"/tickets/{ticket.pk}/").status_code == 200
+        counts[history] = len(ctx.captured_queries)
+    assert counts[1] == counts[20], counts

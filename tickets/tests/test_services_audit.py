@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import ProtectedError
 
 from helpdesk.errors import ServiceError
@@ -195,7 +195,18 @@ def test_raw_sql_insert_is_still_allowed_on_postgresql(event):
     # The trigger guards UPDATE and DELETE only; appending stays possible.
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO tickets_ticketevent (ticket_id, at, kind, data) VALUES (%s, now(), 'note', '{}'::jsonb)",
+            "INSERT INTO tickets_ticketevent (ticket_id, at, kind, data) VALUES (%s, now(), 'commented', '{}'::jsonb)",
             [event.ticket_id],
         )
-    assert TicketEvent.objects.filter(ticket_id=event.ticket_id, kind="note").count() == 1
+    assert TicketEvent.objects.filter(ticket_id=event.ticket_id, kind="commented").count() == 1
+
+
+def test_the_database_refuses_an_unknown_event_kind(event):
+    # EventKind is the vocabulary of the trail: a kind no constructor writes cannot be stored.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO tickets_ticketevent (ticket_id, at, kind, data) VALUES (%s, now(), 'note', '{}'::jsonb)",
+                [event.ticket_id],
+            )
+    assert not TicketEvent.objects.filter(kind="note").exists()
