@@ -22,9 +22,17 @@ from escalation.tests.due import first_response_overdue
 from escalation.tests.factories import WebhookEndpointFactory
 from helpdesk.celery import app as celery_app
 from helpdesk.roles import Role
-from helpdesk.tests.brokers import celery_broker
-from helpdesk.tests.faults import emails_written, kill_worker, start_celery_beat, start_celery_worker, wait_until
-from helpdesk.tests.processes import OUTBOUND_ALLOW_LOOPBACK, require_postgresql, stop
+from helpdesk.testing.brokers import celery_broker
+from helpdesk.testing.mail import emails_written
+from helpdesk.testing.processes import process_stop
+from helpdesk.testing.waiting import wait_until
+from helpdesk.testing.workers import (
+    OUTBOUND_ALLOW_LOOPBACK,
+    kill_worker,
+    require_postgresql,
+    start_celery_beat,
+    start_celery_worker,
+)
 from tickets.events import EventKind
 from tickets.models import Comment, Ticket, TicketEvent
 from tickets.tests.factories import UserFactory
@@ -140,8 +148,8 @@ def test_workers_killed_mid_tick_fire_every_ticket_exactly_once(private_redis, w
         figures["total seconds"] = round(time.monotonic() - started, 1)
     finally:
         for worker in workers:
-            stop(worker.process)
-        stop(beat)
+            process_stop(worker.process)
+        process_stop(beat)
 
     assert assert_no_partial_tickets(rule, ids) == TICKETS
     assert set(firings.values_list("ticket_id", flat=True)) == ids

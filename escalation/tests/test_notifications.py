@@ -27,7 +27,7 @@ from escalation.tasks import deliver_notifications
 from escalation.tests.factories import WebhookEndpointFactory
 from helpdesk.celery import app as celery_app
 from helpdesk.roles import Role
-from helpdesk.tests.brokers import CLOSED_BROKER_URL, celery_broker
+from helpdesk.testing.brokers import CLOSED_BROKER_URL, celery_broker
 from tickets.events import EventKind
 from tickets.models import TicketEvent
 from tickets.tests.factories import TicketFactory, UserFactory

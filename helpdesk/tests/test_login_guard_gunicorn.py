@@ -24,8 +24,9 @@ from django.core.cache.backends.db import DatabaseCache
 
 from helpdesk import settings as project_settings
 from helpdesk.roles import Role
-from helpdesk.tests.faults import free_port
-from helpdesk.tests.processes import celery_env, require_postgresql, start, stop
+from helpdesk.testing.network import free_port
+from helpdesk.testing.processes import process_start, process_stop
+from helpdesk.testing.workers import celery_env, require_postgresql
 from tickets.tests.factories import UserFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -102,7 +103,7 @@ def server(tmp_path, settings):
         "--access-logfile=-",
         "--access-logformat=%(p)s %(r)s %(s)s",
     ]
-    process = start(command, env, log_path)
+    process = process_start(command, env, log_path)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -119,7 +120,7 @@ def server(tmp_path, settings):
                 time.sleep(0.2)
         yield Server(base, log_path)
     finally:
-        stop(process)
+        process_stop(process)
 
 
 def test_throttles_hold_across_two_workers_and_spoofed_hops_change_nothing(server, settings):

@@ -22,8 +22,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from helpdesk.tests.faults import free_port
-from helpdesk.tests.processes import celery_env, require_postgresql, start, stop
+from helpdesk.testing.network import free_port
+from helpdesk.testing.processes import process_start, process_stop
+from helpdesk.testing.workers import celery_env, require_postgresql
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
@@ -71,7 +72,7 @@ def test_gunicorn_workers_keep_a_bounded_label_set_and_a_private_scrape(tmp_path
     )
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     log_path = tmp_path / "gunicorn.log"
-    server = start([gunicorn, "helpdesk.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}"], env, log_path)
+    server = process_start([gunicorn, "helpdesk.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}"], env, log_path)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -120,7 +121,7 @@ def test_gunicorn_workers_keep_a_bounded_label_set_and_a_private_scrape(tmp_path
 
         prometheus_scrapes_with_the_documented_config(port, tmp_path)
     finally:
-        stop(server)
+        process_stop(server)
 
 
 def prometheus_scrapes_with_the_documented_config(port: int, tmp_path: Path) -> None:
@@ -181,4 +182,4 @@ def prometheus_scrapes_with_the_documented_config(port: int, tmp_path: Path) -> 
         with urllib.request.urlopen(f"http://127.0.0.1:{web}/api/v1/query?query={query}", timeout=5) as response:
             assert json.load(response)["data"]["result"], "the scrape holds the request counter"
     finally:
-        stop(process)
+        process_stop(process)

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from helpdesk import ops
 from helpdesk.models import User
 from helpdesk.roles import Role
-from helpdesk.tests.brokers import CLOSED_BROKER_URL, celery_broker
+from helpdesk.testing.brokers import CLOSED_BROKER_URL, celery_broker
 from tickets.models import Status
 from tickets.tests.factories import TicketFactory, UserFactory
 

@@ -8,9 +8,7 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
-import time
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -19,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from helpdesk.testing.network import free_port
+from helpdesk.testing.waiting import wait_until
 from monitoring.models import Alert, AlertState, SourceKind
 from monitoring.services.push import push_token_issue
 from monitoring.tests.factories import MetricSourceFactory
@@ -37,12 +37,6 @@ def _binary() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return binary
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _get(url: str) -> str | None:
@@ -72,11 +66,7 @@ def _webhook_count(base: str, metric: str) -> float:
 
 
 def _wait(what: str, condition: Callable[[], bool], tail: Callable[[], str]) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {DEADLINE:.0f} s: {what}\nAlertmanager log:\n{tail()}")
-        time.sleep(0.2)
+    wait_until(condition, what, DEADLINE, every=0.2, details=lambda: f"Alertmanager log:\n{tail()}")
 
 
 def _firing() -> tuple[int, int, int]:
@@ -111,7 +101,7 @@ def test_real_alertmanager_fires_repeats_and_resolves(live_server, tmp_path, req
         "            type: Bearer\n"
         f"            credentials: {token}\n"
     )
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = (tmp_path / "alertmanager.log").open("wb")
     process = subprocess.Popen(

@@ -11,7 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from helpdesk.celery import app as celery_app
-from helpdesk.tests.brokers import CLOSED_BROKER_URL, celery_broker
+from helpdesk.testing.brokers import CLOSED_BROKER_URL, celery_broker
 from helpdesk.tokens import api_token_issue
 from monitoring import tasks
 from monitoring.models import Alert, AlertmanagerPush, MetricSource, Monitor, Sample

@@ -19,8 +19,15 @@ import pytest
 from django.utils import timezone
 
 from escalation.models import EscalationRule
-from helpdesk.tests.faults import kill_worker, start_celery_beat, start_celery_worker, wait_until
-from helpdesk.tests.processes import OUTBOUND_ALLOW_LOOPBACK, require_postgresql, stop
+from helpdesk.testing.processes import process_stop
+from helpdesk.testing.waiting import wait_until
+from helpdesk.testing.workers import (
+    OUTBOUND_ALLOW_LOOPBACK,
+    kill_worker,
+    require_postgresql,
+    start_celery_beat,
+    start_celery_worker,
+)
 from monitoring.models import Alert, AlertState, Monitor, SourceKind
 from monitoring.tests.factories import MetricSourceFactory, MonitorFactory
 from monitoring.tests.helpers import JsonServer
@@ -118,8 +125,8 @@ def test_workers_killed_while_polling_open_one_alert_and_one_incident_each(
         figures["total seconds"] = round(time.monotonic() - started, 1)
     finally:
         for worker in workers:
-            stop(worker.process)
-        stop(beat)
+            process_stop(worker.process)
+        process_stop(beat)
 
     alerts = list(Alert.objects.all())
     per_fingerprint = Counter(alert.fingerprint for alert in alerts)

@@ -14,8 +14,9 @@ from django.db import transaction
 
 from helpdesk.celery import app as celery_app
 from helpdesk.roles import Role
-from helpdesk.tests.brokers import CLOSED_BROKER_URL, celery_broker
-from helpdesk.tests.processes import require_postgresql, start_worker, stop
+from helpdesk.testing.brokers import CLOSED_BROKER_URL, celery_broker
+from helpdesk.testing.processes import process_stop
+from helpdesk.testing.workers import require_postgresql, start_worker
 from tickets import services
 from tickets.events import EventKind
 from tickets.models import DEFAULT_MATRIX, Level, Status, Ticket, TicketEvent
@@ -96,7 +97,7 @@ def celery_worker(transactional_db, redis_url, tmp_path):
     try:
         yield worker
     finally:
-        stop(worker.process)
+        process_stop(worker.process)
         client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
         try:
             client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
