@@ -66,17 +66,16 @@ from typing import Any
 
 from bench.common import (
     PERFORMANCE_DOC,
-    Proc,
-    celery_command,
     configure_django,
     cpu_description,
     database_create,
     doc_section_write,
     git_revision,
-    proc_start,
-    proc_stop,
     say,
+    wait_for,
 )
+from helpdesk.testing.network import QuietHandler, QuietHTTPServer
+from helpdesk.testing.processes import Proc, celery_command, process_stop
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = PERFORMANCE_DOC
@@ -106,13 +105,11 @@ def serve_http(log_path: str) -> None:
     """A threaded HTTP server on 127.0.0.1:<free port> answering every GET with a
     small JSON document. Prints ``PORT <n>``; appends ``<arrival epoch> <path>``
     per request to ``log_path`` (flushed every half second and on SIGTERM)."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     arrivals: list[tuple[float, str]] = []
     lock = threading.Lock()
     hits = [0]
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             arrived = time.time()
             with lock:
@@ -128,15 +125,8 @@ def serve_http(log_path: str) -> None:
             self.end_headers()
             self.wfile.write(payload)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            pass
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
+    class Server(QuietHTTPServer):
         request_queue_size = 128
-
-        def handle_error(self, request, client_address) -> None:
-            pass
 
     server = Server(("127.0.0.1", 0), Handler)
     out = open(log_path, "a", buffering=1)  # noqa: SIM115 (closed on exit)
@@ -182,7 +172,7 @@ def http_source_start(log_path: Path) -> tuple[subprocess.Popen, int]:
     )
     line = process.stdout.readline().strip()
     if not line.startswith("PORT "):
-        proc_stop(process)
+        process_stop(process)
         raise SystemExit(f"the HTTP source did not start: {line!r}")
     return process, int(line.split()[1])
 
@@ -212,21 +202,18 @@ def celery_env(args: argparse.Namespace, var_dir: Path) -> dict[str, str]:
 
 
 def worker_command(args: argparse.Namespace) -> list[str]:
-    return [
-        *celery_command(),
-        "-A",
-        "helpdesk",
+    return celery_command(
         "worker",
         f"--pool={args.pool}",
         f"--concurrency={args.concurrency}",
         "--loglevel=INFO",
         "-n",
         f"bench-polling-{os.getpid()}@%h",
-    ]
+    )
 
 
 def beat_command(var_dir: Path) -> list[str]:
-    return [*celery_command(), "-A", "helpdesk", "beat", "-s", str(var_dir / "celerybeat-schedule"), "--loglevel=INFO"]
+    return celery_command("beat", "-s", str(var_dir / "celerybeat-schedule"), "--loglevel=INFO")
 
 
 def broker_clear(url: str) -> None:
@@ -962,23 +949,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _wait_for(what: str, check, procs: list[Proc], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        for proc in procs:
-            if not proc.alive():
-                raise SystemExit(f"celery {proc.name} exited with {proc.process.returncode}:\n{proc.log()[-3000:]}")
-        if check():
-            return
-        time.sleep(0.2)
-    raise SystemExit(f"{what}: not within {seconds:.0f} s\n" + "\n".join(p.log()[-2000:] for p in procs))
-
-
 def _sleep_until(instant: float, procs: list[Proc]) -> None:
     while (left := instant - time.time()) > 0:
         for proc in procs:
             if not proc.alive():
-                raise SystemExit(f"celery {proc.name} exited with {proc.process.returncode}:\n{proc.log()[-3000:]}")
+                raise SystemExit(f"{proc.name} exited with {proc.process.returncode}:\n{proc.log()[-3000:]}")
         time.sleep(min(left, 1.0))
 
 
@@ -1011,11 +986,11 @@ def main(argv: list[str] | None = None) -> int:
         connections.close_all()
 
         env = celery_env(args, log_dir / "var")
-        worker = proc_start("worker", worker_command(args), env, log_dir / "worker.log")
-        beat = proc_start("beat", beat_command(log_dir / "var"), env, log_dir / "beat.log")
+        worker = Proc.start("celery worker", worker_command(args), env, log_dir / "worker.log")
+        beat = Proc.start("celery beat", beat_command(log_dir / "var"), env, log_dir / "beat.log")
         procs = [worker, beat]
-        _wait_for("the worker is ready", lambda: " ready." in worker.log(), procs, 90)
-        _wait_for("beat sends the dispatcher", lambda: "monitoring-dispatch" in beat.log(), procs, 60)
+        wait_for("the worker is ready", lambda: " ready." in worker.log(), procs, 90)
+        wait_for("beat sends the dispatcher", lambda: "monitoring-dispatch" in beat.log(), procs, 60)
         say(f"worker (pid {worker.process.pid}) and beat (pid {beat.process.pid}) are up")
 
         # T: a whole second a little ahead, so the first slots are not already late.
@@ -1059,8 +1034,8 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(1.0)
     finally:
         for proc in reversed(procs):  # beat first, then the worker
-            proc_stop(proc.process)
-        proc_stop(http_proc)
+            process_stop(proc.process)
+        process_stop(http_proc)
         with contextlib.suppress(Exception):
             broker_clear(args.broker)
 
