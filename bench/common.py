@@ -104,6 +104,38 @@ def git_revision() -> str:
     return f"{rev} (with uncommitted changes)" if dirty else rev
 
 
+def load_average() -> str:
+    """The load averages over 1, 5 and 15 minutes (other work on a shared machine)."""
+    with contextlib.suppress(OSError):
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return "?"
+
+
+# --- SQL on the bench database (Django's connection) -------------------------------------------
+
+
+def sql_execute(*statements: str, params: list | None = None) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for sql in statements:
+            cursor.execute(sql, params)
+
+
+def sql_rows(sql: str, params: list | None = None) -> list[tuple]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params or [])
+        return cursor.fetchall()
+
+
+def sql_scalar(sql: str, params: list | None = None) -> Any:
+    return sql_rows(sql, params)[0][0]
+
+
+# --- the report: a section of docs/PERFORMANCE.md per benchmark ---------------------------------
+
 PERFORMANCE_DOC = ROOT / "docs" / "PERFORMANCE.md"
 
 

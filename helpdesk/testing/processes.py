@@ -63,7 +63,7 @@ def process_kill(pid: int) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
-def _stat_fields(pid: int) -> list[str] | None:
+def proc_stat(pid: int) -> list[str] | None:
     """The fields of /proc/<pid>/stat after ``comm`` (which may hold spaces): state, ppid, ..."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -76,7 +76,7 @@ def child_pids(pid: int) -> list[int]:
     children = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
-            fields = _stat_fields(int(entry.name))
+            fields = proc_stat(int(entry.name))
             if fields is not None and int(fields[1]) == pid:
                 children.append(int(entry.name))
     return children
@@ -84,7 +84,7 @@ def child_pids(pid: int) -> list[int]:
 
 def gone(pid: int) -> bool:
     """True when ``pid`` no longer runs (exited, or a zombie waiting to be reaped)."""
-    fields = _stat_fields(pid)
+    fields = proc_stat(pid)
     return fields is None or fields[0] == "Z"
 
 
