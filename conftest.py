@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from helpdesk.celery import app as celery_app
 from helpdesk.roles import Role
-from tickets.tests.factories import UserFactory
+from helpdesk.tests.factories import UserFactory
 
 
 def _allow_flushing_the_audit_trail(sender, connection, **kwargs) -> None:

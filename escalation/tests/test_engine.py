@@ -11,10 +11,11 @@ import time_machine
 from escalation.engine import escalation_tick, rule_matches
 from escalation.models import Channel, EscalationRule, Notification, RuleFiring, Trigger
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from tickets import services
 from tickets.events import EventKind
 from tickets.models import Comment, Kind, Level, Status, Ticket, TicketEvent
-from tickets.tests.factories import ApplicationFactory, CategoryFactory, TicketFactory, UserFactory
+from tickets.tests.factories import ApplicationFactory, CategoryFactory, TicketFactory
 from tickets.tests.services_helpers import events_of, fresh
 
 pytestmark = pytest.mark.django_db

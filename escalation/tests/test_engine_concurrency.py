@@ -19,10 +19,10 @@ from escalation.models import EscalationRule, Notification, RuleFiring, Trigger
 from escalation.tests.due import first_response_overdue
 from helpdesk.roles import Role
 from helpdesk.testing.threads import run_in_threads
+from helpdesk.tests.factories import UserFactory
 from tickets.events import EventKind
 from tickets.models import Comment, Ticket, TicketEvent
 from tickets.services import sla
-from tickets.tests.factories import UserFactory
 
 pytestmark = [
     pytest.mark.skipif(

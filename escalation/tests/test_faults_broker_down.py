@@ -29,9 +29,9 @@ from helpdesk.testing.brokers import celery_broker
 from helpdesk.testing.mail import emails_written
 from helpdesk.testing.processes import process_stop
 from helpdesk.testing.workers import OUTBOUND_ALLOW_LOOPBACK, require_postgresql, start_celery_worker
+from helpdesk.tests.factories import UserFactory
 from tickets.events import EventKind
 from tickets.models import Comment, Ticket, TicketEvent
-from tickets.tests.factories import UserFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -33,9 +33,9 @@ from helpdesk.testing.workers import (
     start_celery_beat,
     start_celery_worker,
 )
+from helpdesk.tests.factories import UserFactory
 from tickets.events import EventKind
 from tickets.models import Comment, Ticket, TicketEvent
-from tickets.tests.factories import UserFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

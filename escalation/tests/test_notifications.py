@@ -28,9 +28,10 @@ from escalation.tests.factories import WebhookEndpointFactory
 from helpdesk.celery import app as celery_app
 from helpdesk.roles import Role
 from helpdesk.testing.brokers import CLOSED_BROKER_URL, celery_broker
+from helpdesk.tests.factories import UserFactory
 from tickets.events import EventKind
 from tickets.models import TicketEvent
-from tickets.tests.factories import TicketFactory, UserFactory
+from tickets.tests.factories import TicketFactory
 
 pytestmark = pytest.mark.django_db
 

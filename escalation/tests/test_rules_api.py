@@ -16,8 +16,9 @@ from escalation.engine import escalation_tick, rule_matches
 from escalation.models import EscalationRule, Trigger
 from escalation.tests.factories import WebhookEndpointFactory
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from tickets.models import Status
-from tickets.tests.factories import ApplicationFactory, CategoryFactory, TicketFactory, UserFactory, if_match
+from tickets.tests.factories import ApplicationFactory, CategoryFactory, TicketFactory, if_match
 
 pytestmark = pytest.mark.django_db
 

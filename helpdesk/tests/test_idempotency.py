@@ -16,9 +16,10 @@ from helpdesk.models import IdempotencyKey
 from helpdesk.roles import Role
 from helpdesk.tasks import purge_idempotency_keys
 from helpdesk.testing.threads import run_in_threads
+from helpdesk.tests.factories import UserFactory
 from tickets.events import EventKind
 from tickets.models import Comment, Ticket, TicketEvent
-from tickets.tests.factories import TicketFactory, UserFactory
+from tickets.tests.factories import TicketFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -27,7 +27,7 @@ from helpdesk.roles import Role
 from helpdesk.testing.network import free_port
 from helpdesk.testing.processes import process_start, process_stop
 from helpdesk.testing.workers import celery_env, require_postgresql
-from tickets.tests.factories import UserFactory
+from helpdesk.tests.factories import UserFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

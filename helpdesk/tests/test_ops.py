@@ -17,8 +17,9 @@ from helpdesk import ops
 from helpdesk.models import User
 from helpdesk.roles import Role
 from helpdesk.testing.brokers import CLOSED_BROKER_URL, celery_broker
+from helpdesk.tests.factories import UserFactory
 from tickets.models import Status
-from tickets.tests.factories import TicketFactory, UserFactory
+from tickets.tests.factories import TicketFactory
 
 pytestmark = pytest.mark.django_db
 

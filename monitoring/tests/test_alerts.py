@@ -20,6 +20,7 @@ from django.utils import timezone
 from helpdesk.errors import NotAllowed
 from helpdesk.roles import Role
 from helpdesk.testing.threads import run_in_threads
+from helpdesk.tests.factories import UserFactory
 from monitoring.models import Alert, AlertState, MonitorState, Sample, SourceKind
 from monitoring.services import alerts, push
 from monitoring.tests.factories import MetricSourceFactory, MonitorFactory, SilenceFactory
@@ -27,7 +28,7 @@ from monitoring.tests.helpers import T0, Clock
 from tickets import selectors, services
 from tickets.events import EventKind
 from tickets.models import Comment, Kind, Level, Status, Ticket, TicketEvent
-from tickets.tests.factories import ApplicationFactory, TicketFactory, UserFactory
+from tickets.tests.factories import ApplicationFactory, TicketFactory
 
 needs_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql",

@@ -17,10 +17,11 @@ from helpdesk.roles import Role
 from helpdesk.testing.brokers import CLOSED_BROKER_URL, celery_broker
 from helpdesk.testing.processes import process_stop
 from helpdesk.testing.workers import require_postgresql, start_worker
+from helpdesk.tests.factories import UserFactory
 from tickets import services
 from tickets.events import EventKind
 from tickets.models import DEFAULT_MATRIX, Level, Status, Ticket, TicketEvent
-from tickets.tests.factories import TicketFactory, UserFactory
+from tickets.tests.factories import TicketFactory
 
 TASK_NAME = "tickets.reprioritize_open_tickets"
 WAIT_SECONDS = 30

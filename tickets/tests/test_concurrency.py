@@ -20,10 +20,11 @@ from rest_framework.test import APIClient
 from helpdesk.errors import Conflict
 from helpdesk.roles import Role
 from helpdesk.testing.threads import run_in_threads
+from helpdesk.tests.factories import UserFactory
 from tickets import services
 from tickets.events import EventKind
 from tickets.models import Comment, KnownIssueLink, Status, Ticket, TicketEvent
-from tickets.tests.factories import KnownIssueFactory, TicketFactory, UserFactory
+from tickets.tests.factories import KnownIssueFactory, TicketFactory
 
 pytestmark = [
     pytest.mark.skipif(

@@ -6,10 +6,11 @@ import pytest
 from django.test import Client
 
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from helpdesk.tests.pages import assert_csp_clean, inline_code
 from tickets import services
 from tickets.models import Comment, KnownIssue, Status, Ticket
-from tickets.tests.factories import ApplicationFactory, CommentFactory, TicketFactory, UserFactory
+from tickets.tests.factories import ApplicationFactory, CommentFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from tickets import events
 from tickets.models import Kind, Status, Ticket
 from tickets.tests.factories import (
@@ -15,7 +16,6 @@ from tickets.tests.factories import (
     CategoryFactory,
     CommentFactory,
     TicketFactory,
-    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
