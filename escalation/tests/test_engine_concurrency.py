@@ -17,6 +17,7 @@ from django.utils import timezone
 from escalation import engine
 from escalation.models import EscalationRule, Notification, RuleFiring, Trigger
 from escalation.tests.due import first_response_overdue
+from escalation.tests.factories import EscalationRuleFactory
 from helpdesk.roles import Role
 from helpdesk.testing.threads import run_in_threads
 from helpdesk.tests.factories import UserFactory
@@ -52,7 +53,7 @@ def test_two_concurrent_ticks_fire_each_ticket_exactly_once(monkeypatch, setting
     UserFactory(role=Role.MANAGER, email="lead@example.com")
     ids = first_response_overdue(TICKETS)
     now = timezone.now()
-    rule = EscalationRule.objects.create(
+    rule = EscalationRuleFactory(
         name="Late answer",
         trigger=Trigger.FIRST_RESPONSE_OVERDUE,
         escalate_to_tier=2,

@@ -22,7 +22,7 @@ import pytest
 from escalation.engine import escalation_tick
 from escalation.models import Channel, DeliveryStatus, EscalationRule, Notification, RuleFiring, Trigger
 from escalation.notifications import notifications_resend_due
-from escalation.tests.factories import WebhookEndpointFactory
+from escalation.tests.factories import EscalationRuleFactory, WebhookEndpointFactory
 from helpdesk.celery import app as celery_app
 from helpdesk.roles import Role
 from helpdesk.testing.brokers import celery_broker
@@ -51,7 +51,7 @@ def test_writes_while_redis_is_down_are_kept_and_their_side_effects_run_once(
     UserFactory(role=Role.MANAGER, email=MANAGER_EMAIL)
     agent = UserFactory(role=Role.L1)
     customer = UserFactory(role=Role.CUSTOMER)
-    rule = EscalationRule.objects.create(
+    rule = EscalationRuleFactory(
         name="Nobody took it",
         trigger=Trigger.UNASSIGNED_FOR,
         threshold=0,

@@ -19,7 +19,7 @@ import pytest
 from escalation.models import Channel, DeliveryStatus, EscalationRule, Notification, RuleFiring, Trigger
 from escalation.notifications import notifications_resend_due
 from escalation.tests.due import first_response_overdue
-from escalation.tests.factories import WebhookEndpointFactory
+from escalation.tests.factories import EscalationRuleFactory, WebhookEndpointFactory
 from helpdesk.celery import app as celery_app
 from helpdesk.roles import Role
 from helpdesk.testing.brokers import celery_broker
@@ -75,7 +75,7 @@ def test_workers_killed_mid_tick_fire_every_ticket_exactly_once(private_redis, w
     EscalationRule.objects.all().delete()  # the shipped rules would fire too
     UserFactory(role=Role.MANAGER, email=MANAGER_EMAIL)
     ids = first_response_overdue(TICKETS)
-    rule = EscalationRule.objects.create(
+    rule = EscalationRuleFactory(
         name="Late first answer",
         trigger=Trigger.FIRST_RESPONSE_OVERDUE,
         tiers=[1],  # one firing row per ticket: the escalated ticket leaves the rule's tiers

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from escalation.engine import escalation_tick, rule_matches
 from escalation.models import EscalationRule, Trigger
-from escalation.tests.factories import WebhookEndpointFactory
+from escalation.tests.factories import EscalationRuleFactory, WebhookEndpointFactory
 from helpdesk.roles import Role
 from helpdesk.tests.factories import UserFactory
 from tickets.models import Status
@@ -76,7 +76,7 @@ def snapshot() -> list[dict]:
 
 @pytest.fixture
 def rule(db) -> EscalationRule:
-    return EscalationRule.objects.create(name="Existing", trigger=Trigger.IDLE_FOR, threshold=60, notify=["tier:1"])
+    return EscalationRuleFactory(name="Existing", trigger=Trigger.IDLE_FOR, threshold=60, notify=["tier:1"])
 
 
 # --- CRUD --------------------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ def test_admins_manage_rules_too(api, admin_user):
 
 
 def test_list_filters_by_trigger(api, manager, rule):
-    EscalationRule.objects.create(name="Other", trigger=Trigger.UNASSIGNED_FOR)
+    EscalationRuleFactory(name="Other", trigger=Trigger.UNASSIGNED_FOR)
     r = api.as_(manager).get(URL, {"trigger": "unassigned_for", "page_size": 200})
     assert r.status_code == 200
     assert {item["trigger"] for item in r.data["results"]} == {"unassigned_for"}
@@ -384,7 +384,7 @@ def test_preview_lists_exactly_the_tickets_rule_matches_returns(api, manager):
 
 def test_preview_is_paginated(api, manager):
     TicketFactory.create_batch(30, status=Status.OPEN)
-    rule = EscalationRule.objects.create(name="Everything", trigger=Trigger.IDLE_FOR, threshold=0)
+    rule = EscalationRuleFactory(name="Everything", trigger=Trigger.IDLE_FOR, threshold=0)
     client = api.as_(manager)
     seen = []
     url = f"{URL}{rule.pk}/preview/?page_size=12"
