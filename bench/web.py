@@ -36,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,7 +51,7 @@ from bench.common import (
     say,
     wait_for,
 )
-from helpdesk.testing.network import free_port
+from helpdesk.testing.network import answers, free_port
 from helpdesk.testing.processes import Proc, celery_command, process_stop
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench_web"
@@ -378,15 +377,6 @@ def server_env(args: argparse.Namespace, var_dir: Path) -> dict[str, str]:
         DEBUG="false",
     )
     return env
-
-
-def answers(url: str) -> bool:
-    """True when ``url`` answers 200."""
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def wait_http(url: str, procs: list[Proc], seconds: float = 60) -> None:

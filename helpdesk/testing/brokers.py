@@ -121,7 +121,7 @@ class RedisServer:
     def start(self) -> None:
         command = [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1"]
         command += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
-        self.process = process_start(command, dict(os.environ), self.log_path, append=True)
+        self.process = process_start(command, None, self.log_path, append=True)
         wait_until(lambda: redis_problem(self.url) is None, f"redis-server on port {self.port} answering", 10)
 
     def kill(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -14,6 +15,16 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def answers(url: str, *, headers: dict[str, str] | None = None) -> bool:
+    """True when a GET of ``url`` answers 200 (a server that is up), False while
+    it refuses, times out or answers anything else."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 class QuietHandler(BaseHTTPRequestHandler):

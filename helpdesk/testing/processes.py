@@ -26,10 +26,10 @@ def celery_command(*args: str) -> list[str]:
 
 
 def process_start(
-    command: list[str], env: dict[str, str], log_path: Path, *, cwd: Path = ROOT, append: bool = False
+    command: list[str], env: dict[str, str] | None, log_path: Path, *, cwd: Path = ROOT, append: bool = False
 ) -> subprocess.Popen:
     """Start ``command`` in its own process group (so it is stopped as a whole),
-    stdout and stderr to ``log_path``."""
+    stdout and stderr to ``log_path``; ``env`` None: this process's environment."""
     with open(log_path, "ab" if append else "wb") as out:
         return subprocess.Popen(
             command,
@@ -97,7 +97,7 @@ class Proc:
     log_path: Path
 
     @classmethod
-    def start(cls, name: str, command: list[str], env: dict[str, str], log_path: Path) -> Proc:
+    def start(cls, name: str, command: list[str], env: dict[str, str] | None, log_path: Path) -> Proc:
         return cls(name, process_start(command, env, log_path), log_path)
 
     def log(self) -> str:

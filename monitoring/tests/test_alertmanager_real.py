@@ -8,16 +8,15 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from helpdesk.testing.network import free_port
+from helpdesk.testing.processes import Proc
 from helpdesk.testing.waiting import wait_until
 from monitoring.models import Alert, AlertState, SourceKind
 from monitoring.services.push import push_token_issue
@@ -103,8 +102,8 @@ def test_real_alertmanager_fires_repeats_and_resolves(live_server, tmp_path, req
     )
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    log = (tmp_path / "alertmanager.log").open("wb")
-    process = subprocess.Popen(
+    alertmanager = Proc.start(
+        "Alertmanager",
         [
             binary,
             f"--config.file={config}",
@@ -113,27 +112,16 @@ def test_real_alertmanager_fires_repeats_and_resolves(live_server, tmp_path, req
             "--cluster.listen-address=",
             "--log.level=info",
         ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        None,
+        tmp_path / "alertmanager.log",
     )
-
-    def stop() -> None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-    request.addfinalizer(stop)
+    request.addfinalizer(alertmanager.stop)
 
     def tail() -> str:
-        return Path(log.name).read_text(errors="replace")[-3000:]
+        return alertmanager.log()[-3000:]
 
     def ready() -> bool:
-        if process.poll() is not None:
-            pytest.fail(f"Alertmanager exited with {process.returncode}:\n{tail()}")
+        alertmanager.assert_alive()
         return _get(f"{base}/-/ready") is not None
 
     _wait("Alertmanager ready", ready, tail)

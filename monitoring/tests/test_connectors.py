@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import threading
 import time
 import urllib.parse
@@ -15,13 +14,14 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import override_settings
 
 from helpdesk.testing.network import HTTPTestServer, QuietHandler, free_port
+from helpdesk.testing.processes import Proc
+from helpdesk.testing.waiting import wait_until
 from helpdesk.testing.workers import OUTBOUND_ALLOW_LOOPBACK
 from monitoring import connectors
 from monitoring.connectors import ExternalAlert, Reading, SourceError, fetch, transport
@@ -475,8 +475,8 @@ def prometheus(tmp_path_factory) -> Iterator[MetricSource]:
         f"      - targets: ['{target.url.removeprefix('http://')}']\n"
     )
     port = free_port()
-    log = (workdir / "prometheus.log").open("wb")
-    process = subprocess.Popen(
+    prometheus = Proc.start(
+        "Prometheus",
         [
             binary,
             f"--config.file={config}",
@@ -484,37 +484,30 @@ def prometheus(tmp_path_factory) -> Iterator[MetricSource]:
             f"--web.listen-address=127.0.0.1:{port}",
             "--log.level=warn",
         ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        None,
+        workdir / "prometheus.log",
     )
 
-    def tail() -> str:
-        return Path(log.name).read_text(errors="replace")[-2000:]
+    def has_data() -> bool:
+        if not _ready(prom.base_url):
+            return False
+        return fetch(prom, monitor('helpdesk_test_gauge{series="a"}'), datetime.now(UTC)).value is not None
 
     try:
         prom = source(SourceKind.PROMETHEUS, f"http://127.0.0.1:{port}", timeout=5)
-        deadline = time.monotonic() + 30
         # Module-scoped, so set up before the per-test outbound_allow_loopback.
         with override_settings(HELPDESK_OUTBOUND_ALLOW=OUTBOUND_ALLOW_LOOPBACK.split(",")):
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"Prometheus exited with {process.returncode}:\n{tail()}")
-                if _ready(prom.base_url):
-                    reading = fetch(prom, monitor('helpdesk_test_gauge{series="a"}'), datetime.now(UTC))
-                    if reading.value is not None:
-                        break
-                if time.monotonic() > deadline:
-                    pytest.fail(f"Prometheus had no data from its target within 30 s:\n{tail()}")
-                time.sleep(0.2)
+            wait_until(
+                has_data,
+                "Prometheus had data from its target",
+                30,
+                check=prometheus.assert_alive,
+                every=0.2,
+                details=lambda: prometheus.log()[-2000:],
+            )
         yield prom
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        prometheus.stop()
         target.close()
 
 
