@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from helpdesk.testing.processes import Proc, celery_command, child_pids, gone, process_kill, process_start
+from helpdesk.testing.processes import (
+    Proc,
+    celery_command,
+    child_pids,
+    gone,
+    process_kill,
+    process_start,
+    process_stop,
+)
 from helpdesk.testing.waiting import wait_until
 
 # One task at a time, no cluster chatter: a quiet, predictable worker for tests.
@@ -128,3 +138,49 @@ def kill_worker(worker: Proc) -> list[int]:
     for pid in children:  # reaped by init; wait until they are gone
         wait_until(lambda pid=pid: gone(pid), f"child {pid} gone", 10)
     return [*children, parent]
+
+
+@dataclass
+class CeleryProcesses:
+    """Beat and the prefork workers a fault test starts on a broker of its own,
+    each logging to ``directory``; the test kills workers, :func:`celery_processes`
+    stops what is left."""
+
+    broker_url: str
+    directory: Path
+    env: dict[str, str]
+    beat: subprocess.Popen | None = None
+    workers: list[Worker] = field(default_factory=list)
+
+    def worker(self, name: str, *, concurrency: int = 1) -> Worker:
+        """A new prefork worker, ready when returned."""
+        worker = start_celery_worker(
+            broker_url=self.broker_url,
+            log_path=self.directory / f"{name}.log",
+            name=name,
+            concurrency=concurrency,
+            **self.env,
+        )
+        self.workers.append(worker)
+        return worker
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            process_stop(worker.process)
+        if self.beat is not None:
+            process_stop(self.beat)
+
+
+@contextmanager
+def celery_processes(*, broker_url: str, directory: Path, **env: str) -> Iterator[CeleryProcesses]:
+    """Celery beat on the test database and ``broker_url`` (schedule and log in
+    ``directory``) for the block; workers started with ``.worker(name)``; all
+    stopped at the end of the block."""
+    processes = CeleryProcesses(broker_url, directory, env)
+    processes.beat = start_celery_beat(
+        broker_url=broker_url, log_path=directory / "beat.log", schedule=directory / "beat-schedule", **env
+    )
+    try:
+        yield processes
+    finally:
+        processes.stop()
