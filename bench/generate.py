@@ -55,10 +55,10 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 
+from catalog.models import Application
 from escalation.models import EscalationRule, RuleFiring, Trigger
 from helpdesk.models import User
 from helpdesk.roles import Role
-from monitoring.models import Application
 from tickets.models import Category, Comment, Level, Ticket, TicketEvent
 from tickets.services import sla
 from tickets.services.priority import priority_matrix

@@ -193,7 +193,8 @@ def monitors_load(count: int) -> int:
 
     from django.db import connection
 
-    from monitoring.models import Application, MetricSource, Monitor, Sample
+    from catalog.models import Application
+    from monitoring.models import MetricSource, Monitor, Sample
 
     apps = list(Application.objects.order_by("id"))
     sources = {
@@ -337,7 +338,7 @@ def query_counts(users: dict[str, Any], ids: list[int]) -> dict[str, int]:
 
 def dashboard_compute_ms() -> float:
     """The median time to compute the dashboard's figures in-process (no cache)."""
-    from helpdesk.selectors import manager_dashboard_for
+    from dashboard.selectors import manager_dashboard_for
 
     runs = []
     for _ in range(7):

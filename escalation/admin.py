@@ -13,9 +13,8 @@ from django.template.response import TemplateResponse
 from escalation.models import DeliveryStatus, EscalationRule, Notification, RuleFiring, WebhookEndpoint
 from escalation.notifications import _webhook_url_problem, notifications_retry, validate_notify_spec
 from escalation.webhooks import webhook_endpoint_rules, webhook_endpoint_update, webhook_secret_rotate
-from helpdesk.admin import VersionedAdminMixin
+from helpdesk.admin import ReadOnlyAdminMixin, VersionedAdminMixin
 from helpdesk.text import CLEAN_JSON_FORMFIELDS
-from tickets.admin import ReadOnlyAdminMixin
 
 
 class EscalationRuleForm(forms.ModelForm):

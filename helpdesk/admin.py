@@ -9,6 +9,20 @@ from helpdesk.tokens import api_tokens_revoke_all
 from helpdesk.versioning import versioned_save
 
 
+class ReadOnlyAdminMixin:
+    """For what only the code writes (the audit trail, rule firings, the outbox):
+    the admin shows it and changes nothing."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class VersionedAdminMixin:
     """For a versioned model saved by the admin itself (not through a service):
     the version is shown, never edited, and a change counts as one edit, so an

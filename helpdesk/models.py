@@ -5,7 +5,6 @@ from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
 from django.db.models.functions import Upper
 
-from helpdesk import roles
 from helpdesk.roles import Role
 
 
@@ -28,18 +27,6 @@ class User(AbstractUser):
         # Requesters are found by e-mail, case-insensitively (email__iexact is UPPER(email) = UPPER(%s)),
         # on every ticket an agent logs by e-mail.
         indexes = [models.Index(Upper("email"), name="user_email_upper")]
-
-    @property
-    def tier(self) -> int | None:
-        return roles.tier_of(self)
-
-    @property
-    def is_agent(self) -> bool:
-        return roles.is_agent(self)
-
-    @property
-    def is_manager(self) -> bool:
-        return roles.is_manager(self)
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username

@@ -7,7 +7,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection
@@ -21,7 +21,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import REGISTRY, GaugeMetricFamily
+from prometheus_client.core import REGISTRY
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
@@ -73,69 +73,15 @@ class RequestMetricsMiddleware:
         return response
 
 
-class TicketCollector(Collector):
-    """Ticket and queue figures read at scrape time with two aggregate queries."""
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        from django.db.models import Count, Q
-
-        from tickets.models import ACTIVE_STATUSES, Ticket
-
-        open_tickets = GaugeMetricFamily("helpdesk_tickets_open", "Active tickets", labels=["tier", "priority"])
-        unassigned = GaugeMetricFamily("helpdesk_queue_unassigned", "Unassigned active tickets", labels=["tier"])
-        breached = GaugeMetricFamily("helpdesk_sla_breached_open", "Active tickets past an SLA target", labels=["tier"])
-        rows = (
-            Ticket.objects.filter(status__in=ACTIVE_STATUSES)
-            .values("tier", "priority")
-            .annotate(
-                n=Count("id"),
-                free=Count("id", filter=Q(assignee__isnull=True)),
-                late=Count("id", filter=Q(sla_breached=True)),
-            )
-            .order_by()
-        )
-        per_tier: dict[int, list[int]] = {}
-        for row in rows:
-            open_tickets.add_metric([str(row["tier"]), str(row["priority"])], row["n"])
-            totals = per_tier.setdefault(row["tier"], [0, 0])
-            totals[0] += row["free"]
-            totals[1] += row["late"]
-        for tier, (free, late) in sorted(per_tier.items()):
-            unassigned.add_metric([str(tier)], free)
-            breached.add_metric([str(tier)], late)
-        yield open_tickets
-        yield unassigned
-        yield breached
+# Each app registers the collectors of its own figures in its AppConfig.ready(): the
+# core names no app's models. Read at scrape time, per request (below).
+SCRAPE_COLLECTORS: list[Collector] = []
 
 
-class MonitoringCollector(Collector):
-    """Poller, outbox and push figures at scrape time: five aggregate queries."""
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        from django.db.models import Count
-
-        from escalation.models import DeliveryStatus, Notification
-        from monitoring.models import Alert, AlertmanagerPush, MetricSource, Monitor
-
-        monitors = GaugeMetricFamily("helpdesk_monitors", "Enabled monitors by state", labels=["state"])
-        for row in Monitor.objects.filter(enabled=True).values("state").annotate(n=Count("id")).order_by():
-            monitors.add_metric([row["state"]], row["n"])
-        firing = GaugeMetricFamily("helpdesk_alerts_firing", "Firing alerts by severity", labels=["severity"])
-        for row in Alert.objects.filter(state="firing").values("severity").annotate(n=Count("id")).order_by():
-            firing.add_metric([row["severity"]], row["n"])
-        failing = GaugeMetricFamily("helpdesk_sources_failing", "Enabled metric sources whose last poll failed")
-        failing.add_metric([], MetricSource.objects.filter(enabled=True, consecutive_failures__gt=0).count())
-        outbox = GaugeMetricFamily("helpdesk_notifications_pending", "Notifications waiting in the outbox")
-        outbox.add_metric([], Notification.objects.filter(status=DeliveryStatus.PENDING).count())
-        pushes = GaugeMetricFamily(
-            "helpdesk_alertmanager_pushes_waiting", "Stored Alertmanager pushes not yet applied by a worker"
-        )
-        pushes.add_metric([], AlertmanagerPush.objects.filter(done_at__isnull=True).count())
-        yield from (monitors, firing, failing, outbox, pushes)
-
-
-_ticket_collector = TicketCollector()
-_monitoring_collector = MonitoringCollector()
+def register_collector(collector: Collector) -> None:
+    """Add a collector to every /metrics scrape (called once per app at start-up)."""
+    if collector not in SCRAPE_COLLECTORS:
+        SCRAPE_COLLECTORS.append(collector)
 
 
 @require_GET
@@ -226,8 +172,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
         multiprocess.MultiProcessCollector(registry)
     else:
         registry.register(REGISTRY)  # type: ignore[arg-type]
-    registry.register(_ticket_collector)
-    registry.register(_monitoring_collector)
+    for collector in SCRAPE_COLLECTORS:
+        registry.register(collector)
     # generate_latest writes the classic 0.0.4 text format (UNDERSCORES escaping); say so.
     # prometheus_client >= 0.22 made CONTENT_TYPE_LATEST "version=1.0.0", which older
     # scrapers and agents do not recognise.

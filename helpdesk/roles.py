@@ -7,13 +7,22 @@ compares role strings.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from django.conf import settings
 from django.db import models
 
-if TYPE_CHECKING:
-    from helpdesk.models import User
+
+class HasRole(Protocol):
+    """What the rules read of a user (helpdesk.models.User, or Django's anonymous
+    user, which is never authenticated). A protocol, not an import: the user model
+    imports this module, and the arrow points one way."""
+
+    role: str
+    is_active: bool
+
+    @property
+    def is_authenticated(self) -> bool: ...
 
 
 class Role(models.TextChoices):
@@ -42,25 +51,25 @@ def tiers() -> list[int]:
     return list(range(1, max_tier() + 1))
 
 
-def tier_of(user: User) -> int | None:
+def tier_of(user: HasRole) -> int | None:
     """The highest tier a user works, capped by the tiers in use; None for customers."""
     tier = _ROLE_TIER.get(user.role)
     return None if tier is None else min(tier, max_tier())
 
 
-def is_agent(user: User) -> bool:
+def is_agent(user: HasRole) -> bool:
     return bool(user.is_authenticated and user.is_active and user.role in AGENT_ROLES)
 
 
-def is_manager(user: User) -> bool:
+def is_manager(user: HasRole) -> bool:
     return bool(user.is_authenticated and user.is_active and user.role in MANAGER_ROLES)
 
 
-def is_customer(user: User) -> bool:
+def is_customer(user: HasRole) -> bool:
     return bool(user.is_authenticated and user.role == Role.CUSTOMER)
 
 
-def can_work_tier(user: User, tier: int) -> bool:
+def can_work_tier(user: HasRole, tier: int) -> bool:
     """Agents of tier N may claim and work tickets of tier <= N. Managers work
     every tier, even one left over after HELPDESK_TIERS was lowered."""
     if is_manager(user):
@@ -69,7 +78,7 @@ def can_work_tier(user: User, tier: int) -> bool:
     return own is not None and tier <= own
 
 
-def max_escalation_tier(user: User) -> int:
+def max_escalation_tier(user: HasRole) -> int:
     """Highest tier this user may escalate a ticket to: one above their own, managers anywhere."""
     if is_manager(user):
         return max_tier()
@@ -77,13 +86,13 @@ def max_escalation_tier(user: User) -> int:
     return 0 if own is None else min(own + 1, max_tier())
 
 
-def can_create_role(creator: User, role: str) -> bool:
+def can_create_role(creator: HasRole, role: str) -> bool:
     if creator.role == Role.ADMIN:
         return True
     return creator.role == Role.MANAGER and role in MANAGER_CREATABLE_ROLES
 
 
-def listable_roles(user: User) -> frozenset[str]:
+def listable_roles(user: HasRole) -> frozenset[str]:
     """Roles of the users a manager or admin sees in the user list: admins every role,
     managers those they manage (the roles they may create), not admins or other managers."""
     if not is_manager(user):

@@ -70,9 +70,11 @@ INSTALLED_APPS = [
     "csp",
     "axes",
     "helpdesk",
+    "catalog",
     "tickets",
     "escalation",
     "monitoring",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -304,7 +306,7 @@ SPECTACULAR_SETTINGS = {
         # Urgency, impact and application criticality share one scale (high, medium,
         # low): one enum, or drf-spectacular warns (and check --deploy fails) about two
         # names for the same choice set.
-        "LevelEnum": "tickets.models.Level",
+        "LevelEnum": "catalog.models.Level",
         "SourceKindEnum": "monitoring.models.SourceKind",
         "KindEnum": "tickets.models.Kind",
     },

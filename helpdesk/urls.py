@@ -1,54 +1,36 @@
+"""The root URLconf. Each app owns its ``urls.py`` (pages) and ``api/urls.py`` (under
+/api/v1/); they are included by name, so the core imports no app above it."""
+
 from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
-from rest_framework.routers import DefaultRouter
 
-from escalation.api.views import EscalationRuleViewSet, WebhookEndpointViewSet
 from helpdesk import ops, views
-from helpdesk.api.dashboard import DashboardView
-from helpdesk.api.tokens import ApiLogoutView, ApiTokenListView, ApiTokenRevokeView
-from helpdesk.api.users import MeView, TokenView, UserListCreateView
-from monitoring.api.push import AlertmanagerWebhookView, SamplesPushView
-from monitoring.api.views import AlertViewSet, ApplicationViewSet, MetricSourceViewSet, MonitorViewSet, SilenceViewSet
-from tickets.api.views import (
-    AttachmentDownloadView,
-    BusinessCalendarView,
-    CategoryViewSet,
-    KnownIssueViewSet,
-    PriorityMatrixView,
-    SlaPoliciesView,
-    TicketViewSet,
-)
+from helpdesk.api.routers import api_root_urls
 
-router = DefaultRouter()
-router.register("tickets", TicketViewSet, basename="ticket")
-router.register("categories", CategoryViewSet, basename="category")
-router.register("known-issues", KnownIssueViewSet, basename="known-issue")
-router.register("applications", ApplicationViewSet, basename="application")
-router.register("metric-sources", MetricSourceViewSet, basename="metric-source")
-router.register("monitors", MonitorViewSet, basename="monitor")
-router.register("alerts", AlertViewSet, basename="alert")
-router.register("silences", SilenceViewSet, basename="silence")
-router.register("escalation-rules", EscalationRuleViewSet, basename="escalation-rule")
-router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
+# The browsable API root lists every app router's list route, in this order.
+API_ROOT = {
+    "tickets": "ticket-list",
+    "categories": "category-list",
+    "known-issues": "known-issue-list",
+    "applications": "application-list",
+    "metric-sources": "metric-source-list",
+    "monitors": "monitor-list",
+    "alerts": "alert-list",
+    "silences": "silence-list",
+    "escalation-rules": "escalation-rule-list",
+    "webhooks": "webhook-list",
+}
 
 api_v1 = [
-    path("auth/token/", TokenView.as_view(), name="auth-token"),
-    path("auth/tokens/", ApiTokenListView.as_view(), name="auth-token-list"),
-    path("auth/tokens/<int:pk>/", ApiTokenRevokeView.as_view(), name="auth-token-revoke"),
-    path("auth/logout/", ApiLogoutView.as_view(), name="auth-logout"),
-    path("users/", UserListCreateView.as_view(), name="user-list"),
-    path("users/me/", MeView.as_view(), name="user-me"),
-    path("priority-matrix/", PriorityMatrixView.as_view(), name="priority-matrix"),
-    path("sla-policies/", SlaPoliciesView.as_view(), name="sla-policies"),
-    path("business-calendar/", BusinessCalendarView.as_view(), name="business-calendar"),
-    path("dashboard/", DashboardView.as_view(), name="dashboard"),
-    path("attachments/<str:pk>/", AttachmentDownloadView.as_view(), name="attachment-download"),
-    path("monitoring/alertmanager/", AlertmanagerWebhookView.as_view(), name="monitoring-alertmanager"),
-    path("monitoring/samples/", SamplesPushView.as_view(), name="monitoring-samples"),
-    path("", include(router.urls)),
+    path("", include("helpdesk.api.urls")),
+    path("", include("tickets.api.urls")),
+    path("", include("dashboard.api.urls")),
+    path("", include("monitoring.api.urls")),
+    path("", include("escalation.api.urls")),
+    *api_root_urls(API_ROOT),
 ]
 
 urlpatterns = [
@@ -70,7 +52,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
-    path("dashboard/", views.manager_dashboard, name="manager-dashboard"),
+    path("", include("dashboard.urls")),
     path("monitoring/", include("monitoring.urls")),
     path("", include("tickets.urls")),
 ]

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 
-from helpdesk import charts, roles
-from helpdesk.pages import manager_required
-from helpdesk.selectors import manager_dashboard_for
+from helpdesk import roles
 
 
 class LoginView(auth_views.LoginView):
@@ -76,18 +72,3 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         url = reverse(name)
         items.append({"url": url, "label": label, "current": path == url or (url != "/" and path.startswith(url))})
     return {"nav_items": items}
-
-
-@manager_required
-def manager_dashboard(request: HttpRequest) -> HttpResponse:
-    """The whole page, or only its figures for the page's own htmx refresh."""
-    data = manager_dashboard_for()
-    context = {
-        "data": data,
-        "flow_chart": charts.bar_chart(data["daily"], title="Tickets created, resolved and escalated per day"),
-        "refresh_seconds": settings.HELPDESK_DASHBOARD_REFRESH_SECONDS,
-    }
-    template = "helpdesk/_dashboard_figures.html" if request.htmx else "helpdesk/dashboard.html"
-    response = render(request, template, context)
-    patch_vary_headers(response, ("HX-Request",))  # a cache must not serve the fragment as the page
-    return response

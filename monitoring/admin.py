@@ -12,19 +12,10 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from helpdesk.admin import VersionedAdminMixin
 from helpdesk.errors import ServiceError
 from helpdesk.text import CLEAN_JSON_FORMFIELDS
-from monitoring.models import Alert, Application, MetricSource, Monitor, Silence
+from monitoring.models import Alert, MetricSource, Monitor, Silence
 from monitoring.services import config
-
-
-@admin.register(Application)
-class ApplicationAdmin(VersionedAdminMixin, admin.ModelAdmin):
-    list_display = ("name", "environment", "criticality", "owner_tier", "slug")
-    list_filter = ("environment", "criticality", "owner_tier")
-    search_fields = ("name", "slug")
-    prepopulated_fields = {"slug": ("name", "environment")}
 
 
 def _as_form_errors(form: forms.ModelForm, error: ServiceError) -> None:

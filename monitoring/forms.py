@@ -9,8 +9,9 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from catalog.models import Application
 from helpdesk.errors import ServiceError
-from monitoring.models import Application, Monitor
+from monitoring.models import Monitor
 
 PERIODS = ((1, "1 hour"), (6, "6 hours"), (24, "24 hours"), (168, "7 days"))
 DEFAULT_HOURS = 24

@@ -1,4 +1,4 @@
-"""Monitoring data: applications, metric sources, monitors, samples, alerts, silences.
+"""Monitoring data: metric sources, monitors, samples, alerts, silences.
 
 Rules live in services; the models hold data and the invariants the database
 can enforce (one firing alert per dedup key, one sample per monitor and instant).
@@ -10,36 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-
-class Criticality(models.TextChoices):
-    HIGH = "high", "High"
-    MEDIUM = "medium", "Medium"
-    LOW = "low", "Low"
-
-
-class Application(models.Model):
-    """A monitored application. Its criticality is the impact of the incidents it
-    raises; its owner tier is where those incidents start."""
-
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=100, unique=True)
-    environment = models.CharField(max_length=50, default="production")
-    criticality = models.CharField(max_length=8, choices=Criticality.choices, default=Criticality.MEDIUM)
-    owner_tier = models.PositiveSmallIntegerField(default=2)
-    created_at = models.DateTimeField(auto_now_add=True)
-    # One per configuration edit (API, admin); never bumped by polls or counters. The API's ETag.
-    version = models.PositiveIntegerField(default=1)
-
-    class Meta:
-        ordering = ["name", "id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(owner_tier__gte=1, owner_tier__lte=3), name="application_owner_tier_1_3"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.environment})"
+from catalog.models import Application
 
 
 class SourceKind(models.TextChoices):

@@ -10,13 +10,13 @@ from typing import Any
 from django.db.models import Count, Max, Min, QuerySet
 from django.db.models.functions import TruncHour, TruncMinute
 
+from catalog.models import Application
 from helpdesk.errors import InvalidInput
 from monitoring.filters import AlertFilter, SilenceFilter
 from monitoring.models import (
     SEVERITY_RANK,
     Alert,
     AlertState,
-    Application,
     Direction,
     Monitor,
     MonitorState,

@@ -16,13 +16,14 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from catalog.models import Application
 from helpdesk import roles
 from helpdesk.errors import Conflict, InvalidInput
 from helpdesk.pages import agent_required, manager_required, paginate
 from monitoring import selectors
 from monitoring.charts import monitor_chart
 from monitoring.forms import DEFAULT_HOURS, PERIODS, PeriodForm, SilenceForm
-from monitoring.models import Alert, AlertState, Application, Severity, Silence
+from monitoring.models import Alert, AlertState, Severity, Silence
 from monitoring.services import alerts as alert_services
 from monitoring.services import config
 

@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from helpdesk import roles
-from helpdesk.admin import VersionedAdminMixin
+from helpdesk.admin import ReadOnlyAdminMixin, VersionedAdminMixin
 from helpdesk.errors import ServiceError
 from helpdesk.text import CLEAN_JSON_FORMFIELDS
 from tickets import services
@@ -23,17 +23,6 @@ from tickets.models import (
     TicketEvent,
 )
 from tickets.services import sla
-
-
-class ReadOnlyAdminMixin:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Category)

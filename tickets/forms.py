@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django import forms
 
+from catalog.models import Application
 from helpdesk import roles
 from helpdesk.errors import MAX_ID
-from monitoring.models import Application
 from tickets.models import Category, Kind, KnownIssue, Level, Status
 
 MAX_TEXT = 50_000

@@ -10,13 +10,9 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-
-class Level(models.TextChoices):
-    """Urgency and impact share one scale."""
-
-    HIGH = "high", "High"
-    MEDIUM = "medium", "Medium"
-    LOW = "low", "Low"
+# Urgency and impact share one scale with an application's criticality: the
+# catalogue's. Tickets code keeps importing it from here.
+from catalog.models import Level
 
 
 class Kind(models.TextChoices):
@@ -194,7 +190,7 @@ class Ticket(models.Model):
         db_index=False,
     )
     application = models.ForeignKey(
-        "monitoring.Application", on_delete=models.PROTECT, null=True, blank=True, related_name="tickets"
+        "catalog.Application", on_delete=models.PROTECT, null=True, blank=True, related_name="tickets"
     )
     category = models.ForeignKey(Category, on_delete=models.PROTECT, null=True, blank=True, related_name="tickets")
     parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children")
@@ -330,9 +326,9 @@ class KnownIssue(models.Model):
     title = models.CharField(max_length=200)
     symptoms = models.TextField(blank=True)
     resolution_steps = models.TextField()
-    # Like Ticket.application: a lazy reference, so tickets never imports monitoring.
+    # Like Ticket.application: the catalogue's application (catalog sits below tickets).
     application = models.ForeignKey(
-        "monitoring.Application", on_delete=models.PROTECT, null=True, blank=True, related_name="known_issues"
+        "catalog.Application", on_delete=models.PROTECT, null=True, blank=True, related_name="known_issues"
     )
     category = models.ForeignKey(Category, on_delete=models.PROTECT, null=True, blank=True, related_name="known_issues")
     # Tickets it was applied to; one link per ticket and known issue.

@@ -443,6 +443,6 @@ def dashboard_for(*, now: datetime | None = None) -> dict[str, Any]:
             "first_contact": week["first_contact"],
             "rate": round(week["first_contact"] / week["resolved"], 4) if week["resolved"] else None,
         },
-        # tickets does not read monitoring: helpdesk.selectors.manager_dashboard_for fills this in.
+        # tickets does not read monitoring: dashboard.selectors.manager_dashboard_for fills this in.
         "active_alerts": 0,
     }

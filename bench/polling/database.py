@@ -69,7 +69,8 @@ def monitors_create(count: int, interval: int, url: str) -> list[int]:
     """One application, one json source on the local server, ``count`` monitors
     through the configuration services, parked (next poll far in the future)
     until the worker and beat are up."""
-    from monitoring.models import Application, Monitor
+    from catalog.models import Application
+    from monitoring.models import Monitor
     from monitoring.services import config
 
     app = Application.objects.create(name="Bench polling", slug=APP_SLUG, criticality="low", owner_tier=1)

@@ -6,14 +6,14 @@ from typing import Any
 
 from rest_framework import serializers
 
+from catalog.models import Application
 from escalation.models import EscalationRule, WebhookEndpoint
 from escalation.notifications import validate_notify_spec
 from escalation.webhooks import MAX_GRACE_HOURS
 from helpdesk import roles
+from helpdesk.api.fields import SafePrimaryKeyRelatedField
 from helpdesk.errors import MAX_ID
 from helpdesk.models import User
-from monitoring.models import Application
-from tickets.api.serializers import SafePrimaryKeyRelatedField
 from tickets.models import Category, Kind, Status
 
 MAX_ITEMS = 50

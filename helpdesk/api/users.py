@@ -26,9 +26,17 @@ from helpdesk.services import user_create
 from helpdesk.tokens import api_token_issue
 
 
+class TierField(serializers.IntegerField):
+    """A user's tier as roles.tier_of derives it (the user model has no such attribute:
+    helpdesk.models imports roles, never the other way round)."""
+
+    def get_attribute(self, instance: User) -> int | None:
+        return roles.tier_of(instance)
+
+
 class UserSerializer(serializers.ModelSerializer):
     role = serializers.ChoiceField(choices=Role.choices, default=Role.CUSTOMER)
-    tier = serializers.IntegerField(read_only=True, allow_null=True)
+    tier = TierField(read_only=True, allow_null=True)
     password = serializers.CharField(write_only=True, required=False, max_length=128, style={"input_type": "password"})
 
     class Meta:

@@ -84,11 +84,3 @@ def percent(rate: float | None, decimals: int = 0) -> str:
     if rate is None:
         return "–"
     return f"{float(rate) * 100:.{int(decimals)}f} %"
-
-
-@register.filter
-def ticket_number(ticket_id: int | None) -> str:
-    """A ticket id as the number agents read out (HD-000042), without loading the ticket."""
-    from tickets.models import Ticket
-
-    return Ticket(pk=ticket_id).number if ticket_id else ""

@@ -10,11 +10,12 @@ import pytest
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
+from catalog.models import Application
 from escalation.models import EscalationRule
 from helpdesk import text
 from helpdesk.errors import MAX_ID, InvalidInput
 from helpdesk.models import User
-from monitoring.models import Alert, Application, MetricSource, Monitor
+from monitoring.models import Alert, MetricSource, Monitor
 from monitoring.tests.factories import MetricSourceFactory, MonitorFactory
 from tickets.models import Comment, Status, Ticket, TicketEvent
 from tickets.tests.factories import ApplicationFactory, TicketFactory

@@ -20,13 +20,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from catalog.models import Application
 from monitoring import baselines
 from monitoring.baselines import Band
 from monitoring.models import (
     SEVERITY_RANK,
     Alert,
     AlertState,
-    Application,
     BaselineKind,
     MetricSource,
     Monitor,

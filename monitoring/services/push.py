@@ -23,10 +23,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from catalog.models import Application
 from helpdesk import text
 from helpdesk.errors import MAX_ID, InvalidInput, TooLarge, field_error
 from helpdesk.tasks import enqueue
-from monitoring.models import AlertmanagerPush, Application, MetricSource, Monitor
+from monitoring.models import AlertmanagerPush, MetricSource, Monitor
 from monitoring.services import alerts
 
 # Pushed samples may be this far ahead of our clock (senders' clock skew).

@@ -11,25 +11,15 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from catalog.models import Application
 from helpdesk import roles
+from helpdesk.api.fields import SafePrimaryKeyRelatedField
 from helpdesk.models import User
-from helpdesk.text import parse_id
-from monitoring.models import Application
 from tickets import selectors
 from tickets.models import Attachment, Category, Comment, Kind, KnownIssue, Level, Status, Ticket, TicketEvent
 from tickets.services import ACTION_ONLY_FIELDS, EDITABLE_FIELDS
 
 MAX_TEXT = 50_000
-
-
-class SafePrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
-    """Rejects ids outside the bigint range with a 400 before touching the database."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        pk = parse_id(data)  # ints and ASCII-digit strings in the bigint range; "²" is not an id
-        if pk is None:
-            self.fail("incorrect_type", data_type=type(data).__name__)
-        return super().to_internal_value(pk)
 
 
 class VisibleRelatedField(SafePrimaryKeyRelatedField):

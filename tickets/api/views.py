@@ -21,6 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from helpdesk import roles
 from helpdesk.api.base import AgentReadManagerWrite, IsAgent, IsManager
 from helpdesk.api.versioning import (
     IF_MATCH,
@@ -85,7 +86,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         data = validated(s.TicketCreateSerializer, request)
         ticket = services.ticket_create(actor=request.user, **data)
         response = ticket_response(ticket, status.HTTP_201_CREATED)
-        if ticket.application_id and ticket.parent_id is None and ticket.kind != "incident" and request.user.is_agent:
+        if ticket.application_id and ticket.parent_id is None and ticket.kind != "incident" and roles.is_agent(request.user):
             # An open incident of the same application: offer the agent to link it.
             incidents = selectors.open_incidents_for(application_id=ticket.application_id)[:5]
             response.data["suggested_incidents"] = [

@@ -9,11 +9,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from catalog.models import Application
 from helpdesk import roles
 from helpdesk.errors import Conflict, InvalidInput, NotAllowed, field_error
 from helpdesk.models import User
 from helpdesk.text import clean_text
-from monitoring.models import Application
 from tickets import events
 from tickets.events import EventKind
 from tickets.models import (

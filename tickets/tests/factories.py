@@ -3,9 +3,9 @@ from __future__ import annotations
 import factory
 from django.db import models
 
+from catalog.models import Application
 from helpdesk.roles import Role
 from helpdesk.tests.factories import UserFactory
-from monitoring.models import Application
 from tickets.models import Attachment, Category, Comment, KnownIssue, Level, Ticket
 
 

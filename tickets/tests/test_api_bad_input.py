@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from catalog.models import Application
 from helpdesk.models import ApiToken, User
-from monitoring.models import Application
 from tickets.models import Category, Comment, Kind, PriorityMatrixCell, Status, Ticket, TicketEvent
 from tickets.tests.factories import ApplicationFactory, CategoryFactory, TicketFactory, if_match
 

@@ -8,9 +8,9 @@ import pytest
 from django.contrib.staticfiles import finders
 from rest_framework.test import APIClient
 
+from catalog.models import Application
 from helpdesk.models import User
 from helpdesk.roles import Role
-from monitoring.models import Application
 from tickets.models import DEFAULT_MATRIX, Category, PriorityMatrixCell, Status, Ticket, TicketEvent
 from tickets.tests.factories import ApplicationFactory, CategoryFactory, TicketFactory, if_match
 

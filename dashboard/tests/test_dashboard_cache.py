@@ -7,7 +7,7 @@ import time_machine
 from django.core.cache import cache
 from django.utils import timezone
 
-from helpdesk.selectors import manager_dashboard_for
+from dashboard.selectors import manager_dashboard_for
 from tickets.tests.factories import TicketFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dashboard.selectors import manager_dashboard_for
 from helpdesk.api.base import IsAgent
-from helpdesk.selectors import manager_dashboard_for
 
 _oldest = inline_serializer(
     "DashboardOldestTicket",

@@ -17,10 +17,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from catalog.models import Application
 from helpdesk.models import User
 from helpdesk.roles import Role
 from monitoring import simulator
-from monitoring.models import Application, BaselineKind, Direction, MetricSource, Monitor, SourceKind
+from monitoring.models import BaselineKind, Direction, MetricSource, Monitor, SourceKind
 from tickets import services
 from tickets.models import Category, Kind, KnownIssue, Status
 

@@ -1,5 +1,6 @@
-"""Reads that span apps. ``tickets`` never imports ``monitoring``, so what needs
-both is put together here, once, for the API and the pages alike."""
+"""The manager dashboard's reads. ``tickets`` never imports ``monitoring``, so the
+figures that need both are put together here, on the top floor, once for the API
+and the page alike."""
 
 from __future__ import annotations
 
