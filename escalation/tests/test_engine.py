@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
+from catalog.tests.factories import ApplicationFactory
 from escalation.engine import escalation_tick, rule_matches
 from escalation.models import Channel, EscalationRule, Notification, RuleFiring, Trigger
 from escalation.tests.factories import EscalationRuleFactory
@@ -16,7 +17,7 @@ from helpdesk.tests.factories import UserFactory
 from tickets import services
 from tickets.events import EventKind
 from tickets.models import Comment, Kind, Level, Status, Ticket, TicketEvent
-from tickets.tests.factories import ApplicationFactory, CategoryFactory, TicketFactory
+from tickets.tests.factories import CategoryFactory, TicketFactory
 from tickets.tests.services_helpers import events_of, fresh
 
 pytestmark = pytest.mark.django_db

@@ -12,13 +12,14 @@ from django.db.migrations.executor import MigrationExecutor
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
+from catalog.tests.factories import ApplicationFactory
 from escalation.engine import escalation_tick, rule_matches
 from escalation.models import EscalationRule, Trigger
 from escalation.tests.factories import EscalationRuleFactory, WebhookEndpointFactory
 from helpdesk.roles import Role
 from helpdesk.tests.factories import UserFactory
 from tickets.models import Status
-from tickets.tests.factories import ApplicationFactory, CategoryFactory, TicketFactory, if_match
+from tickets.tests.factories import CategoryFactory, TicketFactory, if_match
 
 pytestmark = pytest.mark.django_db
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from catalog.tests.factories import ApplicationFactory
 from helpdesk.testing.network import free_port
 from helpdesk.testing.processes import Proc
 from helpdesk.testing.waiting import wait_until
@@ -22,7 +23,6 @@ from monitoring.models import Alert, AlertState, SourceKind
 from monitoring.services.push import push_token_issue
 from monitoring.tests.factories import MetricSourceFactory
 from tickets.models import Kind, Ticket
-from tickets.tests.factories import ApplicationFactory
 
 BINARY = "/usr/bin/prometheus-alertmanager"
 DEADLINE = 30.0  # seconds, for each thing waited for

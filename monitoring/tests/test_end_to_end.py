@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pytest
 from django.db import connection
 
+from catalog.tests.factories import ApplicationFactory
 from helpdesk.testing import waiting
 from helpdesk.testing.processes import Proc, celery_command, process_stop
 from helpdesk.testing.workers import OUTBOUND_ALLOW_LOOPBACK, WORKER_OPTIONS, celery_env
@@ -24,7 +25,6 @@ from monitoring.models import Alert, AlertState, Monitor, Sample, SourceKind
 from monitoring.tests.factories import MetricSourceFactory, MonitorFactory
 from monitoring.tests.helpers import JsonServer
 from tickets.models import Kind, Status, Ticket
-from tickets.tests.factories import ApplicationFactory
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql",

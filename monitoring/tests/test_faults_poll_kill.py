@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 from django.utils import timezone
 
+from catalog.tests.factories import ApplicationFactory
 from escalation.models import EscalationRule
 from helpdesk.testing.waiting import wait_until
 from helpdesk.testing.workers import (
@@ -31,7 +32,6 @@ from monitoring.tests.factories import MetricSourceFactory, MonitorFactory
 from monitoring.tests.helpers import JsonServer
 from tickets.events import EventKind
 from tickets.models import Kind, Ticket, TicketEvent
-from tickets.tests.factories import ApplicationFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -3,21 +3,9 @@ from __future__ import annotations
 import factory
 from django.db import models
 
-from catalog.models import Application
 from helpdesk.roles import Role
 from helpdesk.tests.factories import UserFactory
 from tickets.models import Attachment, Category, Comment, KnownIssue, Level, Ticket
-
-
-class ApplicationFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Application
-
-    name = factory.Sequence(lambda n: f"App {n}")
-    slug = factory.Sequence(lambda n: f"app-{n}")
-    environment = "production"
-    criticality = "medium"
-    owner_tier = 2
 
 
 class CategoryFactory(factory.django.DjangoModelFactory):

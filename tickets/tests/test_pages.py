@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from catalog.tests.factories import ApplicationFactory
 from helpdesk.roles import Role
 from helpdesk.tests.factories import UserFactory
 from helpdesk.tests.pages import assert_csp_clean, inline_code
 from tickets import services
 from tickets.models import Comment, KnownIssue, Status, Ticket
-from tickets.tests.factories import ApplicationFactory, CommentFactory, TicketFactory
+from tickets.tests.factories import CommentFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
 
