@@ -59,7 +59,7 @@ def _eager_celery():
 
 @pytest.fixture
 def outbound_allow_loopback(settings) -> None:
-    """Let this test reach its own servers on 127.0.0.1; loopback stays refused elsewhere (SPEC 7)."""
+    """Let this test reach its own servers on 127.0.0.1; loopback stays refused elsewhere (docs/RELIABILITY.md "Outbound requests")."""
     from helpdesk.testing.workers import OUTBOUND_ALLOW_LOOPBACK
 
     settings.HELPDESK_OUTBOUND_ALLOW = OUTBOUND_ALLOW_LOOPBACK.split(",")

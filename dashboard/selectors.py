@@ -19,7 +19,7 @@ DASHBOARD_CACHE_KEY = "helpdesk:dashboard:v1"
 
 
 def manager_dashboard_for(*, now: datetime | None = None) -> dict[str, Any]:
-    """The manager dashboard (SPEC 5, 6 ``dashboard/``): the ticket figures of
+    """The manager dashboard (docs/PRODUCT.md "Screens", docs/API.md "Configuration endpoints" ``dashboard/``): the ticket figures of
     :func:`tickets.selectors.dashboard_for` with the number of alerts firing now.
     Seven queries whatever the number of tickets and alerts.
 

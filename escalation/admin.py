@@ -10,39 +10,45 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from escalation import services
 from escalation.models import DeliveryStatus, EscalationRule, Notification, RuleFiring, WebhookEndpoint
-from escalation.notifications import _webhook_url_problem, notifications_retry, validate_notify_spec
+from escalation.notifications import _webhook_url_problem, notifications_retry
 from escalation.webhooks import webhook_endpoint_rules, webhook_endpoint_update, webhook_secret_rotate
-from helpdesk.admin import ReadOnlyAdminMixin, VersionedAdminMixin
+from helpdesk.admin import ReadOnlyAdminMixin, ServiceAdminMixin, ServiceForm, VersionedAdminMixin
 from helpdesk.text import CLEAN_JSON_FORMFIELDS
 
 
-class EscalationRuleForm(forms.ModelForm):
+class EscalationRuleForm(ServiceForm):
     class Meta:
         model = EscalationRule
-        fields = (
-            "name", "enabled", "order", "tiers", "priorities", "statuses", "kinds", "applications", "categories",
-            "trigger", "threshold", "escalate_to_tier", "raise_urgency", "assign_to", "notify", "note",
-        )  # fmt: skip
+        fields = services.RULE_FIELDS
 
-    def clean_notify(self) -> list[str]:
-        notify = self.cleaned_data.get("notify") or []
-        if not isinstance(notify, list):
-            raise forms.ValidationError('A list of notify targets, e.g. ["tier:2", "role:manager"].')
-        problems = [problem for spec in notify if (problem := validate_notify_spec(spec))]
-        if problems:
-            raise forms.ValidationError(problems)
-        return notify
+    def validate(self, values: dict[str, Any]) -> None:
+        services.rule_validate(values, stored=self.instance if self.instance.pk else None)
 
 
 @admin.register(EscalationRule)
-class EscalationRuleAdmin(VersionedAdminMixin, admin.ModelAdmin):
+class EscalationRuleAdmin(ServiceAdminMixin, admin.ModelAdmin):
     form = EscalationRuleForm
     formfield_overrides = CLEAN_JSON_FORMFIELDS
     list_display = ("name", "enabled", "order", "trigger", "threshold", "escalate_to_tier", "updated_at")
     list_filter = ("enabled", "trigger")
     search_fields = ("name",)
     raw_id_fields = ("assign_to",)
+    readonly_fields = ("version",)
+
+    def service_create(self, request: HttpRequest, values: dict[str, Any]) -> EscalationRule:
+        return services.rule_create(**values)
+
+    def service_update(self, request: HttpRequest, obj: EscalationRule, values: dict[str, Any]) -> EscalationRule:
+        return services.rule_update(rule=obj, changes=values)
+
+    def delete_model(self, request: HttpRequest, obj: EscalationRule) -> None:
+        services.rule_delete(rule=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[EscalationRule]) -> None:
+        for rule in queryset:
+            services.rule_delete(rule=rule)
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -73,7 +79,7 @@ class WebhookEndpointAdmin(VersionedAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool) -> None:
         if change:  # only the name: a whole-row save would write back a secret rotated meanwhile
-            webhook_endpoint_update(endpoint=obj, actor=request.user, changes={"name": obj.name})
+            webhook_endpoint_update(endpoint=obj, changes={"name": obj.name})
         else:
             super().save_model(request, obj, form, change)
 
@@ -93,7 +99,7 @@ class WebhookEndpointAdmin(VersionedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Rotate the signing secret (the old one stops at once)", permissions=["rotate"])
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> HttpResponse:
-        rotated = [webhook_secret_rotate(endpoint=endpoint, actor=request.user) for endpoint in queryset]
+        rotated = [webhook_secret_rotate(endpoint=endpoint) for endpoint in queryset]
         return self._show_secrets(request, rotated, "New webhook secrets")
 
     def _show_secrets(self, request: HttpRequest, endpoints: list[WebhookEndpoint], title: str) -> HttpResponse:

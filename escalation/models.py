@@ -148,7 +148,7 @@ class Notification(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [
-            models.Index(fields=["next_attempt_at"], name="notification_due", condition=Q(status="pending")),
+            models.Index(fields=["next_attempt_at"], name="notification_due", condition=Q(status=DeliveryStatus.PENDING)),
         ]
 
     def __str__(self) -> str:

@@ -365,7 +365,7 @@ def _send_webhook(notification: Notification) -> None:
         "X-Helpdesk-Signature": webhook_signature_header(endpoint, body, now=timezone.now()),
         "X-Helpdesk-Notification": str(notification.pk),
     }
-    # The outbound policy (SPEC 7) at connect time; no redirect is followed
+    # The outbound policy (docs/RELIABILITY.md "Outbound requests") at connect time; no redirect is followed
     # (urllib would turn the POST into a bodiless GET), a 3xx is a failure.
     timeout = settings.HELPDESK_WEBHOOK_TIMEOUT_SECONDS
     with outbound.request("POST", notification.target, headers=headers, body=body, timeout=timeout) as response:

@@ -4,6 +4,8 @@ Rules notify a registered endpoint as ``webhook:URL``; every delivery to it is
 signed with the endpoint's own secret (``notifications.webhook_signature_header``),
 so a receiver is given that secret and nothing else. A secret is returned only by
 ``webhook_endpoint_create`` and ``webhook_secret_rotate``; see docs/WEBHOOKS.md.
+Who may manage endpoints is decided where the request enters (managers: the API's
+``IsManager``, the admin's permissions), so these services take no ``actor``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from django.utils import timezone
 from escalation.models import EscalationRule, WebhookEndpoint, new_webhook_secret
 from escalation.notifications import _split, _webhook_url_problem
 from helpdesk.errors import Conflict, InvalidInput, field_error
-from helpdesk.versioning import bump_version, check_version, lock_row
+from helpdesk.versioning import lock_row, versioned_update
 
 ENDPOINT_FIELDS = ("name", "url")
 # The longest a rotated-out secret may keep signing (a week, as Stripe allows).
@@ -40,7 +42,7 @@ def _url(value: Any) -> str:
     return url
 
 
-def webhook_endpoint_create(*, actor: Any, name: str, url: str) -> WebhookEndpoint:
+def webhook_endpoint_create(*, name: str, url: str) -> WebhookEndpoint:
     """Register a receiver with a fresh secret. The returned object's ``secret``
     is for the caller to show this once; nothing reads it back later."""
     values = {"name": _name(name), "url": _url(url)}
@@ -54,28 +56,23 @@ def webhook_endpoint_create(*, actor: Any, name: str, url: str) -> WebhookEndpoi
 
 
 def webhook_endpoint_update(
-    *, endpoint: WebhookEndpoint, actor: Any, changes: dict[str, Any], expected_version: int | None = None
+    *, endpoint: WebhookEndpoint, changes: dict[str, Any], expected_version: int | None = None
 ) -> WebhookEndpoint:
     """Rename an endpoint (one edit; 412 when ``expected_version`` is not current).
     The URL is fixed: rules and queued notifications find the endpoint by it."""
     unknown = set(changes) - set(ENDPOINT_FIELDS)
     if unknown:
         raise InvalidInput({field: ["Unknown field."] for field in sorted(unknown)})
-    with transaction.atomic():
-        endpoint = lock_row(endpoint)
-        check_version(endpoint, expected_version)
-        if "url" in changes and str(changes["url"] or "").strip() != endpoint.url:
+    def prepare(locked: WebhookEndpoint, changes: dict[str, Any]) -> dict[str, Any]:
+        if "url" in changes and str(changes["url"] or "").strip() != locked.url:
             raise field_error(
                 "url",
                 "The URL of a webhook endpoint cannot change: register a new endpoint, "
                 "point the rules at it, then delete this one.",
             )
-        if "name" in changes:
-            name = _name(changes["name"])
-            if name != endpoint.name:
-                endpoint.name = name
-                endpoint.save(update_fields=bump_version(endpoint, ["name"]))
-    return endpoint
+        return {"name": _name(changes["name"])} if "name" in changes else {}
+
+    return versioned_update(instance=endpoint, changes=changes, expected_version=expected_version, prepare=prepare)
 
 
 def webhook_endpoint_rules(*, url: str) -> list[EscalationRule]:
@@ -85,7 +82,7 @@ def webhook_endpoint_rules(*, url: str) -> list[EscalationRule]:
     return [rule for rule in rules if any(_split(spec) == ("webhook", url) for spec in rule.notify or [])]
 
 
-def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Any) -> None:
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     """Unregister an endpoint; 409 while a rule notifies it. Notifications already
     queued for it then fail (nothing to sign them with) unless it is registered again."""
     with transaction.atomic():
@@ -99,7 +96,7 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Any) -> None:
 
 
 def webhook_secret_rotate(
-    *, endpoint: WebhookEndpoint, actor: Any, grace_hours: int = 0, now: datetime.datetime | None = None
+    *, endpoint: WebhookEndpoint, grace_hours: int = 0, now: datetime.datetime | None = None
 ) -> WebhookEndpoint:
     """A new secret for the endpoint, returned on the object for the caller to show once.
 

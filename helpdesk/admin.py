@@ -1,12 +1,59 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
+from helpdesk.errors import ServiceError
 from helpdesk.models import ApiToken, User
-from helpdesk.tokens import api_tokens_revoke_all
+from helpdesk.services import user_save
 from helpdesk.versioning import versioned_save
+
+
+def add_service_errors(form: forms.BaseForm, error: ServiceError) -> None:
+    """A service's refusal shown on the admin form, field by field, as the API names them."""
+    detail = error.detail if isinstance(error.detail, dict) else {"detail": [error.detail]}
+    for field, messages_ in detail.items():
+        target = field if field in form.fields else None
+        for message in messages_ if isinstance(messages_, list) else [messages_]:
+            form.add_error(target, str(message))
+
+
+class ServiceForm(forms.ModelForm):
+    """An admin form whose whole-object rules are the entity's service's: once every
+    field is valid, :meth:`validate` runs over the form's fields and a refusal shows
+    as form errors, as the API names them."""
+
+    def validate(self, values: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.errors:
+            try:
+                self.validate({field: data.get(field) for field in self.fields})
+            except ServiceError as error:
+                add_service_errors(self, error)
+        return data
+
+
+class ServiceAdminMixin:
+    """Saves through the entity's services (with a :class:`ServiceForm`): the form's
+    values go to ``service_create`` or ``service_update``, which validate again under
+    their lock and count the edit."""
+
+    def service_create(self, request: HttpRequest, values: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def service_update(self, request: HttpRequest, obj: Any, values: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        values = {field: form.cleaned_data.get(field) for field in form.fields}  # not the read-only ones
+        saved = self.service_update(request, obj, values) if change else self.service_create(request, values)
+        obj.pk, form.instance = saved.pk, saved
 
 
 class ReadOnlyAdminMixin:
@@ -46,12 +93,16 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = (*DjangoUserAdmin.fieldsets, ("Helpdesk", {"fields": ("role",)}))
     add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("Helpdesk", {"fields": ("role", "email")}))
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # Derived from the role by the service, never set by hand.
+        return (*super().get_readonly_fields(request, obj), "is_staff", "is_superuser")
+
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        # An inactive user's tokens already fail; deleting them keeps a reactivation
-        # from bringing them back. (A password change needs nothing: helpdesk.tokens.)
-        if change and "is_active" in form.changed_data and not obj.is_active:
-            api_tokens_revoke_all(user=obj)
+        try:
+            user_save(actor=request.user, user=obj, changed=form.changed_data if change else ())
+        except ServiceError as error:
+            # The one refusal is a role the actor may not give; only admins reach this page.
+            raise PermissionDenied(str(error.detail)) from error
 
 
 @admin.register(ApiToken)

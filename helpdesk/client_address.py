@@ -1,4 +1,4 @@
-"""The client's address: the one rule every throttle and lockout uses (SPEC 7).
+"""The client's address: the one rule every throttle and lockout uses (docs/RELIABILITY.md "Failed logins").
 
 `X-Forwarded-For` is read only when ``HELPDESK_TRUSTED_PROXIES`` (the number of
 proxies in front of the application) is above 0, and then only its right-most

@@ -1,4 +1,4 @@
-"""`Idempotency-Key` for POSTs that create or change something (SPEC 6).
+"""`Idempotency-Key` for POSTs that create or change something (docs/API.md "Idempotency-Key").
 
 A client that retries a POST with the same key (and the same user) gets the
 first answer back - status, body, ETag - and nothing is done again. The same key

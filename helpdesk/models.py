@@ -10,7 +10,7 @@ from helpdesk.roles import Role
 
 class UserManager(DjangoUserManager):
     def create_superuser(self, username, email=None, password=None, **extra_fields):  # type: ignore[override]
-        # `createsuperuser --noinput` makes the first admin (SPEC 6).
+        # `createsuperuser --noinput` makes the first admin (docs/API.md "Authentication").
         extra_fields.setdefault("role", Role.ADMIN)
         return super().create_superuser(username, email, password, **extra_fields)
 

@@ -1,4 +1,4 @@
-"""The outbound request policy (SPEC 7): every connection the server opens because a
+"""The outbound request policy (docs/RELIABILITY.md "Outbound requests"): every connection the server opens because a
 user configured an address (metric sources, webhooks, the IMAP client) goes through here.
 
 Refused, whatever the spelling of the address (``127.1``, ``2130706433``,

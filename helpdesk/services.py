@@ -1,27 +1,60 @@
-"""User administration use cases."""
+"""User administration use cases: the API and the admin save users through them."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
+
+from django.db import transaction
 
 from helpdesk import roles
 from helpdesk.errors import NotAllowed
 from helpdesk.models import User
 from helpdesk.roles import Role
+from helpdesk.tokens import api_tokens_revoke_all
+
+
+def user_role_apply(*, user: User, role: str) -> None:
+    """Give ``user`` the role and what follows from it (not saved): managers and
+    admins may log into the admin site (``is_staff``), admins hold every
+    permission there (``is_superuser``). The one place that derives them."""
+    user.role = role
+    user.is_staff = role in roles.MANAGER_ROLES
+    user.is_superuser = role == Role.ADMIN
+
+
+def _require_may_create(creator: User, role: str) -> None:
+    if not roles.can_create_role(creator, role):
+        raise NotAllowed(f"You may not create {role} users.")
 
 
 def user_create(*, creator: User, data: dict[str, Any]) -> User:
     """Admins create any role; managers create customers and agents of tiers 1-3."""
     role = data.get("role", Role.CUSTOMER)
-    if not roles.can_create_role(creator, role):
-        raise NotAllowed(f"You may not create {role} users.")
+    _require_may_create(creator, role)
     password = data.pop("password", None)
     user = User(**data)
-    user.is_staff = role in roles.MANAGER_ROLES
-    user.is_superuser = role == Role.ADMIN
+    user_role_apply(user=user, role=role)
     if password:
         user.set_password(password)
     else:
         user.set_unusable_password()
     user.save()
+    return user
+
+
+def user_save(*, actor: User, user: User, changed: Collection[str]) -> User:
+    """Save a user edited as a whole (the admin's form; a new one when it has no
+    pk): a role only whoever may create it gives, the staff flags derived from
+    it, and a deactivation revokes the user's API tokens. (An inactive user's
+    tokens already fail; deleting them keeps a reactivation from bringing them
+    back. A password change needs nothing: ``helpdesk.tokens``.)"""
+    adding = user.pk is None
+    if adding or "role" in changed:
+        _require_may_create(actor, user.role)
+    user_role_apply(user=user, role=user.role)
+    with transaction.atomic():
+        user.save()
+        if not adding and "is_active" in changed and not user.is_active:
+            api_tokens_revoke_all(user=user)
     return user

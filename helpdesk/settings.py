@@ -202,7 +202,7 @@ else:
 CACHES = {"default": _cache}
 
 # --- Logins (django-axes, helpdesk.login_guard) -------------------------------
-# Proxies in front of the application (SPEC 7): X-Forwarded-For is read only when
+# Proxies in front of the application (docs/RELIABILITY.md "Failed logins"): X-Forwarded-For is read only when
 # this is above 0, and only its right-most N entries (helpdesk.client_address).
 HELPDESK_TRUSTED_PROXIES = env_int("HELPDESK_TRUSTED_PROXIES", 0)
 if HELPDESK_TRUSTED_PROXIES < 0:
@@ -413,7 +413,7 @@ HELPDESK_SYSTEM_USERNAME = "system"
 # An active ticket this far into its resolution time is "at risk" on dashboards.
 HELPDESK_AT_RISK_PCT = env_int("HELPDESK_AT_RISK_PCT", 80)
 
-# --- Outbound requests (SPEC 7, helpdesk/outbound.py) -------------------------
+# --- Outbound requests (docs/RELIABILITY.md "Outbound requests", helpdesk/outbound.py) -------------------------
 # Metric sources, webhooks and IMAP never reach loopback, link-local (cloud
 # metadata), unspecified, multicast or reserved addresses, nor this product's own
 # database, broker and cache; private ranges are allowed. Comma-separated CIDRs,

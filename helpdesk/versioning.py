@@ -10,6 +10,7 @@ checks ``If-Match`` against it (``helpdesk.api.versioning``).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from django.db import models, transaction
@@ -38,7 +39,7 @@ def lock_row(obj: M) -> M:
     return type(obj)._default_manager.select_for_update(of=("self",)).get(pk=obj.pk)
 
 
-def bump_version(obj: models.Model, fields: list[str] | set[str]) -> list[str]:
+def bump_version(obj: models.Model, fields: Iterable[str]) -> list[str]:
     """Count one edit: add one to the version; returns ``fields`` plus what
     ``save(update_fields=...)`` must also write (the version, an auto_now stamp)."""
     obj.version += 1  # type: ignore[attr-defined]
@@ -46,17 +47,39 @@ def bump_version(obj: models.Model, fields: list[str] | set[str]) -> list[str]:
     return sorted({*fields, *extra})
 
 
-def versioned_update(*, instance: M, changes: dict[str, Any], expected_version: int | None = None) -> M:
-    """The edit of a configuration object that has no rules beyond its fields
-    (categories, known issues, applications, escalation rules): lock the row,
-    check the version, write the fields that differ and count one edit. Nothing
-    differing is not an edit (the version stays). Returns the saved row."""
+def versioned_update(
+    *,
+    instance: M,
+    changes: dict[str, Any],
+    expected_version: int | None = None,
+    prepare: Callable[[M, dict[str, Any]], dict[str, Any]] | None = None,
+    derived: Callable[[M, set[str]], set[str]] | None = None,
+    queryset: models.QuerySet[M] | None = None,
+) -> M:
+    """The one versioned edit: lock the row, check the version, write the fields
+    that differ and count one edit. Nothing differing is not an edit (the version
+    stays). Returns the saved row.
+
+    ``prepare(locked, changes)`` runs under the lock before the diff: it validates
+    the merged state (stored values + changes) and returns the changes to apply.
+    ``derived(locked, changed)`` runs after the fields are set, when something
+    changed, and returns further fields it reset (a cache the change invalidates).
+    ``queryset`` locks with ``select_related`` (default: the model's manager, the
+    row itself only); bookkeeping a poller writes with ``UPDATE`` stays untouched,
+    since only the changed fields are saved."""
     with transaction.atomic():
-        obj = lock_row(instance)
+        if queryset is None:
+            obj = lock_row(instance)
+        else:
+            obj = queryset.select_for_update(of=("self",)).get(pk=instance.pk)
         check_version(obj, expected_version)
-        changed = [field for field, value in changes.items() if getattr(obj, field) != value]
+        if prepare is not None:
+            changes = prepare(obj, changes)
+        changed = {field for field, value in changes.items() if getattr(obj, field) != value}
         for field in changed:
             setattr(obj, field, changes[field])
+        if changed and derived is not None:
+            changed |= derived(obj, changed)
         if changed:
             obj.save(update_fields=bump_version(obj, changed))
     return obj

@@ -12,18 +12,11 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from helpdesk.admin import ServiceAdminMixin, ServiceForm, add_service_errors
 from helpdesk.errors import ServiceError
 from helpdesk.text import CLEAN_JSON_FORMFIELDS
 from monitoring.models import Alert, MetricSource, Monitor, Silence
 from monitoring.services import config
-
-
-def _as_form_errors(form: forms.ModelForm, error: ServiceError) -> None:
-    detail = error.detail if isinstance(error.detail, dict) else {"detail": [error.detail]}
-    for field, messages_ in detail.items():
-        target = field if field in form.fields else None
-        for message in messages_ if isinstance(messages_, list) else [messages_]:
-            form.add_error(target, str(message))
 
 
 class MetricSourceForm(forms.ModelForm):
@@ -54,7 +47,7 @@ class MetricSourceForm(forms.ModelForm):
                 raise ValidationError({"kind": "The kind of a source cannot change; create another source."})
             config.source_validate(values, stored_url=self.instance.base_url if self.instance.pk else None)
         except ServiceError as error:
-            _as_form_errors(self, error)
+            add_service_errors(self, error)
         return data
 
 
@@ -83,10 +76,10 @@ class MetricSourceAdmin(admin.ModelAdmin):
             data.pop("kind")
             if not data["token"] and not form.cleaned_data.get("clear_token"):
                 data.pop("token")  # an empty box keeps the stored token (for the same host)
-            updated = config.source_update(source=obj, actor=request.user, changes=data)
+            updated = config.source_update(source=obj, changes=data)
             form.instance = updated
             return
-        created, push_token = config.source_create(actor=request.user, **data)
+        created, push_token = config.source_create(**data)
         obj.pk = created.pk
         form.instance = created
         if push_token:
@@ -96,30 +89,24 @@ class MetricSourceAdmin(admin.ModelAdmin):
     def issue_push_token(self, request: HttpRequest, queryset: QuerySet[MetricSource]) -> None:
         for source in queryset:
             try:
-                token = config.source_push_token_rotate(source=source, actor=request.user)
+                token = config.source_push_token_rotate(source=source)
             except ServiceError as error:
                 self.message_user(request, f"{source.name}: {error.detail}", messages.ERROR)
             else:
                 self.message_user(request, f"Push token for {source.name} (shown once): {token}", messages.WARNING)
 
 
-class MonitorForm(forms.ModelForm):
+class MonitorForm(ServiceForm):
     class Meta:
         model = Monitor
         fields = config.MONITOR_FIELDS
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if not self.errors:
-            try:
-                config.monitor_validate({field: data.get(field) for field in config.MONITOR_FIELDS})
-            except ServiceError as error:
-                _as_form_errors(self, error)
-        return data
+    def validate(self, values: dict[str, Any]) -> None:
+        config.monitor_validate(values)
 
 
 @admin.register(Monitor)
-class MonitorAdmin(admin.ModelAdmin):
+class MonitorAdmin(ServiceAdminMixin, admin.ModelAdmin):
     form = MonitorForm
     list_display = ("name", "application", "source", "query", "baseline_kind", "state", "last_value", "enabled")
     list_filter = ("state", "baseline_kind", "enabled", "source__kind")
@@ -127,14 +114,11 @@ class MonitorAdmin(admin.ModelAdmin):
     list_select_related = ("application", "source")
     readonly_fields = ("state", "last_value", "last_polled_at", "next_poll_at")
 
-    def save_model(self, request: HttpRequest, obj: Monitor, form: forms.ModelForm, change: bool) -> None:
-        data = {field: form.cleaned_data.get(field) for field in config.MONITOR_FIELDS}
-        if change:
-            form.instance = config.monitor_update(monitor=obj, actor=request.user, changes=data)
-            return
-        created = config.monitor_create(actor=request.user, **data)
-        obj.pk = created.pk
-        form.instance = created
+    def service_create(self, request: HttpRequest, values: dict[str, Any]) -> Monitor:
+        return config.monitor_create(**values)
+
+    def service_update(self, request: HttpRequest, obj: Monitor, values: dict[str, Any]) -> Monitor:
+        return config.monitor_update(monitor=obj, changes=values)
 
 
 @admin.register(Alert)
@@ -155,33 +139,24 @@ class AlertAdmin(admin.ModelAdmin):
         return False
 
 
-class SilenceForm(forms.ModelForm):
+class SilenceForm(ServiceForm):
     class Meta:
         model = Silence
         fields = config.SILENCE_FIELDS
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if not self.errors:
-            try:
-                config.silence_validate({field: data.get(field) for field in config.SILENCE_FIELDS})
-            except ServiceError as error:
-                _as_form_errors(self, error)
-        return data
+    def validate(self, values: dict[str, Any]) -> None:
+        config.silence_validate(values)
 
 
 @admin.register(Silence)
-class SilenceAdmin(admin.ModelAdmin):
+class SilenceAdmin(ServiceAdminMixin, admin.ModelAdmin):
     form = SilenceForm
     list_display = ("starts_at", "ends_at", "application", "monitor", "reason", "created_by")
     list_select_related = ("application", "monitor", "created_by")
     readonly_fields = ("created_by",)
 
-    def save_model(self, request: HttpRequest, obj: Silence, form: forms.ModelForm, change: bool) -> None:
-        data = {field: form.cleaned_data.get(field) for field in config.SILENCE_FIELDS}
-        if change:
-            form.instance = config.silence_update(silence=obj, actor=request.user, changes=data)
-            return
-        created = config.silence_create(actor=request.user, **data)
-        obj.pk = created.pk
-        form.instance = created
+    def service_create(self, request: HttpRequest, values: dict[str, Any]) -> Silence:
+        return config.silence_create(actor=request.user, **values)
+
+    def service_update(self, request: HttpRequest, obj: Silence, values: dict[str, Any]) -> Silence:
+        return config.silence_update(silence=obj, changes=values)

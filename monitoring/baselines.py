@@ -26,9 +26,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-WARNING, CRITICAL, OUTAGE = "warning", "critical", "outage"
-_RANK = {WARNING: 1, CRITICAL: 2, OUTAGE: 3}
-ABOVE, BELOW = "above", "below"
+from monitoring.choices import SEVERITY_RANK, Direction, Severity
+
 METHODS = ("mad", "stddev")
 
 # 1.4826 * MAD estimates the standard deviation of normally distributed data.
@@ -114,10 +113,10 @@ def static_severity(
     if not math.isfinite(value):
         return None
     reached = None
-    for severity, threshold in ((WARNING, warning), (CRITICAL, critical), (OUTAGE, outage)):
+    for severity, threshold in ((Severity.WARNING, warning), (Severity.CRITICAL, critical), (Severity.OUTAGE, outage)):
         if threshold is None:
             continue
-        if (value >= threshold) if direction == ABOVE else (value <= threshold):
+        if (value >= threshold) if direction == Direction.ABOVE else (value <= threshold):
             reached = severity
     return reached
 
@@ -229,18 +228,18 @@ def dynamic_severity(*, value: float, band: Band, direction: str, sensitivity: f
     if band.spread is not None and band.min_width is not None:
         half = max(sensitivity * band.spread, band.min_width)
     else:
-        edge = band.upper if direction == ABOVE else band.lower
+        edge = band.upper if direction == Direction.ABOVE else band.lower
         if edge is None:
             return None
         half = abs(edge - band.center)
-    excess = value - band.center if direction == ABOVE else band.center - value
+    excess = value - band.center if direction == Direction.ABOVE else band.center - value
     if excess <= half:
         return None
     if excess > OUTAGE_MULTIPLE * half:
-        return OUTAGE
+        return Severity.OUTAGE
     if excess > CRITICAL_MULTIPLE * half:
-        return CRITICAL
-    return WARNING
+        return Severity.CRITICAL
+    return Severity.WARNING
 
 
 def hysteresis(
@@ -274,12 +273,12 @@ def hysteresis(
 
 def severity_rank(severity: str | None) -> int:
     """0 for None, then warning < critical < outage."""
-    return _RANK.get(severity, 0) if severity else 0
+    return SEVERITY_RANK.get(severity, 0) if severity else 0
 
 
 def _check_direction(direction: str) -> None:
-    if direction not in (ABOVE, BELOW):
-        raise ValueError(f"direction must be {ABOVE!r} or {BELOW!r}")
+    if direction not in Direction.values:
+        raise ValueError(f"direction must be {Direction.ABOVE.value!r} or {Direction.BELOW.value!r}")
 
 
 def _check_sensitivity(sensitivity: float) -> None:

@@ -8,7 +8,7 @@ from django.db.models import Count
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from monitoring.models import Alert, AlertmanagerPush, MetricSource, Monitor
+from monitoring.models import Alert, AlertmanagerPush, AlertState, MetricSource, Monitor
 
 
 class MonitoringCollector(Collector):
@@ -19,7 +19,7 @@ class MonitoringCollector(Collector):
         for row in Monitor.objects.filter(enabled=True).values("state").annotate(n=Count("id")).order_by():
             monitors.add_metric([row["state"]], row["n"])
         firing = GaugeMetricFamily("helpdesk_alerts_firing", "Firing alerts by severity", labels=["severity"])
-        for row in Alert.objects.filter(state="firing").values("severity").annotate(n=Count("id")).order_by():
+        for row in Alert.objects.filter(state=AlertState.FIRING).values("severity").annotate(n=Count("id")).order_by():
             firing.add_metric([row["severity"]], row["n"])
         failing = GaugeMetricFamily("helpdesk_sources_failing", "Enabled metric sources whose last poll failed")
         failing.add_metric([], MetricSource.objects.filter(enabled=True, consecutive_failures__gt=0).count())

@@ -11,16 +11,8 @@ from django.db import models
 from django.db.models import Q
 
 from catalog.models import Application
-
-
-class SourceKind(models.TextChoices):
-    RETRACE = "retrace", "Retrace-style dashboard"
-    PROMETHEUS = "prometheus", "Prometheus"
-    JSON = "json", "JSON endpoint"
-    SIMULATOR = "simulator", "Built-in simulator"
-    ALERTMANAGER = "alertmanager", "Alertmanager webhook (push)"
-    PUSH = "push", "Raw samples (push)"
-
+from monitoring.choices import SEVERITY_RANK as SEVERITY_RANK
+from monitoring.choices import Direction, Severity, SourceKind
 
 PULL_KINDS = frozenset({SourceKind.RETRACE, SourceKind.PROMETHEUS, SourceKind.JSON, SourceKind.SIMULATOR})
 PUSH_KINDS = frozenset({SourceKind.ALERTMANAGER, SourceKind.PUSH})
@@ -62,11 +54,6 @@ class MetricSource(models.Model):
     @property
     def is_push(self) -> bool:
         return self.kind in PUSH_KINDS
-
-
-class Direction(models.TextChoices):
-    ABOVE = "above", "Above is bad"
-    BELOW = "below", "Below is bad"
 
 
 class BaselineKind(models.TextChoices):
@@ -158,15 +145,6 @@ class Sample(models.Model):
         return f"{self.monitor_id} {self.at:%Y-%m-%d %H:%M:%S} = {self.value}"
 
 
-class Severity(models.TextChoices):
-    WARNING = "warning", "Warning"
-    CRITICAL = "critical", "Critical"
-    OUTAGE = "outage", "Outage"
-
-
-SEVERITY_RANK = {Severity.WARNING: 1, Severity.CRITICAL: 2, Severity.OUTAGE: 3}
-
-
 class AlertState(models.TextChoices):
     FIRING = "firing", "Firing"
     RESOLVED = "resolved", "Resolved"
@@ -206,7 +184,7 @@ class Alert(models.Model):
         ordering = ["-started_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["fingerprint"], condition=Q(state="firing"), name="one_firing_alert_per_fingerprint"
+                fields=["fingerprint"], condition=Q(state=AlertState.FIRING), name="one_firing_alert_per_fingerprint"
             ),
         ]
         indexes = [

@@ -73,7 +73,7 @@ def monitor_series(
 def application_health(application: Application) -> dict[str, Any]:
     """App Score plus what is wrong right now: firing alerts and open incidents."""
     score = app_scores([application.pk])[application.pk]
-    firing = Alert.objects.filter(application=application, state="firing").order_by("-started_at")[:20]
+    firing = Alert.objects.filter(application=application, state=AlertState.FIRING).order_by("-started_at")[:20]
     incidents = open_incidents_for(application_id=application.pk)[:20]
     return {
         "application": application.pk,

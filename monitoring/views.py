@@ -139,7 +139,7 @@ def silence_list(request: HttpRequest) -> HttpResponse:
 def silence_expire(request: HttpRequest, silence_id: int) -> HttpResponse:
     silence = get_object_or_404(Silence, pk=silence_id)
     try:
-        kept = config.silence_expire(silence=silence, actor=request.user)
+        kept = config.silence_expire(silence=silence)
     except Conflict as error:
         messages.error(request, str(error.detail))
     else:

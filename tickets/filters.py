@@ -1,4 +1,4 @@
-"""The ticket and known-issue list filters of SPEC 6.
+"""The ticket and known-issue list filters (docs/API.md "Lists and filters").
 
 Every value is validated by its form field, so junk gives a 400, never a 500
 (ids are bounded to the database's bigint range).

@@ -28,7 +28,7 @@ class Status(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
-# The status lifecycle (SPEC 2). One function, services.ticket_transition, uses it.
+# The status lifecycle (docs/PRODUCT.md "Status lifecycle"). One function, services.ticket_transition, uses it.
 TRANSITIONS: dict[str, frozenset[str]] = {
     Status.NEW: frozenset({Status.OPEN, Status.PENDING, Status.RESOLVED}),
     Status.OPEN: frozenset({Status.PENDING, Status.RESOLVED}),
@@ -57,7 +57,7 @@ DEFAULT_MATRIX: dict[tuple[str, str], int] = {
 }
 
 
-# SPEC 3 SLA defaults: (first response, resolution) in minutes and whether they
+# SLA defaults (docs/PRODUCT.md "SLA policies and business calendar"): (first response, resolution) in minutes and whether they
 # count in business hours. P1 runs around the clock.
 DEFAULT_SLA: dict[int, tuple[int, int, bool]] = {
     1: (15, 4 * 60, False),
@@ -276,7 +276,7 @@ class Ticket(models.Model):
             models.CheckConstraint(condition=Q(impact__in=Level.values), name="ticket_impact_valid"),
             models.CheckConstraint(condition=Q(kind__in=Kind.values), name="ticket_kind_valid"),
             models.CheckConstraint(condition=~Q(parent=models.F("id")), name="ticket_not_own_parent"),
-            models.CheckConstraint(condition=Q(major=False) | Q(kind="incident"), name="ticket_major_is_incident"),
+            models.CheckConstraint(condition=Q(major=False) | Q(kind=Kind.INCIDENT), name="ticket_major_is_incident"),
         ]
 
     def __str__(self) -> str:

@@ -75,7 +75,7 @@ def ticket_get_for(*, user: User, ticket_id: Any) -> Ticket:
 
 
 def ticket_list_for(*, user: User, filters: Any) -> QuerySet[Ticket]:
-    """Visible tickets narrowed by the SPEC 6 list filters and ordering."""
+    """Visible tickets narrowed by the list filters of docs/API.md "Lists and filters" and ordering."""
     filterset = TicketFilter(data=filters, queryset=ticket_queryset_for(user=user), request_user=user)
     if not filterset.is_valid():
         raise InvalidInput({k: list(v) for k, v in filterset.errors.items()})
@@ -385,7 +385,7 @@ def _tier_figures(*, tiers: list[int], now: datetime) -> list[dict[str, Any]]:
 
 
 def dashboard_for(*, now: datetime | None = None) -> dict[str, Any]:
-    """The manager dashboard (SPEC 5, 6 `dashboard/`) as JSON-friendly data.
+    """The manager dashboard (docs/PRODUCT.md "Screens", docs/API.md "Configuration endpoints" `dashboard/`) as JSON-friendly data.
 
     A constant number of aggregate queries (six) whatever the number of tickets:
     per-tier counts, the oldest ticket per tier, created / resolved / escalated

@@ -75,7 +75,6 @@ def monitors_create(count: int, interval: int, url: str) -> list[int]:
 
     app = Application.objects.create(name="Bench polling", slug=APP_SLUG, criticality="low", owner_tier=1)
     source, _ = config.source_create(
-        actor=None,
         name="Bench JSON source",
         kind="json",
         base_url=url,
@@ -85,7 +84,6 @@ def monitors_create(count: int, interval: int, url: str) -> list[int]:
     )
     for i in range(count):
         config.monitor_create(
-            actor=None,
             application=app,
             source=source,
             name=f"bench monitor {i:05d}",

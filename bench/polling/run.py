@@ -33,7 +33,7 @@ from helpdesk.testing.processes import ROOT, Proc, celery_command, process_stop
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench_polling"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/11"
-# The bench's JSON source listens on 127.0.0.1, which the outbound policy (SPEC 7)
+# The bench's JSON source listens on 127.0.0.1, which the outbound policy (docs/RELIABILITY.md "Outbound requests")
 # refuses unless allowed: here (the source is created through the services) and
 # in the worker's environment.
 OUTBOUND_ALLOW = "127.0.0.0/8"

@@ -1,4 +1,4 @@
-"""Escalation rule shape of SPEC 6 (flat JSON, an empty list means "any") and webhook endpoints."""
+"""Escalation rule shape of docs/API.md "Configuration objects" (flat JSON, an empty list means "any") and webhook endpoints."""
 
 from __future__ import annotations
 
@@ -6,15 +6,13 @@ from typing import Any
 
 from rest_framework import serializers
 
-from catalog.models import Application
+from escalation import services
 from escalation.models import EscalationRule, WebhookEndpoint
-from escalation.notifications import validate_notify_spec
 from escalation.webhooks import MAX_GRACE_HOURS
-from helpdesk import roles
 from helpdesk.api.fields import SafePrimaryKeyRelatedField
 from helpdesk.errors import MAX_ID
 from helpdesk.models import User
-from tickets.models import Category, Kind, Status
+from tickets.models import Kind, Status
 
 MAX_ITEMS = 50
 
@@ -71,51 +69,19 @@ class EscalationRuleSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "version"]
         extra_kwargs = {"order": {"min_value": -1_000_000, "max_value": 1_000_000}}
 
-    def validate_tiers(self, value: list[int]) -> list[int]:
-        return self._tiers_in_use(value, "tiers")
-
-    def validate_escalate_to_tier(self, value: int | None) -> int | None:
-        if value is not None:
-            self._tiers_in_use([value], "escalate_to_tier")
-        return value
-
-    def _tiers_in_use(self, value: list[int], field: str) -> list[int]:
-        beyond = [t for t in value if t > roles.max_tier()]
-        if beyond:
-            raise serializers.ValidationError(f"Only tiers 1-{roles.max_tier()} are in use.")
-        return sorted(set(value))
-
-    def validate_applications(self, value: list[int]) -> list[int]:
-        return self._existing(Application, value)
-
-    def validate_categories(self, value: list[int]) -> list[int]:
-        return self._existing(Category, value)
-
-    @staticmethod
-    def _existing(model: Any, ids: list[int]) -> list[int]:
-        ids = sorted(set(ids))
-        found = set(model.objects.filter(pk__in=ids).values_list("pk", flat=True))
-        missing = [i for i in ids if i not in found]
-        if missing:
-            raise serializers.ValidationError(f"Unknown ids: {', '.join(map(str, missing))}.")
-        return ids
-
-    def validate_assign_to(self, value: User | None) -> User | None:
-        if value is not None and not (value.is_active and roles.is_agent(value)):
-            raise serializers.ValidationError("Tickets can only be assigned to an active agent.")
-        return value
-
-    def validate_notify(self, value: list[str]) -> list[str]:
-        errors = [f"{spec}: {error}" for spec in value if (error := validate_notify_spec(spec))]
-        if errors:
-            raise serializers.ValidationError(errors)
-        return list(dict.fromkeys(value))
+    # The checks that involve settings or other rows are the service's (the admin's too).
+    validate_tiers = staticmethod(services.rule_tiers)
+    validate_escalate_to_tier = staticmethod(services.rule_escalate_to_tier)
+    validate_applications = staticmethod(services.rule_applications)
+    validate_categories = staticmethod(services.rule_categories)
+    validate_assign_to = staticmethod(services.rule_assign_to)
+    validate_notify = staticmethod(services.rule_notify)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         trigger = attrs.get("trigger", getattr(self.instance, "trigger", None))
         threshold = attrs.get("threshold", getattr(self.instance, "threshold", 0))
-        if trigger == "resolution_elapsed_pct" and not 0 <= threshold <= 1000:
-            raise serializers.ValidationError({"threshold": ["A percentage between 0 and 1000."]})
+        if problem := services.rule_threshold_problem(trigger, threshold):
+            raise serializers.ValidationError({"threshold": [problem]})
         return attrs
 
 

@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from escalation import webhooks
+from escalation import services, webhooks
 from escalation.api import serializers as s
 from escalation.api.serializers import EscalationRuleSerializer
 from escalation.engine import rule_matches
@@ -25,6 +25,19 @@ class EscalationRuleViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
     permission_classes = [IsManager]
     queryset = EscalationRule.objects.all()
     filterset_fields = ["enabled", "trigger"]
+
+    def perform_create(self, serializer: EscalationRuleSerializer) -> None:
+        serializer.instance = services.rule_create(**serializer.validated_data)
+
+    def perform_update(self, serializer: EscalationRuleSerializer) -> None:
+        serializer.instance = services.rule_update(
+            rule=serializer.instance,
+            changes=dict(serializer.validated_data),
+            expected_version=self.if_match_version,
+        )
+
+    def perform_destroy(self, instance: EscalationRule) -> None:
+        services.rule_delete(rule=instance)
 
     @extend_schema(responses=TicketSerializer(many=True), filters=False)
     @action(detail=True, methods=["get"], serializer_class=TicketSerializer, filterset_fields=None)
@@ -64,19 +77,18 @@ class WebhookEndpointViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = _validated(self.get_serializer(data=request.data))
-        endpoint = webhooks.webhook_endpoint_create(actor=request.user, **data)
+        endpoint = webhooks.webhook_endpoint_create(**data)
         return _secret_response(s.WebhookEndpointCreatedSerializer(endpoint).data, status.HTTP_201_CREATED)
 
     def perform_update(self, serializer: s.WebhookEndpointSerializer) -> None:
         serializer.instance = webhooks.webhook_endpoint_update(
             endpoint=serializer.instance,
-            actor=self.request.user,
             changes=_validated(serializer),
             expected_version=self.if_match_version,
         )
 
     def perform_destroy(self, instance: WebhookEndpoint) -> None:
-        webhooks.webhook_endpoint_delete(endpoint=instance, actor=self.request.user)
+        webhooks.webhook_endpoint_delete(endpoint=instance)
 
     @extend_schema(request=s.WebhookRotateSerializer, responses={200: s.WebhookSecretSerializer})
     @action(detail=True, methods=["post"], url_path="rotate-secret", serializer_class=s.WebhookRotateSerializer)
@@ -85,5 +97,5 @@ class WebhookEndpointViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
         or after `grace_hours` during which deliveries carry both signatures."""
         endpoint = self.get_object()
         grace_hours = _validated(s.WebhookRotateSerializer(data=request.data))["grace_hours"]
-        endpoint = webhooks.webhook_secret_rotate(endpoint=endpoint, actor=request.user, grace_hours=grace_hours)
+        endpoint = webhooks.webhook_secret_rotate(endpoint=endpoint, grace_hours=grace_hours)
         return _secret_response(s.WebhookSecretSerializer(endpoint).data, status.HTTP_200_OK)

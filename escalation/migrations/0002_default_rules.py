@@ -1,6 +1,6 @@
 from django.db import migrations
 
-# Rules that ship with the product (SPEC 3); managers edit or disable them.
+# Rules that ship with the product (docs/PRODUCT.md "Escalation rules"); managers edit or disable them.
 DEFAULT_RULES = [
     {
         "name": "P1/P2 in L1 at half the resolution time: escalate to L2",

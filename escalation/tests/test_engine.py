@@ -1,4 +1,4 @@
-"""The escalation engine (SPEC 3): which tickets each trigger and condition matches,
+"""The escalation engine (docs/PRODUCT.md "Escalation rules"): which tickets each trigger and condition matches,
 what each action does, and "at most once per ticket per episode"."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Two escalation ticks at once on PostgreSQL (SPEC 3: a rule fires at most once per
+"""Two escalation ticks at once on PostgreSQL (docs/PRODUCT.md "Escalation rules": a rule fires at most once per
 ticket per episode, whatever runs concurrently). Each thread has its own connection,
 so row locks (SKIP LOCKED) and the unique constraint on RuleFiring are exercised for real.
 """

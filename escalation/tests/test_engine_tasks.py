@@ -1,5 +1,5 @@
 """The engine's Celery side: the escalation.tick task, the beat schedule, and the
-auto-close sweep of resolved tickets (SPEC 2, 3, 7)."""
+auto-close sweep of resolved tickets (docs/PRODUCT.md "Status lifecycle", "Escalation rules")."""
 
 from __future__ import annotations
 

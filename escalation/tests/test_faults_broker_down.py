@@ -7,7 +7,7 @@ receiver. The API runs in this process with ``task_always_eager`` off, so every
 enqueue really talks to the dead broker.
 
 Ticket create and comment enqueue nothing themselves; the side effects they
-schedule are the escalation rules' (SPEC 3): a tick during the outage fires a
+schedule are the escalation rules' (docs/PRODUCT.md "Escalation rules"): a tick during the outage fires a
 rule with ``notify`` on every new ticket, and its outbox rows wait for the
 broker. /readyz says 503 naming the broker meanwhile.
 """

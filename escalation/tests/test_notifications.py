@@ -1,5 +1,5 @@
 """The notification outbox: recipients, writing rows in the caller's transaction,
-e-mail delivery after commit, idempotence, backoff, the sweep and the admin (SPEC 3)."""
+e-mail delivery after commit, idempotence, backoff, the sweep and the admin (docs/PRODUCT.md "Notifications")."""
 
 from __future__ import annotations
 
@@ -149,7 +149,7 @@ def test_invalid_specs_reach_nobody_and_explain_why(staff, spec):
         "role:l1",
         "email:ops@example.com",
         "webhook:https://hooks.example.com/services/T0/B0/xyz",
-        "webhook:http://10.0.0.8:8080/",  # private ranges are allowed (SPEC 7)
+        "webhook:http://10.0.0.8:8080/",  # private ranges are allowed (docs/RELIABILITY.md "Outbound requests")
     ],
 )
 def test_valid_specs(db, spec):
@@ -169,7 +169,7 @@ def test_valid_specs(db, spec):
     ],
 )
 def test_webhook_targets_the_outbound_policy_refuses(db, spec, says):
-    """Refused when a rule is saved (SPEC 7), naming the rule and the setting that lifts it."""
+    """Refused when a rule is saved (docs/RELIABILITY.md "Outbound requests"), naming the rule and the setting that lifts it."""
     problem = validate_notify_spec(spec)
     assert says in problem
     assert "HELPDESK_OUTBOUND_ALLOW" in problem

@@ -1,4 +1,4 @@
-"""escalation-rules/ (SPEC 6): CRUD by managers with the exact rule shape, refusals,
+"""escalation-rules/ (docs/API.md "Configuration objects"): CRUD by managers with the exact rule shape, refusals,
 validation that changes nothing, the preview, and the rules that ship."""
 
 from __future__ import annotations
@@ -248,7 +248,7 @@ BAD = [
     ("notify", {"notify": ["webhook:ftp://example.com/hook"]}),
     ("notify", {"notify": ["webhook:http://"]}),
     ("notify", {"notify": ["webhook:http://example.com:99999/"]}),
-    # The outbound policy (SPEC 7): loopback, cloud metadata, odd spellings of them.
+    # The outbound policy (docs/RELIABILITY.md "Outbound requests"): loopback, cloud metadata, odd spellings of them.
     ("notify", {"notify": ["webhook:http://127.0.0.1:8080/hook"]}),
     ("notify", {"notify": ["webhook:http://169.254.169.254/latest/meta-data/"]}),
     ("notify", {"notify": ["webhook:http://[fd00:ec2::254]/"]}),

@@ -1,5 +1,5 @@
 """Webhook delivery against a local HTTP server: signature, retries with backoff,
-failure after the last attempt, timeouts, redirects (SPEC 3)."""
+failure after the last attempt, timeouts, redirects (docs/PRODUCT.md "Notifications", docs/WEBHOOKS.md)."""
 
 from __future__ import annotations
 
@@ -194,7 +194,7 @@ def test_redirects_and_client_errors_are_failures(webhook_server, django_capture
 
 
 def test_a_webhook_to_a_refused_address_is_not_sent(webhook_server, settings, django_capture_on_commit_callbacks):
-    """Checked again when sent (SPEC 7): a rule saved before, or a name that now
+    """Checked again when sent (docs/RELIABILITY.md "Outbound requests"): a rule saved before, or a name that now
     resolves to loopback, reaches nothing."""
     settings.HELPDESK_OUTBOUND_ALLOW = []
     server = webhook_server([200])

@@ -35,7 +35,7 @@ class JSONParser(parsers.JSONParser):
         if found is not None:
             path, problem = found
             message = f"{problem} (at {path})" if "." in path or not isinstance(data, dict) and path else problem
-            if isinstance(data, dict):  # {"field": ["message"]}, as SPEC 6 words field errors
+            if isinstance(data, dict):  # {"field": ["message"]}, as docs/API.md "Errors" words field errors
                 raise ParseError({path.split(".", 1)[0]: [message]})
             raise ParseError(message)
         return data
@@ -73,7 +73,7 @@ class AgentReadManagerWrite(permissions.BasePermission):
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    """SPEC 6 error shapes: 400 {"field": [...]} or {"detail"}, 403, 404, 409, 412."""
+    """The error shapes of docs/API.md "Errors": 400 {"field": [...]} or {"detail"}, 403, 404, 409, 412."""
     # Imported here, not at the top: DRF resolves DEFAULT_PARSER_CLASSES (this
     # module) while rest_framework.views is being imported, and a system check
     # that loads this module first would otherwise hit a circular import.

@@ -1,4 +1,4 @@
-"""If-Match and ETag for every versioned object the API edits (SPEC 6).
+"""If-Match and ETag for every versioned object the API edits (docs/API.md "If-Match and ETag").
 
 Responses to GET, POST, PUT and PATCH of one object carry ``ETag: "<version>"``.
 A PUT or PATCH must send ``If-Match``: without it the answer is 428 (naming the

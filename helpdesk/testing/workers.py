@@ -36,7 +36,7 @@ WORKER_OPTIONS = (
 )
 
 # What tests that poll or post to servers of their own on 127.0.0.1 put in
-# HELPDESK_OUTBOUND_ALLOW (the outbound policy refuses loopback, SPEC 7): in the
+# HELPDESK_OUTBOUND_ALLOW (the outbound policy refuses loopback, docs/RELIABILITY.md "Outbound requests"): in the
 # test process (the ``outbound_allow_loopback`` fixture) and in the environment
 # of the workers they start. Never allowed for the whole suite.
 OUTBOUND_ALLOW_LOOPBACK = "127.0.0.0/8,::1"

@@ -1,5 +1,5 @@
 """Who may do what: every API operation and page, per role and object scope, with
-the status each role gets. SPEC 1 (roles), 3 (tiers) and 6 (errors) in one table.
+the status each role gets. docs/PRODUCT.md "Roles", "Tiers and escalation" and docs/API.md "Errors" in one table.
 
 A row is one request (method, path template, object scope, body); ``expect``
 gives the status per role. ``test_permission_matrix`` runs every cell and

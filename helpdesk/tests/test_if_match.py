@@ -213,18 +213,18 @@ def test_applying_a_known_issue_counts_it_without_an_edit(l1):
 
 def test_service_edits_check_and_count_the_version(manager):
     monitor = MonitorFactory()
-    monitor = config.monitor_update(monitor=monitor, actor=manager, changes={"name": "A"}, expected_version=1)
+    monitor = config.monitor_update(monitor=monitor, changes={"name": "A"}, expected_version=1)
     assert monitor.version == 2
     from helpdesk.errors import StaleVersion
 
     with pytest.raises(StaleVersion):
-        config.monitor_update(monitor=monitor, actor=manager, changes={"name": "B"}, expected_version=1)
+        config.monitor_update(monitor=monitor, changes={"name": "B"}, expected_version=1)
     assert Monitor.objects.get(pk=monitor.pk).name == "A"
 
 
 def test_expiring_a_silence_is_an_edit(manager):
     silence = SilenceFactory(starts_at=timezone.now() - timedelta(minutes=5))
-    config.silence_expire(silence=silence, actor=manager)
+    config.silence_expire(silence=silence)
     assert stored(silence)[0] == 2
 
 

@@ -1,4 +1,4 @@
-"""Untrusted Markdown renders to HTML that can run nothing (SPEC 2)."""
+"""Untrusted Markdown renders to HTML that can run nothing (docs/PRODUCT.md "Tickets")."""
 
 import re
 

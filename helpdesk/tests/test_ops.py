@@ -1,5 +1,5 @@
-"""Operations endpoints (SPEC 6: /healthz, /readyz, /metrics) and the first
-admin from `createsuperuser --noinput` (SPEC 6, Auth)."""
+"""Operations endpoints (docs/API.md "Operations endpoints": /healthz, /readyz, /metrics) and the first
+admin from `createsuperuser --noinput` (docs/API.md "Authentication")."""
 
 from __future__ import annotations
 

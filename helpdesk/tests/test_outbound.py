@@ -1,4 +1,4 @@
-"""The outbound request policy (SPEC 7, helpdesk/outbound.py): what is refused at
+"""The outbound request policy (docs/RELIABILITY.md "Outbound requests", helpdesk/outbound.py): what is refused at
 configuration and at connect time, the ALLOW and DENY lists, DNS rebinding, the
 connection going to the checked address, TLS for the configured name."""
 

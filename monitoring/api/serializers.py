@@ -16,7 +16,7 @@ MAX_WINDOW_MINUTES = 90 * 24 * 60
 
 
 class MetricSourceSerializer(serializers.ModelSerializer):
-    """SPEC 6 metric source. ``token`` is write-only; push kinds get ``push_token``
+    """A metric source (docs/API.md "Configuration objects"). ``token`` is write-only; push kinds get ``push_token``
     in the create response only (see MetricSourceCreatedSerializer)."""
 
     # No defaults here: omitted fields keep their stored (or model default) values,

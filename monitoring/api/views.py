@@ -62,7 +62,7 @@ class MetricSourceViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = validated(self.get_serializer(data=request.data))
-        source, push_token = config.source_create(actor=request.user, **data)
+        source, push_token = config.source_create(**data)
         body = s.MetricSourceSerializer(source).data
         if push_token is not None:
             body["push_token"] = push_token
@@ -71,7 +71,6 @@ class MetricSourceViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
     def perform_update(self, serializer: s.MetricSourceSerializer) -> None:
         serializer.instance = config.source_update(
             source=serializer.instance,
-            actor=self.request.user,
             changes=validated(serializer),
             expected_version=self.if_match_version,
         )
@@ -82,7 +81,7 @@ class MetricSourceViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["post"], url_path="rotate-token", permission_classes=[IsManager])
     def rotate_token(self, request: Request, pk: str) -> Response:
         """A new push token (shown this once); the old one stops working."""
-        token = config.source_push_token_rotate(source=self.get_object(), actor=request.user)
+        token = config.source_push_token_rotate(source=self.get_object())
         return Response({"push_token": token})
 
 
@@ -101,12 +100,11 @@ class MonitorViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
     filterset_class = MonitorFilter
 
     def perform_create(self, serializer: s.MonitorSerializer) -> None:
-        serializer.instance = config.monitor_create(actor=self.request.user, **validated(serializer))
+        serializer.instance = config.monitor_create(**validated(serializer))
 
     def perform_update(self, serializer: s.MonitorSerializer) -> None:
         serializer.instance = config.monitor_update(
             monitor=serializer.instance,
-            actor=self.request.user,
             changes=validated(serializer),
             expected_version=self.if_match_version,
         )
@@ -122,7 +120,7 @@ class MonitorViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
     def poll(self, request: Request, pk: str) -> Response:
         """Poll this monitor now (in the background)."""
         monitor = self.get_object()
-        scheduled_at = config.monitor_poll_now(monitor=monitor, actor=request.user)
+        scheduled_at = config.monitor_poll_now(monitor=monitor)
         body = s.PollScheduledSerializer({"monitor": monitor.pk, "scheduled_at": scheduled_at}).data
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
@@ -184,7 +182,6 @@ class SilenceViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
     def perform_update(self, serializer: s.SilenceSerializer) -> None:
         serializer.instance = config.silence_update(
             silence=serializer.instance,
-            actor=self.request.user,
             changes=validated(serializer),
             expected_version=self.if_match_version,
         )

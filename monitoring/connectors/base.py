@@ -18,13 +18,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from monitoring.choices import Severity, SourceKind
+
 if TYPE_CHECKING:
     from monitoring.models import MetricSource, Monitor
 
-# Severities as in monitoring.models.Severity (not imported: this module stays
-# importable without the app registry, e.g. by monitoring.simulator).
-WARNING, CRITICAL, OUTAGE = "warning", "critical", "outage"
-SEVERITIES = (WARNING, CRITICAL, OUTAGE)
 
 
 @dataclass(frozen=True)
@@ -32,7 +30,7 @@ class ExternalAlert:
     """An alert the source itself reports (a Retrace dashboard's ``alerts``)."""
 
     name: str
-    severity: str  # "warning" | "critical" | "outage"
+    severity: Severity
     since: datetime | None
     value: float | None
     labels: dict[str, str] = field(default_factory=dict, hash=False)  # hashable despite the dict
@@ -90,21 +88,21 @@ def as_number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def severity_from(raw: Any) -> str:
+def severity_from(raw: Any) -> Severity:
     """``warning``/``critical``/``outage`` (any case); anything else, ``info``
     included, is a warning: an alert the source raises is never dropped, and
     never louder than it says."""
     text = str(raw).strip().lower() if raw is not None else ""
-    return text if text in SEVERITIES else WARNING
+    return Severity(text) if text in Severity.values else Severity.WARNING
 
 
 # kind -> module holding ``fetch(source, monitor, at) -> Reading``; imported on
 # first use, so importing this module pulls in no connector (and no cycle).
 _CONNECTORS = {
-    "retrace": "monitoring.connectors.retrace",
-    "prometheus": "monitoring.connectors.prometheus",
-    "json": "monitoring.connectors.jsonpath",
-    "simulator": "monitoring.connectors.simulator",
+    SourceKind.RETRACE: "monitoring.connectors.retrace",
+    SourceKind.PROMETHEUS: "monitoring.connectors.prometheus",
+    SourceKind.JSON: "monitoring.connectors.jsonpath",
+    SourceKind.SIMULATOR: "monitoring.connectors.simulator",
 }
 
 

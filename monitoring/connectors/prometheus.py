@@ -26,7 +26,7 @@ for ``histogram_quantile`` (above the highest bucket): clamp it in PromQL
 configuration errors; 5xx (Prometheus unavailable, its query timeout) and
 network failures are retryable. The message names the documented
 ``errorType`` only, never Prometheus' error text (it is the body of the answer,
-and error messages reach every agent; SPEC 7).
+and error messages reach every agent; docs/RELIABILITY.md "Outbound requests").
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from monitoring.choices import Direction
 from monitoring.connectors.base import Reading, SourceError, as_number
 from monitoring.connectors.transport import get_json, safe_url
 
@@ -85,7 +86,7 @@ def value_of(data: Any, *, direction: str, where: str) -> float | None:
             values.append(value)
     if not values:
         return None
-    return min(values) if direction == "below" else max(values)
+    return min(values) if direction == Direction.BELOW else max(values)
 
 
 def fetch(source: MetricSource, monitor: Monitor, at: datetime) -> Reading:

@@ -1,6 +1,6 @@
 """Evaluation of readings against baselines, and the alert lifecycle.
 
-Idempotency rules (MONITORING.md): a reading carries its instant; one older
+Idempotency rules (docs/MONITORING.md "Alerts"): a reading carries its instant; one older
 than the monitor's last evaluation is dropped. Every transition happens under
 the monitor's row lock, and open alerts have a partial unique constraint on
 their fingerprint, so redelivered polls, retries, duplicate webhooks or two
@@ -28,10 +28,12 @@ from monitoring.models import (
     Alert,
     AlertState,
     BaselineKind,
+    Direction,
     MetricSource,
     Monitor,
     MonitorState,
     Sample,
+    Severity,
     Silence,
 )
 from monitoring.services import incidents
@@ -56,7 +58,7 @@ def source_fingerprint(source: MetricSource | int) -> str:
 def static_band(monitor: Monitor) -> Band:
     """The warning threshold as the edge of normal, for charts and snapshots."""
     edge = monitor.warning if monitor.warning is not None else monitor.critical
-    if monitor.direction == "above":
+    if monitor.direction == Direction.ABOVE:
         return Band(lower=None, upper=edge, center=None)
     return Band(lower=edge, upper=None, center=None)
 
@@ -122,7 +124,7 @@ def severity_of(monitor: Monitor, value: float, band: Band) -> str | None:
     if monitor.outage is not None and baselines.static_severity(
         value=value, direction=monitor.direction, warning=None, critical=None, outage=monitor.outage
     ):
-        return "outage"
+        return Severity.OUTAGE
     return severity
 
 
@@ -163,7 +165,7 @@ def reading_record(*, monitor_id: int, value: float | None, at: datetime) -> Out
             monitor.save()
             return Outcome("no_data", monitor.state)
 
-        firing = Alert.objects.select_for_update().filter(fingerprint=monitor_fingerprint(monitor), state="firing").first()
+        firing = Alert.objects.select_for_update().filter(fingerprint=monitor_fingerprint(monitor), state=AlertState.FIRING).first()
         Sample.objects.bulk_create(
             [Sample(monitor=monitor, at=at, value=value, in_alert=firing is not None)], ignore_conflicts=True
         )
@@ -183,14 +185,14 @@ def reading_record(*, monitor_id: int, value: float | None, at: datetime) -> Out
             recover_polls=monitor.recover_polls,
         )
         monitor.state = _state_for(band, severity)
-        if firing is None and action == "fire" and not silenced(monitor, at):
-            firing = _open_monitor_alert(monitor, severity or "warning", value, at, band)
+        if firing is None and action == baselines.FIRE and not silenced(monitor, at):
+            firing = _open_monitor_alert(monitor, severity or Severity.WARNING, value, at, band)
         elif firing is not None:
             firing.last_value, firing.last_seen_at = value, at
             firing.save(update_fields=["last_value", "last_seen_at"])
             if severity and SEVERITY_RANK[severity] > SEVERITY_RANK[firing.severity]:
                 _raise_severity(firing, severity)
-            elif action == "resolve":
+            elif action == baselines.RESOLVE:
                 _resolve(firing, at)
                 firing = None
         monitor.save()
@@ -202,7 +204,7 @@ def _state_for(band: Band, severity: str | None) -> str:
         return MonitorState.LEARNING
     if severity is None:
         return MonitorState.OK
-    return MonitorState.WARNING if severity == "warning" else MonitorState.CRITICAL
+    return MonitorState.WARNING if severity == Severity.WARNING else MonitorState.CRITICAL
 
 
 def chart_snapshot(monitor: Monitor, at: datetime, band: Band) -> dict[str, Any]:
@@ -273,7 +275,7 @@ def external_alert_firing(
     (a repeat is a no-op but for last_seen and a rise in severity). Returns
     (alert, created)."""
     with transaction.atomic():
-        existing = Alert.objects.select_for_update().filter(fingerprint=fingerprint, state="firing").first()
+        existing = Alert.objects.select_for_update().filter(fingerprint=fingerprint, state=AlertState.FIRING).first()
         if existing is None:
             try:
                 with transaction.atomic():
@@ -291,7 +293,7 @@ def external_alert_firing(
                     )
             except IntegrityError:
                 # A concurrent delivery opened it first: treat ours as a repeat.
-                existing = Alert.objects.select_for_update().get(fingerprint=fingerprint, state="firing")
+                existing = Alert.objects.select_for_update().get(fingerprint=fingerprint, state=AlertState.FIRING)
             else:
                 alert.ticket = incidents.incident_open(alert)
                 alert.save(update_fields=["ticket"])
@@ -308,7 +310,7 @@ def external_alert_firing(
 def external_alert_resolved(*, fingerprint: str, at: datetime) -> Alert | None:
     """Resolve the firing alert of this fingerprint; a recovery without one is ignored."""
     with transaction.atomic():
-        alert = Alert.objects.select_for_update().filter(fingerprint=fingerprint, state="firing").first()
+        alert = Alert.objects.select_for_update().filter(fingerprint=fingerprint, state=AlertState.FIRING).first()
         if alert is None:
             return None
         _resolve(alert, at)
@@ -319,7 +321,7 @@ def external_alerts_resolve_missing(*, prefix: str, seen: Iterable[str], at: dat
     """Resolve this prefix's firing alerts that the source no longer lists."""
     seen = set(seen)
     stale = (
-        Alert.objects.filter(fingerprint__startswith=prefix, state="firing")
+        Alert.objects.filter(fingerprint__startswith=prefix, state=AlertState.FIRING)
         .exclude(fingerprint__in=seen)
         .values_list("fingerprint", flat=True)
     )

@@ -4,6 +4,10 @@ Serializers check field types and ranges; the rules that involve several
 fields, the source's kind or other rows live here, so the API, the admin and
 code (demo data, tests) validate the same way. Every check runs on the merged
 state (stored values + changes), so a PATCH cannot slip past a rule.
+
+Who may configure monitoring is decided where the request enters (managers:
+the API's permission classes, the admin, the pages), so these services take an
+``actor`` only where they record one: the author of a silence (``created_by``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from django.utils import timezone
 from helpdesk import outbound, text
 from helpdesk.errors import Conflict, InvalidInput
 from helpdesk.tasks import enqueue
-from helpdesk.versioning import bump_version, check_version
+from helpdesk.versioning import versioned_update
 from monitoring import simulator
 from monitoring.connectors import retrace
 from monitoring.models import (
@@ -91,7 +95,7 @@ def _unknown_fields(changes: dict[str, Any], allowed: tuple[str, ...]) -> None:
 
 def base_url_problem(url: str, *, check_outbound: bool = True) -> str | None:
     """Why ``url`` cannot be polled, or None. With ``check_outbound`` the host is
-    resolved and judged by the outbound policy (SPEC 7; checked again at every poll)."""
+    resolved and judged by the outbound policy (docs/RELIABILITY.md "Outbound requests"; checked again at every poll)."""
     if len(url) > 500 or any(c.isspace() for c in url):
         return "A URL without spaces, at most 500 characters."
     try:
@@ -165,7 +169,7 @@ def _source_values(source: MetricSource) -> dict[str, Any]:
     return {field: getattr(source, field) for field in SOURCE_FIELDS}
 
 
-def source_create(*, actor: Any, **fields: Any) -> tuple[MetricSource, str | None]:
+def source_create(**fields: Any) -> tuple[MetricSource, str | None]:
     """Create a source. For push kinds also returns its bearer token, which is
     shown this once (only its hash is stored)."""
     _unknown_fields(fields, SOURCE_FIELDS)
@@ -178,7 +182,7 @@ def source_create(*, actor: Any, **fields: Any) -> tuple[MetricSource, str | Non
 
 
 def source_update(
-    *, source: MetricSource, actor: Any, changes: dict[str, Any], expected_version: int | None = None
+    *, source: MetricSource, changes: dict[str, Any], expected_version: int | None = None
 ) -> MetricSource:
     """Change a source's settings (one edit: the version goes up when a value
     differs; 412 when ``expected_version`` is not current). The kind is fixed:
@@ -186,23 +190,18 @@ def source_update(
     _unknown_fields(changes, SOURCE_FIELDS)
     if "kind" in changes and changes["kind"] != source.kind:
         raise InvalidInput({"kind": ["The kind of a source cannot change; create another source."]})
-    with transaction.atomic():
-        # The poller updates health fields with UPDATE ... SET; only ours are saved.
-        source = MetricSource.objects.select_for_update().get(pk=source.pk)
-        check_version(source, expected_version)
-        changes = _without_stale_credential(source, changes)
-        source_validate({**_source_values(source), **changes}, stored_url=source.base_url)
-        changed = [field for field, value in changes.items() if getattr(source, field) != value]
-        for field in changed:
-            setattr(source, field, changes[field])
-        if changed:
-            source.save(update_fields=bump_version(source, changed))
-    return source
+    def prepare(locked: MetricSource, changes: dict[str, Any]) -> dict[str, Any]:
+        changes = _without_stale_credential(locked, changes)
+        source_validate({**_source_values(locked), **changes}, stored_url=locked.base_url)
+        return changes
+
+    # The poller updates health fields with UPDATE ... SET; only ours are saved.
+    return versioned_update(instance=source, changes=changes, expected_version=expected_version, prepare=prepare)
 
 
 def _without_stale_credential(source: MetricSource, changes: dict[str, Any]) -> dict[str, Any]:
     """A stored token is only ever sent to the origin (scheme, host, port) it was
-    entered for (SPEC 7): a new origin without a new token clears it, so a
+    entered for (docs/RELIABILITY.md "Outbound requests"): a new origin without a new token clears it, so a
     manager cannot point a source at a host of theirs and receive the secret."""
     if "base_url" not in changes or "token" in changes or not source.token:
         return changes
@@ -211,7 +210,7 @@ def _without_stale_credential(source: MetricSource, changes: dict[str, Any]) -> 
     return {**changes, "token": ""}
 
 
-def source_push_token_rotate(*, source: MetricSource, actor: Any) -> str:
+def source_push_token_rotate(*, source: MetricSource) -> str:
     """A new bearer token for a push source; the old one stops working at once."""
     if not source.is_push:
         raise Conflict("Only push sources (alertmanager, push) have a push token.")
@@ -285,7 +284,7 @@ def _monitor_values(monitor: Monitor) -> dict[str, Any]:
     return values
 
 
-def monitor_create(*, actor: Any, **fields: Any) -> Monitor:
+def monitor_create(**fields: Any) -> Monitor:
     _unknown_fields(fields, MONITOR_FIELDS)
     values = {**_monitor_values(Monitor()), **fields}
     monitor_validate(values)
@@ -293,34 +292,41 @@ def monitor_create(*, actor: Any, **fields: Any) -> Monitor:
 
 
 def monitor_update(
-    *, monitor: Monitor, actor: Any, changes: dict[str, Any], expected_version: int | None = None
+    *, monitor: Monitor, changes: dict[str, Any], expected_version: int | None = None
 ) -> Monitor:
     """Change a monitor's settings under its row lock (the evaluator saves the
     whole row under the same lock, so neither overwrites the other). One edit:
     the version goes up when a setting differs; 412 when ``expected_version`` is
     not current. Polls write state and last value, never the version."""
     _unknown_fields(changes, MONITOR_FIELDS)
-    with transaction.atomic():
-        monitor = Monitor.objects.select_for_update().select_related("source", "application").get(pk=monitor.pk)
-        check_version(monitor, expected_version)
-        monitor_validate({**_monitor_values(monitor), **changes})
-        changed = [field for field, value in changes.items() if getattr(monitor, field) != value]
-        for field in changed:
-            setattr(monitor, field, changes[field])
-        fields = set(changed)
-        if fields & BASELINE_INPUTS:
-            monitor.baseline, monitor.baseline_computed_at = {}, None
-            fields |= {"baseline", "baseline_computed_at"}
-        if fields & {"source", "enabled"}:
-            # Polled at the next dispatch, then on the (new) source's grid.
-            monitor.next_poll_at = None
-            fields.add("next_poll_at")
-        if fields:
-            monitor.save(update_fields=bump_version(monitor, fields))
-    return monitor
+    def prepare(locked: Monitor, changes: dict[str, Any]) -> dict[str, Any]:
+        monitor_validate({**_monitor_values(locked), **changes})
+        return changes
+
+    return versioned_update(
+        instance=monitor,
+        changes=changes,
+        expected_version=expected_version,
+        prepare=prepare,
+        derived=_monitor_reset,
+        queryset=Monitor.objects.select_related("source", "application"),
+    )
 
 
-def monitor_poll_now(*, monitor: Monitor, actor: Any) -> datetime:
+def _monitor_reset(monitor: Monitor, changed: set[str]) -> set[str]:
+    """What a settings change invalidates: the cached baseline, the poll schedule."""
+    reset: set[str] = set()
+    if changed & BASELINE_INPUTS:
+        monitor.baseline, monitor.baseline_computed_at = {}, None
+        reset |= {"baseline", "baseline_computed_at"}
+    if changed & {"source", "enabled"}:
+        # Polled at the next dispatch, then on the (new) source's grid.
+        monitor.next_poll_at = None
+        reset.add("next_poll_at")
+    return reset
+
+
+def monitor_poll_now(*, monitor: Monitor) -> datetime:
     """Enqueue a poll of this monitor for now (whole seconds, so a double click
     is one poll: the second finds its reading stale). Returns the instant."""
     source = monitor.source
@@ -361,25 +367,19 @@ def silence_create(*, actor: Any, **fields: Any) -> Silence:
 
 
 def silence_update(
-    *, silence: Silence, actor: Any, changes: dict[str, Any], expected_version: int | None = None
+    *, silence: Silence, changes: dict[str, Any], expected_version: int | None = None
 ) -> Silence:
     """Change a maintenance window under its row lock. One edit: the version goes
     up when a value differs; 412 when ``expected_version`` is not current."""
     _unknown_fields(changes, SILENCE_FIELDS)
-    with transaction.atomic():
-        silence = Silence.objects.select_for_update(of=("self",)).get(pk=silence.pk)
-        check_version(silence, expected_version)
-        values = {field: getattr(silence, field) for field in SILENCE_FIELDS}
-        silence_validate({**values, **changes})
-        changed = [field for field, value in changes.items() if values[field] != value]
-        for field in changed:
-            setattr(silence, field, changes[field])
-        if changed:
-            silence.save(update_fields=bump_version(silence, changed))
-    return silence
+    def prepare(locked: Silence, changes: dict[str, Any]) -> dict[str, Any]:
+        silence_validate({**{field: getattr(locked, field) for field in SILENCE_FIELDS}, **changes})
+        return changes
+
+    return versioned_update(instance=silence, changes=changes, expected_version=expected_version, prepare=prepare)
 
 
-def silence_expire(*, silence: Silence, actor: Any, now: datetime | None = None) -> Silence | None:
+def silence_expire(*, silence: Silence, now: datetime | None = None) -> Silence | None:
     """End a maintenance window now. One in force ends now through
     :func:`silence_update`, so its history stays; one that has not started yet
     is withdrawn (deleted: it never muted anything) and None is returned. An
@@ -392,4 +392,4 @@ def silence_expire(*, silence: Silence, actor: Any, now: datetime | None = None)
         if silence.starts_at >= now:
             silence.delete()
             return None
-        return silence_update(silence=silence, actor=actor, changes={"ends_at": now})
+        return silence_update(silence=silence, changes={"ends_at": now})

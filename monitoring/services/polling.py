@@ -19,12 +19,12 @@ from django.utils import timezone
 from helpdesk.tasks import enqueue
 from monitoring import connectors
 from monitoring.connectors.base import SourceError
-from monitoring.models import PULL_KINDS, MetricSource, Monitor, MonitorState
+from monitoring.models import PULL_KINDS, MetricSource, Monitor, MonitorState, Severity, SourceKind
 from monitoring.services import alerts
 
 log = logging.getLogger(__name__)
 
-# Three failed polls in a row make a source alert (SPEC 4).
+# Three failed polls in a row make a source alert (docs/MONITORING.md "Alerts").
 SOURCE_FAILURES_TO_ALERT = 3
 
 
@@ -107,7 +107,7 @@ def monitor_poll(
         Monitor.objects.filter(pk=monitor.pk).update(poll_lock_until=None)
     source_succeeded(monitor.source, at=scheduled_at)
     outcome = alerts.reading_record(monitor_id=monitor.pk, value=reading.value, at=reading.at)
-    if monitor.source.kind == "retrace":
+    if monitor.source.kind == SourceKind.RETRACE:
         _sync_source_alerts(monitor, reading)
     return outcome.status
 
@@ -148,7 +148,7 @@ def source_failed(source: MetricSource, error: str, *, at: datetime) -> None:
         alerts.external_alert_firing(
             fingerprint=alerts.source_fingerprint(source),
             name=f"Metric source {source.name} is failing",
-            severity="critical",
+            severity=Severity.CRITICAL,
             at=at,
             source=source,
             summary=f"{failures} polls in a row failed. Last error: {error[:500]}",

@@ -27,7 +27,7 @@ from catalog.models import Application
 from helpdesk import text
 from helpdesk.errors import MAX_ID, InvalidInput, TooLarge, field_error
 from helpdesk.tasks import enqueue
-from monitoring.models import AlertmanagerPush, MetricSource, Monitor
+from monitoring.models import AlertmanagerPush, AlertState, MetricSource, Monitor, Severity
 from monitoring.services import alerts
 
 # Pushed samples may be this far ahead of our clock (senders' clock skew).
@@ -40,17 +40,18 @@ APPLY_CHUNK = 20
 KEEP_APPLIED = timedelta(days=1)
 APPLY_TASK = "monitoring.apply_alertmanager_pushes"
 
+# The severity label's common spellings -> our severities (anything else: a warning).
 SEVERITY_ALIASES = {
-    "outage": "outage",
-    "page": "critical",
-    "critical": "critical",
-    "error": "critical",
-    "high": "critical",
-    "warning": "warning",
-    "warn": "warning",
-    "medium": "warning",
-    "info": "warning",
-    "low": "warning",
+    "outage": Severity.OUTAGE,
+    "page": Severity.CRITICAL,
+    "critical": Severity.CRITICAL,
+    "error": Severity.CRITICAL,
+    "high": Severity.CRITICAL,
+    "warning": Severity.WARNING,
+    "warn": Severity.WARNING,
+    "medium": Severity.WARNING,
+    "info": Severity.WARNING,
+    "low": Severity.WARNING,
 }
 
 
@@ -176,7 +177,7 @@ def _alertmanager_apply(source: MetricSource, parsed: list[dict[str, Any]]) -> d
     now = timezone.now()
     for item in parsed:
         fingerprint = f"am:{source.pk}:{item['fingerprint']}"
-        if item["status"] == "resolved":
+        if item["status"] == AlertState.RESOLVED:
             resolved = alerts.external_alert_resolved(fingerprint=fingerprint, at=item["ends_at"] or now)
             counts["resolved" if resolved else "ignored"] += 1
             continue
@@ -215,7 +216,8 @@ def _alertmanager_alert(item: Any, index: int) -> dict[str, Any]:
         raise field_error(where, "labels and annotations must be objects.")
     labels = {str(k)[:200]: str(v)[:1000] for k, v in labels.items()}
     status = item.get("status")
-    if status not in ("firing", "resolved"):
+    # Alertmanager's statuses are our alert states.
+    if status not in AlertState.values:
         raise field_error(f"{where}.status", "firing or resolved.")
     fingerprint = item.get("fingerprint")
     # Refused, not cleaned: labels and the fingerprint identify the alert exactly as sent.
@@ -227,7 +229,7 @@ def _alertmanager_alert(item: Any, index: int) -> dict[str, Any]:
         "fingerprint": fingerprint,
         "status": status,
         "name": labels.get("alertname", "alert"),
-        "severity": SEVERITY_ALIASES.get(labels.get("severity", "").lower(), "warning"),
+        "severity": SEVERITY_ALIASES.get(labels.get("severity", "").lower(), Severity.WARNING),
         "slug": labels.get("application", ""),
         "labels": labels,
         "summary": str(annotations.get("summary") or annotations.get("description") or "")[:5000],

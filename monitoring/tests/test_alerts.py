@@ -1,4 +1,4 @@
-"""The alert engine and incident tickets (SPEC 4, MONITORING.md).
+"""The alert engine and incident tickets (docs/MONITORING.md "Alerts", "Incident tickets").
 
 Readings go through ``alerts.reading_record`` (what a poll or a pushed sample
 does); Alertmanager payloads through ``push.alertmanager_ingest``. Time is frozen

@@ -1,4 +1,4 @@
-"""Monitoring configuration API (SPEC 6): metric sources, monitors, polls, samples,
+"""Monitoring configuration API (docs/API.md "Monitoring"): metric sources, monitors, polls, samples,
 alerts and silences. Push endpoints are in test_api_push.py."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Push endpoints (SPEC 6): Alertmanager webhooks and raw samples, with the bearer
+"""Push endpoints (docs/API.md "Push endpoints"): Alertmanager webhooks and raw samples, with the bearer
 token a push source gets once at creation."""
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from monitoring.connectors.prometheus import value_of
 from monitoring.models import Direction, MetricSource, Monitor, SourceKind
 
 AT = datetime(2025, 1, 6, 14, 0, tzinfo=UTC)
-# The stub servers and Prometheus listen on 127.0.0.1, which SPEC 7 refuses unless
+# The stub servers and Prometheus listen on 127.0.0.1, which the outbound policy refuses unless
 # allowed (the policy itself is tested in helpdesk/tests/test_outbound.py).
 pytestmark = pytest.mark.usefixtures("outbound_allow_loopback")
 
@@ -294,7 +294,7 @@ def test_http_errors(stub, kind, status, retryable):
     assert error.message.startswith(f"HTTP {status} ")
     assert error.message.endswith(f" from {stub.url}/data")
     # The status and its standard phrase only: what the server answered stays out
-    # of messages every agent reads (SPEC 7).
+    # of messages every agent reads (docs/RELIABILITY.md "Outbound requests").
     assert "no such dashboard" not in error.message
     assert "s3cret" not in error.message
 

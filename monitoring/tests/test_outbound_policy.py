@@ -1,4 +1,4 @@
-"""Metric sources under the outbound policy (SPEC 7): refused hosts are a 400 that
+"""Metric sources under the outbound policy (docs/RELIABILITY.md "Outbound requests"): refused hosts are a 400 that
 changes nothing, a poll is checked again at connect time, an error page never
 reaches agents, and a stored token never follows the source to another host."""
 

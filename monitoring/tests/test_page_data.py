@@ -119,7 +119,7 @@ def test_the_snapshot_kept_with_an_alert_draws_as_it_was(db, time_machine):
 
 def test_ending_a_silence_in_force_keeps_it_with_an_end_of_now(db, manager):
     silence = SilenceFactory(starts_at=T0 - timedelta(hours=1), ends_at=T0 + timedelta(hours=1))
-    kept = config.silence_expire(silence=silence, actor=manager, now=T0)
+    kept = config.silence_expire(silence=silence, now=T0)
     assert kept is not None and kept.ends_at == T0
     silence.refresh_from_db()
     assert silence.ends_at == T0
@@ -127,8 +127,8 @@ def test_ending_a_silence_in_force_keeps_it_with_an_end_of_now(db, manager):
 
 def test_ending_an_upcoming_silence_withdraws_it_and_an_ended_one_is_a_conflict(db, manager):
     upcoming = SilenceFactory(starts_at=T0 + timedelta(hours=1))
-    assert config.silence_expire(silence=upcoming, actor=manager, now=T0) is None
+    assert config.silence_expire(silence=upcoming, now=T0) is None
     assert not Silence.objects.filter(pk=upcoming.pk).exists()
     ended = SilenceFactory(starts_at=T0 - timedelta(hours=2), ends_at=T0 - timedelta(hours=1))
     with pytest.raises(Conflict):
-        config.silence_expire(silence=ended, actor=manager, now=T0)
+        config.silence_expire(silence=ended, now=T0)

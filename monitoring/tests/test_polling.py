@@ -1,4 +1,4 @@
-"""Polling (MONITORING.md "Dispatcher, not one beat entry per monitor"): the slot
+"""Polling (docs/MONITORING.md "Polling"): the slot
 grid, the dispatcher, one poll, failing sources, the poll lock and retention.
 
 Polls go to real sources: the built-in simulator and a small local HTTP server
@@ -33,7 +33,7 @@ needs_postgresql = pytest.mark.skipif(
     reason=f"needs PostgreSQL row locks across connections; the test database is {connection.vendor}",
 )
 CLOSED_PORT_URL = "http://127.0.0.1:1/metrics"  # nothing listens: refused at once
-# The sources of these tests are servers of their own on 127.0.0.1 (SPEC 7 refuses loopback).
+# The sources of these tests are servers of their own on 127.0.0.1 (the outbound policy refuses loopback, docs/RELIABILITY.md "Outbound requests").
 pytestmark = pytest.mark.usefixtures("outbound_allow_loopback")
 
 

@@ -1,4 +1,4 @@
-"""Ticket API shapes (SPEC 6). Serializers validate types; services decide."""
+"""Ticket API shapes (docs/API.md "Tickets"). Serializers validate types; services decide."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ MAX_TEXT = 50_000
 class VisibleRelatedField(SafePrimaryKeyRelatedField):
     """An id the caller may name: the queryset is narrowed to what the caller sees
     (NAMEABLE, by model), so a missing id and one that is not the caller's get the
-    same 400, word for word (SPEC 6: nobody learns that an object exists); the
+    same 400, word for word (docs/API.md "Errors": nobody learns that an object exists); the
     message does not repeat the id. Needs the request in the serializer's context;
     without it nothing can be named."""
 
@@ -45,7 +45,7 @@ NAMEABLE: dict[type, Callable[[Any], QuerySet]] = {
     Ticket: lambda user: selectors.ticket_queryset_for(user=user),
     # Every application: the portal's new-request form lists them all to customers.
     Application: lambda user: Application.objects.all(),
-    # Customers may file under a category (SPEC 6), an active one only; agents under any.
+    # Customers may file under a category (docs/PRODUCT.md "Categories and scope tier"), an active one only; agents under any.
     Category: lambda user: Category.objects.all() if roles.is_agent(user) else Category.objects.filter(is_active=True),
     # The knowledge base is for agents: to a customer no known issue exists.
     KnownIssue: lambda user: KnownIssue.objects.all() if roles.is_agent(user) else KnownIssue.objects.none(),

@@ -36,7 +36,7 @@ from helpdesk.idempotency import idempotent
 from tickets import attachments, selectors, services
 from tickets.api import serializers as s
 from tickets.filters import KnownIssueFilter, TicketFilter
-from tickets.models import Category, KnownIssue, Ticket
+from tickets.models import Category, Kind, KnownIssue, Ticket
 from tickets.services import sla
 from tickets.services.base import require_worker
 
@@ -86,7 +86,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         data = validated(s.TicketCreateSerializer, request)
         ticket = services.ticket_create(actor=request.user, **data)
         response = ticket_response(ticket, status.HTTP_201_CREATED)
-        if ticket.application_id and ticket.parent_id is None and ticket.kind != "incident" and roles.is_agent(request.user):
+        if ticket.application_id and ticket.parent_id is None and ticket.kind != Kind.INCIDENT and roles.is_agent(request.user):
             # An open incident of the same application: offer the agent to link it.
             incidents = selectors.open_incidents_for(application_id=ticket.application_id)[:5]
             response.data["suggested_incidents"] = [

@@ -2,7 +2,7 @@ from datetime import time
 
 from django.db import migrations
 
-# SPEC 3 defaults: P1 around the clock, P2-P5 in business hours (Mon-Fri 09:00-17:00).
+# The defaults of docs/PRODUCT.md "SLA policies and business calendar": P1 around the clock, P2-P5 in business hours (Mon-Fri 09:00-17:00).
 DEFAULT_POLICIES = [
     (1, 15, 4 * 60, False),
     (2, 60, 8 * 60, True),

@@ -7,6 +7,7 @@ from helpdesk.errors import Conflict, NotAllowed
 from helpdesk.models import User
 
 # The one version check every versioned object uses; the ticket services import it from here.
+from helpdesk.versioning import bump_version
 from helpdesk.versioning import check_version as check_version
 from tickets.models import (
     Ticket,
@@ -21,8 +22,7 @@ def lock_ticket(ticket: Ticket | int) -> Ticket:
 
 
 def save_ticket(ticket: Ticket, *fields: str) -> None:
-    ticket.version += 1
-    ticket.save(update_fields=[*fields, "version", "updated_at"])
+    ticket.save(update_fields=bump_version(ticket, fields))
 
 
 def require_worker(actor: User, ticket: Ticket) -> None:

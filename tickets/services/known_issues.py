@@ -1,4 +1,4 @@
-"""Applying a known issue to a ticket (SPEC 2: the knowledge base for L1)."""
+"""Applying a known issue to a ticket (the knowledge base for L1, docs/PRODUCT.md "Known issues")."""
 
 from __future__ import annotations
 

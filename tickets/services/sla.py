@@ -45,7 +45,7 @@ class SlaContext:
 
 
 def sla_policies() -> dict[int, SlaPolicy]:
-    """The stored policies, with the SPEC defaults for any priority not stored."""
+    """The stored policies, with the defaults of docs/PRODUCT.md "SLA policies and business calendar" for any priority not stored."""
     policies = {
         priority: SlaPolicy(
             priority=priority, first_response_minutes=response, resolution_minutes=resolution, business_hours=business

@@ -29,7 +29,7 @@ from tickets.services.priority import priority_for, tickets_raise_levels
 
 EDITABLE_FIELDS = ("title", "description", "urgency", "impact", "category", "application", "kind", "major", "parent")
 ACTION_ONLY_FIELDS = ("status", "tier", "assignee")
-# Triage is the agents' work (SPEC 6): a customer's ticket starts as a medium/medium
+# Triage is the agents' work (docs/PRODUCT.md "Triage"): a customer's ticket starts as a medium/medium
 # service request whatever the customer sent, and only agents change these or link.
 TRIAGE_FIELDS = ("kind", "urgency", "impact", "major", "parent")
 

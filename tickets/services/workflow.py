@@ -284,7 +284,7 @@ def tickets_autoclose(*, now: datetime | None = None, days: int | None = None, b
 
 def incident_resolve_linked(*, incident: Ticket | int, actor: User, message: str) -> list[int]:
     """Resolve every active ticket linked to the incident with one public
-    message (SPEC 4: resolving the incident offers to resolve its linked tickets)."""
+    message (docs/PRODUCT.md "Incident links": resolving the incident offers to resolve its linked tickets)."""
     message = clean_text(message, "message", required=True)
     resolved = []
     # All or nothing, under the incident's and the children's row locks: a ticket

@@ -1,4 +1,4 @@
-"""Auth, users, priority matrix, categories, applications and the API docs (SPEC 6)."""
+"""Auth, users, priority matrix, categories, applications and the API docs (docs/API.md "Authentication", "Configuration endpoints")."""
 
 from __future__ import annotations
 

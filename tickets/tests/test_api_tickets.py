@@ -1,4 +1,4 @@
-"""The ticket endpoints of SPEC 6, per role: shapes, visibility, actions, filters."""
+"""The ticket endpoints (docs/API.md "Tickets"), per role: shapes, visibility, actions, filters."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ TICKET_FIELDS = {
     "tier",
     "urgency",
     "impact",
-    "major",  # beyond SPEC 6: an agent-flagged major incident (issue 11 item 7)
+    "major",  # docs/PRODUCT.md "Incident links": an agent-flagged major incident (issue 11 item 7)
     "priority",
     "priority_label",
     "requester",

@@ -1,4 +1,4 @@
-"""Comment attachments (SPEC 2, 6): who uploads and downloads what, limits, file
+"""Comment attachments (docs/PRODUCT.md "Attachments", docs/API.md "Tickets"): who uploads and downloads what, limits, file
 names, storage outside the web root, download headers, and the orphan sweep."""
 
 from __future__ import annotations

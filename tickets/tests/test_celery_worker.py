@@ -1,5 +1,5 @@
 """Background re-prioritisation through a real Celery worker and Redis, and the
-in-process fallback when the broker is down (SPEC 2, 7; helpdesk.tasks.enqueue).
+in-process fallback when the broker is down (docs/DEPLOYMENT.md "What happens when the broker is down"; helpdesk.tasks.enqueue).
 """
 
 from __future__ import annotations

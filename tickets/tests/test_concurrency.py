@@ -1,4 +1,4 @@
-"""Claims under real concurrency (SPEC 3): "next ticket" hands every ticket out
+"""Claims under real concurrency (docs/PRODUCT.md "Next ticket"): "next ticket" hands every ticket out
 exactly once, and a contested claim has exactly one winner. Known-issue applies
 count every use once.
 

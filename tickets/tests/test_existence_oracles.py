@@ -1,4 +1,4 @@
-"""A customer learns nothing from an id (issue 11 item 11, SPEC 6): for every id a
+"""A customer learns nothing from an id (issue 11 item 11, docs/PRODUCT.md "Security rules users see"): for every id a
 customer may send, a missing one and one that exists but is not theirs to see get
 the same answer, byte for byte. Agents keep naming anything."""
 

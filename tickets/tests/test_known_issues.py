@@ -1,4 +1,4 @@
-"""Known issues (SPEC 2, 6): the knowledge base API, its search, and applying one to a ticket."""
+"""Known issues (docs/PRODUCT.md "Known issues", docs/API.md "Tickets"): the knowledge base API, its search, and applying one to a ticket."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The audit trail: one event per change, and events that nobody can edit or delete (SPEC 2)."""
+"""The audit trail: one event per change, and events that nobody can edit or delete (docs/PRODUCT.md "Audit trail")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Priority matrix and re-prioritisation, tested on the services directly (SPEC 2)."""
+"""Priority matrix and re-prioritisation, tested on the services directly (docs/PRODUCT.md "Priority matrix")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Status lifecycle and comments, tested on the services directly (SPEC 2)."""
+"""Status lifecycle and comments, tested on the services directly (docs/PRODUCT.md "Status lifecycle", "Comments and first response")."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def _ids(pairs):
 
 
 def test_lifecycle_table_is_the_spec():
-    # Guards the parametrisation below: 25 pairs, 9 allowed, exactly the SPEC 2 lifecycle.
+    # Guards the parametrisation below: 25 pairs, 9 allowed, exactly the lifecycle of docs/PRODUCT.md "Status lifecycle".
     assert len(ALL_PAIRS) == 25
     assert sorted(ALLOWED_PAIRS) == sorted(
         [

@@ -1,4 +1,4 @@
-"""Claim, assign, escalate, de-escalate and "next ticket", on the services directly (SPEC 3)."""
+"""Claim, assign, escalate, de-escalate and "next ticket", on the services directly (docs/PRODUCT.md "Tiers and escalation", "Next ticket")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Business-time calculator for SLA due times (SPEC 3). Pure: no database, no clock."""
+"""Business-time calculator for SLA due times (docs/PRODUCT.md "SLA policies and business calendar"). Pure: no database, no clock."""
 
 from __future__ import annotations
 

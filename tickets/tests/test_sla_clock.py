@@ -1,4 +1,4 @@
-"""SLA clocks on real tickets (SPEC 3): due times from the default policies and the
+"""SLA clocks on real tickets (docs/PRODUCT.md "SLA policies and business calendar"): due times from the default policies and the
 business calendar, moving with priority, paused while pending or resolved, and the
 breach sweep. The clock is frozen (time_machine, tick=False) so every instant is exact.
 """

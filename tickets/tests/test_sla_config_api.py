@@ -1,4 +1,4 @@
-"""sla-policies/ and business-calendar/ (SPEC 3, 6): managers read and change the
+"""sla-policies/ and business-calendar/ (docs/PRODUCT.md "SLA policies and business calendar", docs/API.md "Configuration endpoints"): managers read and change the
 targets and the working calendar; active tickets' due times follow in the background."""
 
 from __future__ import annotations

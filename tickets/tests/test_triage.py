@@ -1,4 +1,4 @@
-"""Triage is the agents' work (SPEC 6, issue 11 item 7): a customer's ticket starts as a
+"""Triage is the agents' work (docs/PRODUCT.md "Triage", issue 11 item 7): a customer's ticket starts as a
 medium/medium service request whatever the customer sends, and only agents change kind,
 urgency, impact, the major flag or the incident link."""
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 from catalog.models import Application
 from helpdesk.models import User
 from helpdesk.roles import Role
+from helpdesk.services import user_role_apply
 from monitoring import simulator
 from monitoring.models import BaselineKind, Direction, MetricSource, Monitor, SourceKind
 from tickets import services
@@ -171,9 +172,8 @@ class Command(BaseCommand):
         users = {}
         for username, role, first, last in USERS:
             user, _ = User.objects.get_or_create(username=username, defaults={"email": f"{username}@demo.example"})
-            user.role, user.first_name, user.last_name, user.is_active = role, first, last, True
-            user.is_staff = role in (Role.ADMIN, Role.MANAGER)
-            user.is_superuser = role == Role.ADMIN
+            user.first_name, user.last_name, user.is_active = first, last, True
+            user_role_apply(user=user, role=role)
             user.set_password(f"{username}{DEMO_PASSWORD_SUFFIX}")
             user.save()
             users[username] = user
