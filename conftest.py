@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from helpdesk.celery import app as celery_app
 from helpdesk.roles import Role
-from tickets.tests.factories import UserFactory
+from helpdesk.tests.factories import UserFactory
 
 
 def _allow_flushing_the_audit_trail(sender, connection, **kwargs) -> None:
@@ -60,7 +60,7 @@ def _eager_celery():
 @pytest.fixture
 def outbound_allow_loopback(settings) -> None:
     """Let this test reach its own servers on 127.0.0.1; loopback stays refused elsewhere (docs/RELIABILITY.md "Outbound requests")."""
-    from helpdesk.tests.processes import OUTBOUND_ALLOW_LOOPBACK
+    from helpdesk.testing.workers import OUTBOUND_ALLOW_LOOPBACK
 
     settings.HELPDESK_OUTBOUND_ALLOW = OUTBOUND_ALLOW_LOOPBACK.split(",")
 
@@ -99,7 +99,7 @@ def api():
 def redis_url() -> str:
     """A Redis database tests may use as a broker. Missing Redis skips on a
     developer's machine but fails in CI, where it must be there."""
-    from helpdesk.tests.brokers import redis_problem, redis_test_url
+    from helpdesk.testing.brokers import redis_problem, redis_test_url
 
     url = redis_test_url()
     problem = redis_problem(url)
@@ -115,7 +115,8 @@ def redis_url() -> str:
 def private_redis(tmp_path):
     """A redis-server of the test's own on a free port (no persistence), stopped
     by pid at teardown. The fault tests kill and restart it."""
-    from helpdesk.tests.faults import RedisServer, free_port, require_redis_server
+    from helpdesk.testing.brokers import RedisServer, require_redis_server
+    from helpdesk.testing.network import free_port
 
     require_redis_server()
     server = RedisServer(port=free_port(), log_path=tmp_path / "redis.log")

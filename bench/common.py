@@ -1,18 +1,21 @@
 """Pieces every benchmark shares: Django set up on the bench database, a
 connection to the PostgreSQL server itself (to create or drop that database),
-the report writer and the processes (gunicorn, Celery) a benchmark starts."""
+the report writer and waiting on the processes (gunicorn, Celery) a benchmark
+starts with ``helpdesk.testing.processes``."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import re
-import signal
 import subprocess
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from helpdesk.testing.processes import Proc
+from helpdesk.testing.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,6 +104,38 @@ def git_revision() -> str:
     return f"{rev} (with uncommitted changes)" if dirty else rev
 
 
+def load_average() -> str:
+    """The load averages over 1, 5 and 15 minutes (other work on a shared machine)."""
+    with contextlib.suppress(OSError):
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return "?"
+
+
+# --- SQL on the bench database (Django's connection) -------------------------------------------
+
+
+def sql_execute(*statements: str, params: list | None = None) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for sql in statements:
+            cursor.execute(sql, params)
+
+
+def sql_rows(sql: str, params: list | None = None) -> list[tuple]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params or [])
+        return cursor.fetchall()
+
+
+def sql_scalar(sql: str, params: list | None = None) -> Any:
+    return sql_rows(sql, params)[0][0]
+
+
+# --- the report: a section of docs/PERFORMANCE.md per benchmark ---------------------------------
+
 PERFORMANCE_DOC = ROOT / "docs" / "PERFORMANCE.md"
 
 
@@ -121,52 +156,20 @@ def doc_section_write(section: str, *, start: str, end: str) -> None:
     PERFORMANCE_DOC.write_text(text)
 
 
-# --- processes (gunicorn, Celery) ---------------------------------------------------------
+# --- processes (gunicorn, Celery): started and stopped by helpdesk.testing.processes ----------
 
 
-def celery_command() -> list[str]:
-    script = Path(sys.executable).with_name("celery")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "celery"]
-
-
-@dataclass
-class Proc:
-    name: str
-    process: subprocess.Popen
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-
-def proc_start(name: str, command: list[str], env: dict[str, str], log_path: Path) -> Proc:
-    with open(log_path, "wb") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, stopped as a whole
+def wait_for(what: str, condition: Callable[[], object], procs: list[Proc], seconds: float) -> None:
+    """Wait until ``condition`` holds while every process in ``procs`` lives; exit
+    with the processes' logs when one dies or the time is up."""
+    try:
+        wait_until(
+            condition,
+            what,
+            seconds,
+            check=lambda: [proc.assert_alive() for proc in procs],
+            every=0.2,
+            details=lambda: "\n".join(proc.log()[-2000:] for proc in procs),
         )
-    return Proc(name, process, log_path)
-
-
-def proc_stop(process: subprocess.Popen) -> None:
-    """Warm shutdown, then kill the process group if it does not stop in time."""
-    if process.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    except AssertionError as exc:  # ProcessExited, WaitTimeout: the benchmark cannot go on
+        raise SystemExit(str(exc)) from None

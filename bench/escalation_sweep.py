@@ -53,7 +53,10 @@ from bench.common import (
     doc_section_write,
     git_revision,
     say,
+    sql_execute,
+    sql_scalar,
 )
+from helpdesk.testing.processes import proc_stat
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = PERFORMANCE_DOC
@@ -125,24 +128,8 @@ def meta_write(value: dict) -> None:
         )
 
 
-def _scalar(sql: str, params: list | None = None) -> Any:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params or [])
-        return cursor.fetchone()[0]
-
-
-def _execute(*statements: str) -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        for sql in statements:
-            cursor.execute(sql)
-
-
 def vacuum() -> None:
-    _execute(f"VACUUM (ANALYZE) tickets_ticket, {', '.join(INSERTED_TABLES)}")
+    sql_execute(f"VACUUM (ANALYZE) tickets_ticket, {', '.join(INSERTED_TABLES)}")
 
 
 def load(spec, meta_params: dict) -> dict:
@@ -157,12 +144,12 @@ def load(spec, meta_params: dict) -> dict:
         system_user()  # the author of rule notes; exists in any running installation
         bench_rule_create()
     say("snapshot of the active tickets, VACUUM (ANALYZE)")
-    _execute(
+    sql_execute(
         f"DROP TABLE IF EXISTS {SNAPSHOT}",
         f"CREATE TABLE {SNAPSHOT} AS SELECT * FROM tickets_ticket WHERE status IN ('new', 'open', 'pending')",
         f"ALTER TABLE {SNAPSHOT} ADD PRIMARY KEY (id)",
     )
-    marks = {table: _scalar(f"SELECT coalesce(max(id), 0) FROM {table}") for table in INSERTED_TABLES}
+    marks = {table: sql_scalar(f"SELECT coalesce(max(id), 0) FROM {table}") for table in INSERTED_TABLES}
     meta = {
         "params": meta_params,
         "now": result.now.isoformat(),
@@ -308,9 +295,8 @@ def _process_cpu(pid: int) -> float | None:
     """CPU seconds (user + system) of a local process, e.g. our PostgreSQL backend;
     None when the server is not on this machine. Unlike wall time, not inflated by
     other work on a shared machine."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+    fields = proc_stat(pid)
+    if fields is None:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -346,8 +332,8 @@ def tick_run(
 
     run = Run(label, load=os.getloadavg()[0])
     recorder = Recorder(capture)
-    wal_before = _scalar("SELECT pg_current_wal_insert_lsn()::text")
-    backend = _scalar("SELECT pg_backend_pid()")
+    wal_before = sql_scalar("SELECT pg_current_wal_insert_lsn()::text")
+    backend = sql_scalar("SELECT pg_backend_pid()")
     server_before, python_before = _process_cpu(backend), time.process_time()
     with connection.execute_wrapper(recorder), phases_instrumented(recorder, run.phases), commits_timed(run):
         if profile:
@@ -364,13 +350,13 @@ def tick_run(
     run.queries, run.sql_seconds, run.statements = recorder.queries, recorder.sql_seconds, recorder.statements
     run.kinds = recorder.kinds
     run.breaches, run.firings = report.breaches, report.total_fired
-    run.wal_bytes = int(_scalar("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s::pg_lsn)", [wal_before]))
+    run.wal_bytes = int(sql_scalar("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s::pg_lsn)", [wal_before]))
     marks = meta["marks"]
-    run.tickets_fired = _scalar(
+    run.tickets_fired = sql_scalar(
         "SELECT count(DISTINCT ticket_id) FROM tickets_ticketevent WHERE id > %s AND kind = 'rule_fired'",
         [marks["tickets_ticketevent"]],
     )
-    run.notifications = _scalar(
+    run.notifications = sql_scalar(
         "SELECT count(*) FROM escalation_notification WHERE id > %s", [marks["escalation_notification"]]
     )
     return run
@@ -423,9 +409,9 @@ def machine() -> dict[str, str]:
     return {
         "cpus": cpu_description(),
         "memory": mem,
-        "postgresql": _scalar("SHOW server_version"),
+        "postgresql": sql_scalar("SHOW server_version"),
         "postgresql settings": ", ".join(
-            f"{name}={_scalar(f'SHOW {name}')}"
+            f"{name}={sql_scalar(f'SHOW {name}')}"
             for name in ("shared_buffers", "work_mem", "effective_cache_size", "jit")
         ),
         "python": platform.python_version(),
@@ -611,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
         migrate()
     meta = meta_read()
     if meta is None or meta.get("params") != params:
-        if meta is not None or _scalar("SELECT count(*) FROM tickets_ticket"):
+        if meta is not None or sql_scalar("SELECT count(*) FROM tickets_ticket"):
             say("the database holds other data: loading afresh")
             database_create(args.database_url, drop=True)
             migrate()

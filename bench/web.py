@@ -32,12 +32,10 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,17 +43,16 @@ from typing import Any
 
 from bench.common import (
     ROOT,
-    Proc,
-    celery_command,
     configure_django,
     cpu_description,
     database_create,
     doc_section_write,
     git_revision,
-    proc_start,
-    proc_stop,
     say,
+    wait_for,
 )
+from helpdesk.testing.network import answers, free_port
+from helpdesk.testing.processes import Proc, celery_command, process_stop
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench_web"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/8"
@@ -364,12 +361,6 @@ def create_body() -> dict[str, Any]:
 # --- processes --------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def server_env(args: argparse.Namespace, var_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "PYTEST_", "DJANGO_"))}
     env.update(
@@ -390,18 +381,7 @@ def server_env(args: argparse.Namespace, var_dir: Path) -> dict[str, str]:
 
 
 def wait_http(url: str, procs: list[Proc], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        for proc in procs:
-            if not proc.alive():
-                raise SystemExit(f"{proc.name} exited:\n{proc.log()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"{url} did not answer in {seconds} s")
+    wait_for(f"{url} answering", lambda: answers(url), procs, seconds)
 
 
 def session_for(user) -> str:
@@ -498,15 +478,15 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     procs = [
-        proc_start(
+        Proc.start(
             "gunicorn",
             [gunicorn, "helpdesk.wsgi", "-w", str(args.workers), "-b", f"127.0.0.1:{port}", "--access-logfile", "-"],
             env,
             var_dir / "gunicorn.log",
         ),
-        proc_start(
+        Proc.start(
             "worker",
-            [*celery_command(), "-A", "helpdesk", "worker", "-c", "1", "-l", "WARNING"],
+            celery_command("worker", "-c", "1", "-l", "WARNING"),
             env,
             var_dir / "worker.log",
         ),
@@ -540,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
                 memory[f"{proc.name} {pid}"] = mib
     finally:
         for proc in procs:
-            proc_stop(proc.process)
+            process_stop(proc.process)
     report = render(args, results, memory, compute_ms)
     print(report)
     if not args.no_doc:

@@ -9,11 +9,12 @@ import pytest
 from django.utils import timezone
 
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from helpdesk.tests.pages import assert_csp_clean
 from monitoring.models import AlertState
 from monitoring.tests.factories import AlertFactory
 from tickets.models import Status
-from tickets.tests.factories import TicketFactory, UserFactory
+from tickets.tests.factories import TicketFactory
 
 URL = "/dashboard/"
 # dashboard_for's six aggregates, the firing alerts count, the session and the user.

@@ -7,8 +7,8 @@ from datetime import timedelta
 from django.utils import timezone
 
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from tickets.models import Status, Ticket
-from tickets.tests.factories import UserFactory
 
 
 def first_response_overdue(count: int) -> set[int]:

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import factory
 
-from escalation.models import WebhookEndpoint
+from escalation.models import EscalationRule, Trigger, WebhookEndpoint
+
+
+class EscalationRuleFactory(factory.django.DjangoModelFactory):
+    """A rule as a row, with the model's defaults (enabled, any ticket, no action)
+    and "no update for 0 minutes" unless told; rules under test are made through
+    the API or the services."""
+
+    class Meta:
+        model = EscalationRule
+
+    name = factory.Sequence(lambda n: f"Rule {n}")
+    trigger = Trigger.IDLE_FOR
 
 
 class WebhookEndpointFactory(factory.django.DjangoModelFactory):

@@ -8,13 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
+from catalog.tests.factories import ApplicationFactory
 from escalation.engine import escalation_tick, rule_matches
 from escalation.models import Channel, EscalationRule, Notification, RuleFiring, Trigger
+from escalation.tests.factories import EscalationRuleFactory
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from tickets import services
 from tickets.events import EventKind
 from tickets.models import Comment, Kind, Level, Status, Ticket, TicketEvent
-from tickets.tests.factories import ApplicationFactory, CategoryFactory, TicketFactory, UserFactory
+from tickets.tests.factories import CategoryFactory, TicketFactory
 from tickets.tests.services_helpers import events_of, fresh
 
 pytestmark = pytest.mark.django_db
@@ -35,12 +38,6 @@ def clock():
 def _only_our_rules(db):
     """The default rules shipped by the migration would fire too; each test makes its own."""
     EscalationRule.objects.all().delete()
-
-
-def make_rule(**kwargs) -> EscalationRule:
-    kwargs.setdefault("name", "Test rule")
-    kwargs.setdefault("trigger", Trigger.IDLE_FOR)
-    return EscalationRule.objects.create(**kwargs)
 
 
 def ticket(**kwargs) -> Ticket:
@@ -80,13 +77,13 @@ def test_first_response_overdue():
     ticket(status=Status.RESOLVED, **due)
     ticket(status=Status.CLOSED, **due)
     ticket(status=Status.OPEN, first_response_due_at=None)
-    assert matched(make_rule(trigger=Trigger.FIRST_RESPONSE_OVERDUE, threshold=0)) == pks(*hits)
+    assert matched(EscalationRuleFactory(trigger=Trigger.FIRST_RESPONSE_OVERDUE, threshold=0)) == pks(*hits)
 
 
 def test_first_response_overdue_by_threshold_minutes():
     late = ticket(status=Status.OPEN, first_response_due_at=NOW - 31 * MIN)
     ticket(status=Status.OPEN, first_response_due_at=NOW - 29 * MIN)
-    assert matched(make_rule(trigger=Trigger.FIRST_RESPONSE_OVERDUE, threshold=30)) == pks(late)
+    assert matched(EscalationRuleFactory(trigger=Trigger.FIRST_RESPONSE_OVERDUE, threshold=30)) == pks(late)
 
 
 def test_resolution_overdue():
@@ -97,13 +94,13 @@ def test_resolution_overdue():
     ticket(status=Status.RESOLVED, **due)
     ticket(status=Status.CLOSED, **due)
     ticket(status=Status.OPEN, resolution_due_at=None)
-    assert matched(make_rule(trigger=Trigger.RESOLUTION_OVERDUE, threshold=0)) == pks(*hits)
+    assert matched(EscalationRuleFactory(trigger=Trigger.RESOLUTION_OVERDUE, threshold=0)) == pks(*hits)
 
 
 def test_resolution_overdue_by_threshold_minutes():
     late = ticket(status=Status.OPEN, resolution_due_at=NOW - 61 * MIN)
     ticket(status=Status.OPEN, resolution_due_at=NOW - 59 * MIN)
-    assert matched(make_rule(trigger=Trigger.RESOLUTION_OVERDUE, threshold=60)) == pks(late)
+    assert matched(EscalationRuleFactory(trigger=Trigger.RESOLUTION_OVERDUE, threshold=60)) == pks(late)
 
 
 def _elapsed(pct_of_ten_hours: int, status: str = Status.OPEN) -> Ticket:
@@ -117,12 +114,12 @@ def test_resolution_elapsed_pct():
     _elapsed(60, Status.PENDING)
     _elapsed(90, Status.RESOLVED)
     ticket(status=Status.OPEN, created_at=NOW - 10 * HOUR, resolution_due_at=None)
-    assert matched(make_rule(trigger=Trigger.RESOLUTION_ELAPSED_PCT, threshold=50)) == pks(sixty, twohundred)
-    assert matched(make_rule(trigger=Trigger.RESOLUTION_ELAPSED_PCT, threshold=100)) == pks(twohundred)
-    assert matched(make_rule(trigger=Trigger.RESOLUTION_ELAPSED_PCT, threshold=150)) == pks(twohundred)
-    assert matched(make_rule(trigger=Trigger.RESOLUTION_ELAPSED_PCT, threshold=250)) == set()
-    assert forty.pk not in matched(make_rule(trigger=Trigger.RESOLUTION_ELAPSED_PCT, threshold=41))
-    assert forty.pk in matched(make_rule(trigger=Trigger.RESOLUTION_ELAPSED_PCT, threshold=39))
+    assert matched(EscalationRuleFactory(trigger=Trigger.RESOLUTION_ELAPSED_PCT, threshold=50)) == pks(sixty, twohundred)
+    assert matched(EscalationRuleFactory(trigger=Trigger.RESOLUTION_ELAPSED_PCT, threshold=100)) == pks(twohundred)
+    assert matched(EscalationRuleFactory(trigger=Trigger.RESOLUTION_ELAPSED_PCT, threshold=150)) == pks(twohundred)
+    assert matched(EscalationRuleFactory(trigger=Trigger.RESOLUTION_ELAPSED_PCT, threshold=250)) == set()
+    assert forty.pk not in matched(EscalationRuleFactory(trigger=Trigger.RESOLUTION_ELAPSED_PCT, threshold=41))
+    assert forty.pk in matched(EscalationRuleFactory(trigger=Trigger.RESOLUTION_ELAPSED_PCT, threshold=39))
 
 
 def test_resolution_elapsed_pct_zero_matches_every_running_ticket_with_a_due_time():
@@ -130,7 +127,7 @@ def test_resolution_elapsed_pct_zero_matches_every_running_ticket_with_a_due_tim
     hits = [just_created, _elapsed(40), _elapsed(120, Status.NEW)]
     _elapsed(40, Status.PENDING)
     ticket(status=Status.OPEN, resolution_due_at=None)
-    assert matched(make_rule(trigger=Trigger.RESOLUTION_ELAPSED_PCT, threshold=0)) == pks(*hits)
+    assert matched(EscalationRuleFactory(trigger=Trigger.RESOLUTION_ELAPSED_PCT, threshold=0)) == pks(*hits)
 
 
 def test_unassigned_for(l1):
@@ -142,7 +139,7 @@ def test_unassigned_for(l1):
     ticket(status=Status.OPEN, queued_at=NOW - 5 * HOUR, assignee=l1)
     ticket(status=Status.PENDING, queued_at=NOW - 5 * HOUR)
     ticket(status=Status.RESOLVED, queued_at=NOW - 5 * HOUR)
-    assert matched(make_rule(trigger=Trigger.UNASSIGNED_FOR, threshold=15)) == pks(*hits)
+    assert matched(EscalationRuleFactory(trigger=Trigger.UNASSIGNED_FOR, threshold=15)) == pks(*hits)
 
 
 def test_unassigned_for_zero(l1):
@@ -150,7 +147,7 @@ def test_unassigned_for_zero(l1):
     old = ticket(status=Status.OPEN, queued_at=NOW - HOUR)
     ticket(status=Status.OPEN, queued_at=None, assignee=l1)
     ticket(status=Status.OPEN, queued_at=NOW + MIN)  # queued after the tick's instant
-    assert matched(make_rule(trigger=Trigger.UNASSIGNED_FOR, threshold=0)) == pks(now_queued, old)
+    assert matched(EscalationRuleFactory(trigger=Trigger.UNASSIGNED_FOR, threshold=0)) == pks(now_queued, old)
 
 
 def test_idle_for():
@@ -162,13 +159,13 @@ def test_idle_for():
     recent = ticket(status=Status.OPEN, updated_at=NOW - 59 * MIN)
     ticket(status=Status.RESOLVED, updated_at=NOW - 2 * HOUR)
     ticket(status=Status.CLOSED, updated_at=NOW - 2 * HOUR)
-    assert matched(make_rule(trigger=Trigger.IDLE_FOR, threshold=60)) == pks(*hits)
-    assert matched(make_rule(trigger=Trigger.IDLE_FOR, threshold=0)) == pks(*hits, recent)
+    assert matched(EscalationRuleFactory(trigger=Trigger.IDLE_FOR, threshold=60)) == pks(*hits)
+    assert matched(EscalationRuleFactory(trigger=Trigger.IDLE_FOR, threshold=0)) == pks(*hits, recent)
 
 
 def test_a_real_update_resets_idle_for(l2, clock):
     t = ticket(status=Status.OPEN, tier=1, updated_at=NOW - 2 * HOUR)
-    rule = make_rule(trigger=Trigger.IDLE_FOR, threshold=60)
+    rule = EscalationRuleFactory(trigger=Trigger.IDLE_FOR, threshold=60)
     assert matched(rule) == pks(t)
     services.ticket_update(ticket=t, actor=l2, changes={"title": "Now with details"})
     assert matched(rule) == set()
@@ -193,9 +190,9 @@ def test_each_condition_narrows_and_empty_means_any(condition, field, values, ch
     by_value = {v: [ticket(**{field: v}), ticket(**{field: v})] for v in values}
     ticket(status=Status.RESOLVED, **({field: chosen[0]} if field != "status" else {}))
     expected = {t.pk for v in chosen for t in by_value[v]}
-    assert matched(make_rule(**{condition: chosen})) == expected
+    assert matched(EscalationRuleFactory(**{condition: chosen})) == expected
     everyone = {t.pk for ts in by_value.values() for t in ts}
-    assert matched(make_rule(**{condition: []})) == everyone
+    assert matched(EscalationRuleFactory(**{condition: []})) == everyone
 
 
 @pytest.mark.parametrize(
@@ -206,9 +203,9 @@ def test_application_and_category_conditions(condition, field, factory):
     a, b, c = factory(), factory(), factory()
     on_a, on_b, on_c, on_none = ticket(**{field: a}), ticket(**{field: b}), ticket(**{field: c}), ticket()
     ticket(status=Status.CLOSED, **{field: a})
-    assert matched(make_rule(**{condition: [a.pk]})) == pks(on_a)
-    assert matched(make_rule(**{condition: [a.pk, c.pk]})) == pks(on_a, on_c)
-    assert matched(make_rule(**{condition: []})) == pks(on_a, on_b, on_c, on_none)
+    assert matched(EscalationRuleFactory(**{condition: [a.pk]})) == pks(on_a)
+    assert matched(EscalationRuleFactory(**{condition: [a.pk, c.pk]})) == pks(on_a, on_c)
+    assert matched(EscalationRuleFactory(**{condition: []})) == pks(on_a, on_b, on_c, on_none)
 
 
 def test_conditions_combine_with_and():
@@ -219,7 +216,7 @@ def test_conditions_combine_with_and():
     ticket(tier=1, priority=2, kind=Kind.SERVICE_REQUEST, application=app, status=Status.OPEN)
     ticket(tier=1, priority=2, kind=Kind.INCIDENT, application=None, status=Status.OPEN)
     ticket(tier=1, priority=2, kind=Kind.INCIDENT, application=app, status=Status.PENDING)
-    rule = make_rule(
+    rule = EscalationRuleFactory(
         tiers=[1], priorities=[1, 2], kinds=[Kind.INCIDENT], applications=[app.pk], statuses=[Status.NEW, Status.OPEN]
     )
     assert matched(rule) == pks(hit)
@@ -229,12 +226,12 @@ def test_trigger_and_conditions_together():
     hit = ticket(tier=1, status=Status.OPEN, first_response_due_at=NOW - MIN)
     ticket(tier=2, status=Status.OPEN, first_response_due_at=NOW - MIN)
     ticket(tier=1, status=Status.OPEN, first_response_due_at=NOW + MIN)
-    assert matched(make_rule(tiers=[1], trigger=Trigger.FIRST_RESPONSE_OVERDUE)) == pks(hit)
+    assert matched(EscalationRuleFactory(tiers=[1], trigger=Trigger.FIRST_RESPONSE_OVERDUE)) == pks(hit)
 
 
 def test_a_firing_in_the_current_episode_hides_the_ticket():
     fired, earlier_episode, fresh_one = ticket(episode=3), ticket(episode=2), ticket()
-    rule, other_rule = make_rule(), make_rule(name="Other")
+    rule, other_rule = EscalationRuleFactory(), EscalationRuleFactory(name="Other")
     RuleFiring.objects.create(rule=rule, ticket=fired, episode=3)
     RuleFiring.objects.create(rule=rule, ticket=earlier_episode, episode=1)
     assert matched(rule) == pks(earlier_episode, fresh_one)
@@ -243,7 +240,7 @@ def test_a_firing_in_the_current_episode_hides_the_ticket():
 
 def test_disabled_rules_do_not_fire():
     t = ticket()
-    make_rule(enabled=False, note="never")
+    EscalationRuleFactory(enabled=False, note="never")
     report = escalation_tick()
     assert report.total_fired == 0
     assert not fired_events(t) and not Comment.objects.exists()
@@ -260,7 +257,7 @@ def assert_fired_once(rule: EscalationRule, t: Ticket, episode: int = 1) -> None
 
 
 def test_escalate_to_tier(l1, l2):
-    rule = make_rule(name="Stuck in L1", escalate_to_tier=2)
+    rule = EscalationRuleFactory(name="Stuck in L1", escalate_to_tier=2)
     below = ticket(tier=1, status=Status.OPEN, assignee=l1, queued_at=None)
     at_target = ticket(tier=2, status=Status.OPEN, assignee=l2)
     above = ticket(tier=3, status=Status.NEW, queued_at=NOW - HOUR)
@@ -287,7 +284,7 @@ def test_escalate_to_tier(l1, l2):
 
 def test_escalation_never_goes_past_the_tiers_in_use(settings):
     settings.HELPDESK_TIERS = 2
-    rule = make_rule(escalate_to_tier=3)  # a rule left over from a 3-tier setup
+    rule = EscalationRuleFactory(escalate_to_tier=3)  # a rule left over from a 3-tier setup
     t1, t2 = ticket(tier=1), ticket(tier=2)
     escalation_tick()
     # Capped at the last tier in use: tier 1 moves to 2, tier 2 stays.
@@ -299,7 +296,7 @@ def test_escalation_never_goes_past_the_tiers_in_use(settings):
 
 def test_escalate_within_the_tiers_in_use(settings):
     settings.HELPDESK_TIERS = 2
-    make_rule(escalate_to_tier=2)
+    EscalationRuleFactory(escalate_to_tier=2)
     t = ticket(tier=1)
     escalation_tick()
     assert fresh(t).tier == 2
@@ -313,7 +310,7 @@ def test_raise_urgency_recomputes_priority_and_due_times(l3, customer, clock):
 
     low, medium, high = create(Level.LOW), create(Level.MEDIUM), create(Level.HIGH)
     assert (low.priority, medium.priority, high.priority) == (4, 3, 2)
-    rule = make_rule(name="Hurry", raise_urgency=True)
+    rule = EscalationRuleFactory(name="Hurry", raise_urgency=True)
 
     escalation_tick()
 
@@ -343,7 +340,7 @@ def test_raise_urgency_recomputes_priority_and_due_times(l3, customer, clock):
 
 def test_assign_to_only_tickets_the_user_may_work(l2):
     other = UserFactory(role=Role.L2)
-    rule = make_rule(name="Give to Sam", assign_to=l2)
+    rule = EscalationRuleFactory(name="Give to Sam", assign_to=l2)
     new_t1 = ticket(tier=1, status=Status.NEW, queued_at=NOW - HOUR)
     held_t2 = ticket(tier=2, status=Status.OPEN, assignee=other)
     new_t3 = ticket(tier=3, status=Status.NEW, queued_at=NOW - HOUR)
@@ -371,7 +368,7 @@ def test_assign_to_only_tickets_the_user_may_work(l2):
 @pytest.mark.parametrize("role, active", [(Role.L2, False), (Role.CUSTOMER, True)])
 def test_assign_to_someone_who_cannot_work_tickets_assigns_nothing(role, active):
     user = UserFactory(role=role, is_active=active)
-    rule = make_rule(assign_to=user)
+    rule = EscalationRuleFactory(assign_to=user)
     t = ticket(tier=1, status=Status.NEW)
     escalation_tick()
     assert fresh(t).assignee_id is None and not events_of(t, EventKind.ASSIGNED)
@@ -383,7 +380,7 @@ def test_notify_creates_one_row_per_recipient():
     UserFactory(role=Role.MANAGER, email="")  # no address: skipped
     UserFactory(role=Role.MANAGER, email="gone@example.com", is_active=False)
     UserFactory(role=Role.L1, email="l1@example.com")  # not a manager
-    rule = make_rule(name="Tell", notify=["email:ops@example.com", "role:manager", f"user:{boss.pk}"])
+    rule = EscalationRuleFactory(name="Tell", notify=["email:ops@example.com", "role:manager", f"user:{boss.pk}"])
     t1, t2 = ticket(), ticket()
     untouched = ticket(status=Status.RESOLVED)
 
@@ -406,14 +403,14 @@ def test_notify_creates_one_row_per_recipient():
 def test_notify_tier_current_reaches_the_new_tier_after_an_escalation():
     UserFactory(role=Role.L1, email="first@example.com")
     UserFactory(role=Role.L2, email="second@example.com")
-    make_rule(escalate_to_tier=2, notify=["tier:current"])
+    EscalationRuleFactory(escalate_to_tier=2, notify=["tier:current"])
     t = ticket(tier=1)
     escalation_tick()
     assert list(Notification.objects.filter(ticket=t).values_list("target", flat=True)) == ["second@example.com"]
 
 
 def test_note_is_an_internal_comment_by_the_system_user():
-    rule = make_rule(name="Poke", note="Nobody has touched this for a while.")
+    rule = EscalationRuleFactory(name="Poke", note="Nobody has touched this for a while.")
     t = ticket(status=Status.OPEN)
     escalation_tick()
     [comment] = Comment.objects.filter(ticket=t)
@@ -427,7 +424,7 @@ def test_note_is_an_internal_comment_by_the_system_user():
 
 
 def test_rule_without_actions_still_records_the_firing():
-    rule = make_rule(trigger=Trigger.FIRST_RESPONSE_OVERDUE)
+    rule = EscalationRuleFactory(trigger=Trigger.FIRST_RESPONSE_OVERDUE)
     t = ticket(first_response_due_at=NOW - MIN)
     assert escalation_tick().fired == {rule.pk: 1}
     assert_fired_once(rule, t)
@@ -437,7 +434,7 @@ def test_rule_without_actions_still_records_the_firing():
 
 def test_all_actions_of_one_rule_together(l2):
     UserFactory(role=Role.L2, email="queue@example.com")
-    rule = make_rule(
+    rule = EscalationRuleFactory(
         name="Everything",
         trigger=Trigger.FIRST_RESPONSE_OVERDUE,
         escalate_to_tier=2,
@@ -483,7 +480,7 @@ def counts(t: Ticket) -> tuple[int, int, int]:
 
 
 def test_a_second_tick_fires_nothing_new():
-    rule = make_rule(trigger=Trigger.FIRST_RESPONSE_OVERDUE, notify=["email:ops@example.com"], note="Late.")
+    rule = EscalationRuleFactory(trigger=Trigger.FIRST_RESPONSE_OVERDUE, notify=["email:ops@example.com"], note="Late.")
     tickets = [ticket(first_response_due_at=NOW - HOUR) for _ in range(3)]
     assert escalation_tick().fired == {rule.pk: 3}
     assert escalation_tick().fired == {rule.pk: 0}
@@ -494,7 +491,7 @@ def test_a_second_tick_fires_nothing_new():
 
 
 def test_manual_deescalation_starts_an_episode_in_which_the_rule_fires_again(l2):
-    rule = make_rule(trigger=Trigger.FIRST_RESPONSE_OVERDUE, notify=["email:ops@example.com"])
+    rule = EscalationRuleFactory(trigger=Trigger.FIRST_RESPONSE_OVERDUE, notify=["email:ops@example.com"])
     t = ticket(tier=2, first_response_due_at=NOW - HOUR)
     escalation_tick()
     assert escalation_tick().total_fired == 0
@@ -507,7 +504,7 @@ def test_manual_deescalation_starts_an_episode_in_which_the_rule_fires_again(l2)
 
 
 def test_a_new_due_time_starts_an_episode(l2):
-    rule = make_rule(trigger=Trigger.FIRST_RESPONSE_OVERDUE)
+    rule = EscalationRuleFactory(trigger=Trigger.FIRST_RESPONSE_OVERDUE)
     t = ticket(tier=1, status=Status.OPEN, priority=3, first_response_due_at=NOW - HOUR, created_at=NOW - 5 * HOUR)
     escalation_tick()
     services.ticket_update(ticket=t, actor=l2, changes={"urgency": Level.HIGH})  # P2: still overdue
@@ -516,7 +513,7 @@ def test_a_new_due_time_starts_an_episode(l2):
 
 
 def test_the_rules_own_escalation_does_not_refire_it(l2):
-    rule = make_rule(trigger=Trigger.FIRST_RESPONSE_OVERDUE, escalate_to_tier=2, notify=["email:ops@example.com"])
+    rule = EscalationRuleFactory(trigger=Trigger.FIRST_RESPONSE_OVERDUE, escalate_to_tier=2, notify=["email:ops@example.com"])
     t = ticket(tier=1, first_response_due_at=NOW - HOUR)
     assert escalation_tick().fired == {rule.pk: 1}
     assert fresh(t).episode == 2
@@ -535,7 +532,7 @@ def test_the_rules_own_escalation_does_not_refire_it(l2):
 def test_a_tier_limited_rule_needs_no_firing_for_the_episode_its_escalation_starts(l2):
     # The rule cannot match the ticket in tier 2, and only a new episode brings it back
     # to tier 1: the claim of episode 1 is the only row (one insert less per firing).
-    rule = make_rule(trigger=Trigger.FIRST_RESPONSE_OVERDUE, tiers=[1], escalate_to_tier=2)
+    rule = EscalationRuleFactory(trigger=Trigger.FIRST_RESPONSE_OVERDUE, tiers=[1], escalate_to_tier=2)
     t = ticket(tier=1, first_response_due_at=NOW - HOUR)
     assert escalation_tick().fired == {rule.pk: 1}
     assert list(RuleFiring.objects.filter(rule=rule).values_list("episode", flat=True)) == [1]
@@ -547,7 +544,7 @@ def test_a_tier_limited_rule_needs_no_firing_for_the_episode_its_escalation_star
 
 
 def test_a_rule_that_escalates_and_notes_writes_the_ticket_once():
-    make_rule(trigger=Trigger.FIRST_RESPONSE_OVERDUE, escalate_to_tier=2, note="Late.")
+    EscalationRuleFactory(trigger=Trigger.FIRST_RESPONSE_OVERDUE, escalate_to_tier=2, note="Late.")
     t = ticket(tier=1, first_response_due_at=NOW - HOUR)
     version = fresh(t).version
     escalation_tick()
@@ -560,7 +557,7 @@ def test_a_rule_that_escalates_and_notes_writes_the_ticket_once():
 def test_a_rule_firing_on_many_tickets_sends_each_recipient_one_digest(settings):
     settings.HELPDESK_NOTIFY_DIGEST_AFTER = 2
     UserFactory(role=Role.MANAGER, email="boss@example.com")
-    rule = make_rule(name="Tell", notify=["role:manager", "email:ops@example.com"])
+    rule = EscalationRuleFactory(name="Tell", notify=["role:manager", "email:ops@example.com"])
     tickets = [ticket() for _ in range(3)]
     assert escalation_tick().fired == {rule.pk: 3}
     digests = Notification.objects.order_by("target")
@@ -575,7 +572,7 @@ def test_a_rule_firing_on_many_tickets_sends_each_recipient_one_digest(settings)
 
 
 def test_the_rules_own_urgency_raise_does_not_refire_it():
-    rule = make_rule(trigger=Trigger.FIRST_RESPONSE_OVERDUE, raise_urgency=True, notify=["email:ops@example.com"])
+    rule = EscalationRuleFactory(trigger=Trigger.FIRST_RESPONSE_OVERDUE, raise_urgency=True, notify=["email:ops@example.com"])
     created = NOW - timedelta(days=3)  # P4 and P3 alike are long overdue
     t = ticket(urgency=Level.LOW, impact=Level.MEDIUM, priority=4, first_response_due_at=NOW - HOUR, created_at=created)
     assert escalation_tick().fired == {rule.pk: 1}
@@ -588,8 +585,8 @@ def test_the_rules_own_urgency_raise_does_not_refire_it():
 
 
 def test_two_rules_each_fire_once_on_the_same_ticket():
-    first = make_rule(name="A", order=1, note="A was here")
-    second = make_rule(name="B", order=2, note="B was here")
+    first = EscalationRuleFactory(name="A", order=1, note="A was here")
+    second = EscalationRuleFactory(name="B", order=2, note="B was here")
     t = ticket()
     assert escalation_tick().fired == {first.pk: 1, second.pk: 1}
     assert sorted(e.data["name"] for e in fired_events(t)) == ["A", "B"]
@@ -597,8 +594,8 @@ def test_two_rules_each_fire_once_on_the_same_ticket():
 
 
 def test_rules_run_in_order_and_see_earlier_changes():
-    up = make_rule(name="up", order=1, tiers=[1], escalate_to_tier=2)
-    in_two = make_rule(name="in two", order=2, tiers=[2], note="Arrived in L2")
+    up = EscalationRuleFactory(name="up", order=1, tiers=[1], escalate_to_tier=2)
+    in_two = EscalationRuleFactory(name="in two", order=2, tiers=[2], note="Arrived in L2")
     t = ticket(tier=1)
     assert escalation_tick().fired == {up.pk: 1, in_two.pk: 1}
     assert Comment.objects.get(ticket=t).body == "Arrived in L2"

@@ -6,8 +6,8 @@ so row locks (SKIP LOCKED) and the unique constraint on RuleFiring are exercised
 from __future__ import annotations
 
 import functools
-import threading
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 from django.core import mail
@@ -17,11 +17,13 @@ from django.utils import timezone
 from escalation import engine
 from escalation.models import EscalationRule, Notification, RuleFiring, Trigger
 from escalation.tests.due import first_response_overdue
+from escalation.tests.factories import EscalationRuleFactory
 from helpdesk.roles import Role
+from helpdesk.testing.threads import run_in_threads
+from helpdesk.tests.factories import UserFactory
 from tickets.events import EventKind
 from tickets.models import Comment, Ticket, TicketEvent
 from tickets.services import sla
-from tickets.tests.factories import UserFactory
 
 pytestmark = [
     pytest.mark.skipif(
@@ -36,29 +38,9 @@ TICKETS = 200
 THREAD_TIMEOUT = 120
 
 
-def run_together(work) -> list:
-    barrier = threading.Barrier(THREADS, timeout=THREAD_TIMEOUT)
-    results: list = [None] * THREADS
-    errors: list[BaseException] = []
-
-    def body(index: int) -> None:
-        try:
-            barrier.wait()
-            results[index] = work()
-        except BaseException as exc:  # re-raised below
-            errors.append(exc)
-        finally:
-            connection.close()  # this thread's own connection
-
-    threads = [threading.Thread(target=body, args=(i,), daemon=True) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=THREAD_TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads), "a tick did not finish"
-    if errors:
-        raise errors[0]
-    return results
+def run_together(work: Callable[[], object]) -> list:
+    """``work()`` in ``THREADS`` threads released together, each with its own connection."""
+    return run_in_threads(THREADS, lambda _: work(), timeout=THREAD_TIMEOUT)
 
 
 @pytest.mark.parametrize("batch_size", [1000, 7], ids=["one-batch", "many-batches"])
@@ -71,7 +53,7 @@ def test_two_concurrent_ticks_fire_each_ticket_exactly_once(monkeypatch, setting
     UserFactory(role=Role.MANAGER, email="lead@example.com")
     ids = first_response_overdue(TICKETS)
     now = timezone.now()
-    rule = EscalationRule.objects.create(
+    rule = EscalationRuleFactory(
         name="Late answer",
         trigger=Trigger.FIRST_RESPONSE_OVERDUE,
         escalate_to_tier=2,

@@ -14,6 +14,7 @@ import time_machine
 from django.conf import settings as django_settings
 
 from escalation.models import EscalationRule, RuleFiring, Trigger
+from escalation.tests.factories import EscalationRuleFactory
 from helpdesk.celery import app as celery_app
 from tickets import services
 from tickets.events import EventKind
@@ -37,7 +38,7 @@ def clock():
 
 def test_tick_task_runs_the_engine(clock):
     EscalationRule.objects.all().delete()
-    rule = EscalationRule.objects.create(name="Late", trigger=Trigger.FIRST_RESPONSE_OVERDUE, escalate_to_tier=2)
+    rule = EscalationRuleFactory(name="Late", trigger=Trigger.FIRST_RESPONSE_OVERDUE, escalate_to_tier=2)
     late = TicketFactory(tier=1, first_response_due_at=NOW - timedelta(minutes=5))
     on_time = TicketFactory(tier=1, first_response_due_at=NOW + timedelta(minutes=5))
 

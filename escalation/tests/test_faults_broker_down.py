@@ -22,15 +22,16 @@ import pytest
 from escalation.engine import escalation_tick
 from escalation.models import Channel, DeliveryStatus, EscalationRule, Notification, RuleFiring, Trigger
 from escalation.notifications import notifications_resend_due
-from escalation.tests.factories import WebhookEndpointFactory
+from escalation.tests.factories import EscalationRuleFactory, WebhookEndpointFactory
 from helpdesk.celery import app as celery_app
 from helpdesk.roles import Role
-from helpdesk.tests.brokers import celery_broker
-from helpdesk.tests.faults import emails_written, start_celery_worker
-from helpdesk.tests.processes import OUTBOUND_ALLOW_LOOPBACK, require_postgresql, stop
+from helpdesk.testing.brokers import celery_broker
+from helpdesk.testing.mail import emails_written
+from helpdesk.testing.processes import process_stop
+from helpdesk.testing.workers import OUTBOUND_ALLOW_LOOPBACK, require_postgresql, start_celery_worker
+from helpdesk.tests.factories import UserFactory
 from tickets.events import EventKind
 from tickets.models import Comment, Ticket, TicketEvent
-from tickets.tests.factories import UserFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -50,7 +51,7 @@ def test_writes_while_redis_is_down_are_kept_and_their_side_effects_run_once(
     UserFactory(role=Role.MANAGER, email=MANAGER_EMAIL)
     agent = UserFactory(role=Role.L1)
     customer = UserFactory(role=Role.CUSTOMER)
-    rule = EscalationRule.objects.create(
+    rule = EscalationRuleFactory(
         name="Nobody took it",
         trigger=Trigger.UNASSIGNED_FOR,
         threshold=0,
@@ -151,7 +152,7 @@ def test_writes_while_redis_is_down_are_kept_and_their_side_effects_run_once(
             assert notifications_resend_due() == 0
             time.sleep(1)
         finally:
-            stop(worker.process)
+            process_stop(worker.process)
 
     # Exactly once, per ticket and recipient.
     assert set(outbox.values_list("status", "attempts")) == {(DeliveryStatus.SENT, 1)}

@@ -19,15 +19,21 @@ import pytest
 from escalation.models import Channel, DeliveryStatus, EscalationRule, Notification, RuleFiring, Trigger
 from escalation.notifications import notifications_resend_due
 from escalation.tests.due import first_response_overdue
-from escalation.tests.factories import WebhookEndpointFactory
+from escalation.tests.factories import EscalationRuleFactory, WebhookEndpointFactory
 from helpdesk.celery import app as celery_app
 from helpdesk.roles import Role
-from helpdesk.tests.brokers import celery_broker
-from helpdesk.tests.faults import emails_written, kill_worker, start_celery_beat, start_celery_worker, wait_until
-from helpdesk.tests.processes import OUTBOUND_ALLOW_LOOPBACK, require_postgresql, stop
+from helpdesk.testing.brokers import celery_broker
+from helpdesk.testing.mail import emails_written
+from helpdesk.testing.waiting import wait_until
+from helpdesk.testing.workers import (
+    OUTBOUND_ALLOW_LOOPBACK,
+    celery_processes,
+    kill_worker,
+    require_postgresql,
+)
+from helpdesk.tests.factories import UserFactory
 from tickets.events import EventKind
 from tickets.models import Comment, Ticket, TicketEvent
-from tickets.tests.factories import UserFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -67,7 +73,7 @@ def test_workers_killed_mid_tick_fire_every_ticket_exactly_once(private_redis, w
     EscalationRule.objects.all().delete()  # the shipped rules would fire too
     UserFactory(role=Role.MANAGER, email=MANAGER_EMAIL)
     ids = first_response_overdue(TICKETS)
-    rule = EscalationRule.objects.create(
+    rule = EscalationRuleFactory(
         name="Late first answer",
         trigger=Trigger.FIRST_RESPONSE_OVERDUE,
         tiers=[1],  # one firing row per ticket: the escalated ticket leaves the rule's tiers
@@ -88,18 +94,11 @@ def test_workers_killed_mid_tick_fire_every_ticket_exactly_once(private_redis, w
     }
     figures: dict[str, object] = {"kills": []}
     started = time.monotonic()
-    beat = start_celery_beat(
-        broker_url=private_redis.url, log_path=tmp_path / "beat.log", schedule=tmp_path / "beat-schedule", **env
-    )
-    workers = []
-    try:
+    with celery_processes(broker_url=private_redis.url, directory=tmp_path, **env) as celery:
         for round_, share in enumerate(KILL_AT):
             # concurrency=1: the pool child runs the tick and nothing else while it does,
             # so the kill always lands inside the tick.
-            worker = start_celery_worker(
-                broker_url=private_redis.url, log_path=tmp_path / f"worker{round_}.log", name=f"kill{round_}", **env
-            )
-            workers.append(worker)
+            worker = celery.worker(f"kill{round_}")
             wait_until(
                 lambda share=share: firings.count() >= share * TICKETS,
                 f"{share:.0%} of the tickets fired",
@@ -114,10 +113,7 @@ def test_workers_killed_mid_tick_fire_every_ticket_exactly_once(private_redis, w
             assert fired % BATCH == 0 or fired == TICKETS
             figures["kills"].append({"pids": len(killed), "fired at kill": fired})
 
-        last = start_celery_worker(
-            broker_url=private_redis.url, log_path=tmp_path / "worker-last.log", name="last", concurrency=2, **env
-        )
-        workers.append(last)
+        last = celery.worker("last", concurrency=2)
         wait_until(lambda: firings.count() == TICKETS, "every ticket fired", 180, check=last.assert_alive)
         figures["firing seconds"] = round(time.monotonic() - started, 1)
 
@@ -138,10 +134,6 @@ def test_workers_killed_mid_tick_fire_every_ticket_exactly_once(private_redis, w
             assert notifications_resend_due() == 0
         time.sleep(4)  # two more ticks: nothing fires again
         figures["total seconds"] = round(time.monotonic() - started, 1)
-    finally:
-        for worker in workers:
-            stop(worker.process)
-        stop(beat)
 
     assert assert_no_partial_tickets(rule, ids) == TICKETS
     assert set(firings.values_list("ticket_id", flat=True)) == ids

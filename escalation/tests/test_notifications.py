@@ -24,13 +24,14 @@ from escalation.notifications import (
     validate_notify_spec,
 )
 from escalation.tasks import deliver_notifications
-from escalation.tests.factories import WebhookEndpointFactory
+from escalation.tests.factories import EscalationRuleFactory, WebhookEndpointFactory
 from helpdesk.celery import app as celery_app
 from helpdesk.roles import Role
-from helpdesk.tests.brokers import CLOSED_BROKER_URL, celery_broker
+from helpdesk.testing.brokers import CLOSED_BROKER_URL, celery_broker
+from helpdesk.tests.factories import UserFactory
 from tickets.events import EventKind
 from tickets.models import TicketEvent
-from tickets.tests.factories import TicketFactory, UserFactory
+from tickets.tests.factories import TicketFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -253,7 +254,7 @@ def test_recipients_are_deduplicated_per_ticket(staff, django_capture_on_commit_
 
 
 def test_placeholders_are_filled_per_ticket_and_the_payload_merged(db, django_capture_on_commit_callbacks):
-    rule = EscalationRule.objects.create(name="P1 overdue", trigger="resolution_overdue")
+    rule = EscalationRuleFactory(name="P1 overdue", trigger="resolution_overdue")
     one = TicketFactory(title="Mail is down", priority=1, tier=2)
     two = TicketFactory(title="Printer", priority=4, tier=1)
     with django_capture_on_commit_callbacks(execute=False):

@@ -19,9 +19,10 @@ from escalation.models import DeliveryStatus, Notification
 from escalation.notifications import notifications_create, notifications_resend_due
 from escalation.tests.factories import WebhookEndpointFactory
 from helpdesk.celery import app as celery_app
-from helpdesk.tests.brokers import celery_broker
-from helpdesk.tests.faults import wait_until
-from helpdesk.tests.processes import OUTBOUND_ALLOW_LOOPBACK, Worker, require_postgresql, start_worker, stop
+from helpdesk.testing.brokers import celery_broker
+from helpdesk.testing.processes import process_stop
+from helpdesk.testing.waiting import wait_until
+from helpdesk.testing.workers import OUTBOUND_ALLOW_LOOPBACK, Worker, require_postgresql, start_worker
 from tickets.tests.factories import TicketFactory
 
 pytestmark = pytest.mark.slow
@@ -45,7 +46,7 @@ def outbox_worker(transactional_db, private_redis, tmp_path) -> Iterator[Worker]
         wait_until(lambda: " ready." in worker.log(), "the worker starting", check=worker.assert_alive)
         yield worker
     finally:
-        stop(worker.process)
+        process_stop(worker.process)
 
 
 def state(pk: int) -> tuple[str, int]:

@@ -12,12 +12,14 @@ from django.db.migrations.executor import MigrationExecutor
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
+from catalog.tests.factories import ApplicationFactory
 from escalation.engine import escalation_tick, rule_matches
 from escalation.models import EscalationRule, Trigger
-from escalation.tests.factories import WebhookEndpointFactory
+from escalation.tests.factories import EscalationRuleFactory, WebhookEndpointFactory
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from tickets.models import Status
-from tickets.tests.factories import ApplicationFactory, CategoryFactory, TicketFactory, UserFactory, if_match
+from tickets.tests.factories import CategoryFactory, TicketFactory, if_match
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +77,7 @@ def snapshot() -> list[dict]:
 
 @pytest.fixture
 def rule(db) -> EscalationRule:
-    return EscalationRule.objects.create(name="Existing", trigger=Trigger.IDLE_FOR, threshold=60, notify=["tier:1"])
+    return EscalationRuleFactory(name="Existing", trigger=Trigger.IDLE_FOR, threshold=60, notify=["tier:1"])
 
 
 # --- CRUD --------------------------------------------------------------------------------------------
@@ -159,7 +161,7 @@ def test_admins_manage_rules_too(api, admin_user):
 
 
 def test_list_filters_by_trigger(api, manager, rule):
-    EscalationRule.objects.create(name="Other", trigger=Trigger.UNASSIGNED_FOR)
+    EscalationRuleFactory(name="Other", trigger=Trigger.UNASSIGNED_FOR)
     r = api.as_(manager).get(URL, {"trigger": "unassigned_for", "page_size": 200})
     assert r.status_code == 200
     assert {item["trigger"] for item in r.data["results"]} == {"unassigned_for"}
@@ -383,7 +385,7 @@ def test_preview_lists_exactly_the_tickets_rule_matches_returns(api, manager):
 
 def test_preview_is_paginated(api, manager):
     TicketFactory.create_batch(30, status=Status.OPEN)
-    rule = EscalationRule.objects.create(name="Everything", trigger=Trigger.IDLE_FOR, threshold=0)
+    rule = EscalationRuleFactory(name="Everything", trigger=Trigger.IDLE_FOR, threshold=0)
     client = api.as_(manager)
     seen = []
     url = f"{URL}{rule.pk}/preview/?page_size=12"

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from escalation.models import DeliveryStatus, EscalationRule, Notification, WebhookEndpoint
 from escalation.notifications import notification_deliver, notifications_create
-from escalation.tests.factories import WebhookEndpointFactory
+from escalation.tests.factories import EscalationRuleFactory, WebhookEndpointFactory
 from escalation.webhooks import webhook_secret_rotate
 from tickets.tests.factories import TicketFactory, if_match
 
@@ -257,7 +257,7 @@ def test_deleting_an_endpoint_a_rule_notifies_is_409_until_the_rule_lets_go(api,
 
 def test_admin_delete_of_an_endpoint_a_rule_notifies_is_refused(admin_client):
     endpoint = WebhookEndpointFactory()
-    EscalationRule.objects.create(name="Pager", trigger="idle_for", notify=[f"webhook:{endpoint.url}"])
+    EscalationRuleFactory(name="Pager", trigger="idle_for", notify=[f"webhook:{endpoint.url}"])
     url = reverse("admin:escalation_webhookendpoint_delete", args=[endpoint.pk])
     r = admin_client.post(url, {"post": "yes"})
     assert r.status_code == 200 and b"Pager" in r.content

@@ -7,7 +7,6 @@ import datetime
 import hashlib
 import hmac
 import json
-import socket
 import threading
 import time
 
@@ -25,6 +24,7 @@ from escalation.notifications import (
     retry_delay,
 )
 from escalation.tests.factories import WebhookEndpointFactory
+from helpdesk.testing.network import free_port
 from tickets.events import EventKind
 from tickets.models import TicketEvent
 from tickets.tests.factories import TicketFactory
@@ -177,9 +177,7 @@ def test_a_timeout_counts_as_a_failure(webhook_server, settings, django_capture_
 
 
 def test_connection_refused_counts_as_a_failure(db, django_capture_on_commit_callbacks):
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     pk = create_webhook(f"http://127.0.0.1:{port}/hook", TicketFactory(), django_capture_on_commit_callbacks)
     notification = Notification.objects.get(pk=pk)
     assert (notification.status, notification.attempts) == (DeliveryStatus.PENDING, 1)

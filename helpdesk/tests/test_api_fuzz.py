@@ -35,9 +35,9 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from helpdesk.tokens import api_token_issue
 from helpdesk.wsgi import application
-from tickets.tests.factories import UserFactory
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 MINIMUM_CASES = 1000

@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 from helpdesk import tokens
 from helpdesk.models import ApiToken
 from helpdesk.roles import Role
-from tickets.tests.factories import UserFactory
+from helpdesk.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -11,6 +11,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from catalog.models import Application
+from catalog.tests.factories import ApplicationFactory
 from escalation.models import EscalationRule
 from helpdesk import text
 from helpdesk.errors import MAX_ID, InvalidInput
@@ -18,7 +19,7 @@ from helpdesk.models import User
 from monitoring.models import Alert, MetricSource, Monitor
 from monitoring.tests.factories import MetricSourceFactory, MonitorFactory
 from tickets.models import Comment, Status, Ticket, TicketEvent
-from tickets.tests.factories import ApplicationFactory, TicketFactory
+from tickets.tests.factories import TicketFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from escalation.models import EscalationRule, Notification, RuleFiring
 from helpdesk.db import _integer_array_literal, ids_filter, insert_rows
+from helpdesk.tests.factories import UserFactory
 from tickets.models import Comment, Ticket, TicketEvent
-from tickets.tests.factories import TicketFactory, UserFactory
+from tickets.tests.factories import TicketFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from datetime import timedelta
 
@@ -16,9 +15,11 @@ from helpdesk.idempotency import idempotency_keys_purge
 from helpdesk.models import IdempotencyKey
 from helpdesk.roles import Role
 from helpdesk.tasks import purge_idempotency_keys
+from helpdesk.testing.threads import run_in_threads
+from helpdesk.tests.factories import UserFactory
 from tickets.events import EventKind
 from tickets.models import Comment, Ticket, TicketEvent
-from tickets.tests.factories import TicketFactory, UserFactory
+from tickets.tests.factories import TicketFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -190,27 +191,13 @@ RACERS = 20
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_posts_with_one_key_create_one_ticket():
     customer = UserFactory(role=Role.CUSTOMER)
-    barrier = threading.Barrier(RACERS, timeout=60)
-    responses: list = []
-    errors: list[BaseException] = []
 
-    def body() -> None:
-        try:
-            client = APIClient()
-            client.force_authenticate(user=customer)
-            barrier.wait()
-            responses.append(post(client, "/api/v1/tickets/", TICKET, key="raced"))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
+    def body(index: int) -> object:
+        client = APIClient()
+        client.force_authenticate(user=customer)
+        return post(client, "/api/v1/tickets/", TICKET, key="raced")
 
-    threads = [threading.Thread(target=body, daemon=True) for _ in range(RACERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors[0]
+    responses = run_in_threads(RACERS, body)
     assert len(responses) == RACERS
 
     assert Ticket.objects.count() == 1

@@ -13,12 +13,13 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from catalog.tests.factories import ApplicationFactory
 from escalation.models import EscalationRule
 from escalation.tests.factories import WebhookEndpointFactory
 from monitoring.models import Monitor
 from monitoring.services import alerts, config, polling
 from monitoring.tests.factories import MetricSourceFactory, MonitorFactory, SilenceFactory
-from tickets.tests.factories import ApplicationFactory, CategoryFactory, KnownIssueFactory, if_match
+from tickets.tests.factories import CategoryFactory, KnownIssueFactory, if_match
 
 pytestmark = pytest.mark.django_db
 

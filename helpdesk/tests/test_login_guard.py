@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from helpdesk.client_address import client_address
 from helpdesk.roles import Role
 from helpdesk.tasks import purge_login_records
-from tickets.tests.factories import UserFactory
+from helpdesk.tests.factories import UserFactory
 
 TOKEN_URL = "/api/v1/auth/token/"
 PASSWORD = "right-password-1"

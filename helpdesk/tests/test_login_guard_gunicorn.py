@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -24,9 +23,11 @@ from django.core.cache.backends.db import DatabaseCache
 
 from helpdesk import settings as project_settings
 from helpdesk.roles import Role
-from helpdesk.tests.faults import free_port
-from helpdesk.tests.processes import celery_env, require_postgresql, start, stop
-from tickets.tests.factories import UserFactory
+from helpdesk.testing.network import answers, free_port
+from helpdesk.testing.processes import Proc
+from helpdesk.testing.waiting import wait_until
+from helpdesk.testing.workers import celery_env, require_postgresql
+from helpdesk.tests.factories import UserFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -102,24 +103,20 @@ def server(tmp_path, settings):
         "--access-logfile=-",
         "--access-logformat=%(p)s %(r)s %(s)s",
     ]
-    process = start(command, env, log_path)
+    server = Proc.start("gunicorn", command, env, log_path)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"gunicorn exited:\n{log_path.read_text(errors='replace')[-3000:]}")
-            try:
-                health = urllib.request.Request(base + "/healthz", headers={"X-Forwarded-Proto": "https"})
-                with urllib.request.urlopen(health, timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"gunicorn did not answer:\n{log_path.read_text(errors='replace')[-3000:]}")
-                time.sleep(0.2)
+        wait_until(
+            lambda: answers(base + "/healthz", headers={"X-Forwarded-Proto": "https"}),
+            "gunicorn answering",
+            60,
+            server.assert_alive,
+            every=0.2,
+            details=lambda: server.log()[-3000:],
+        )
         yield Server(base, log_path)
     finally:
-        stop(process)
+        server.stop()
 
 
 def test_throttles_hold_across_two_workers_and_spoofed_hops_change_nothing(server, settings):

@@ -12,9 +12,7 @@ import os
 import random
 import shutil
 import string
-import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -22,8 +20,10 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from helpdesk.tests.faults import free_port
-from helpdesk.tests.processes import celery_env, require_postgresql, start, stop
+from helpdesk.testing.network import answers, free_port
+from helpdesk.testing.processes import Proc
+from helpdesk.testing.waiting import wait_until
+from helpdesk.testing.workers import celery_env, require_postgresql
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
@@ -71,18 +71,11 @@ def test_gunicorn_workers_keep_a_bounded_label_set_and_a_private_scrape(tmp_path
     )
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     log_path = tmp_path / "gunicorn.log"
-    server = start([gunicorn, "helpdesk.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}"], env, log_path)
+    server = Proc.start("gunicorn", [gunicorn, "helpdesk.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}"], env, log_path)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, log_path.read_text(errors="replace")[-3000:]
-            try:
-                if call(port, "GET", "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "gunicorn did not answer"
-            time.sleep(0.2)
+        wait_until(
+            lambda: answers(f"http://127.0.0.1:{port}/healthz"), "gunicorn answering", 60, server.assert_alive, every=0.2
+        )
 
         # Without the token: nothing, even from loopback.
         status, body = call(port, "GET", "/metrics")
@@ -120,7 +113,7 @@ def test_gunicorn_workers_keep_a_bounded_label_set_and_a_private_scrape(tmp_path
 
         prometheus_scrapes_with_the_documented_config(port, tmp_path)
     finally:
-        stop(server)
+        server.stop()
 
 
 def prometheus_scrapes_with_the_documented_config(port: int, tmp_path: Path) -> None:
@@ -148,37 +141,35 @@ def prometheus_scrapes_with_the_documented_config(port: int, tmp_path: Path) -> 
     )
     web = free_port()
     log_path = tmp_path / "prometheus.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{web}",
-                "--log.level=warn",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    prometheus = Proc.start(
+        "Prometheus",
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{web}",
+            "--log.level=warn",
+        ],
+        None,
+        log_path,
+    )
+    health: dict[str, tuple[str, str]] = {}
+
+    def scraped() -> bool:
+        """The token's job is up, the anonymous one down (refused)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{web}/api/v1/targets", timeout=2) as response:
+                targets = json.load(response)["data"]["activeTargets"]
+        except OSError:
+            return False
+        health.update({t["labels"]["job"]: (t["health"], t["lastError"]) for t in targets})
+        return health.get("helpdesk", ("unknown",))[0] == "up" and health.get("anonymous", ("unknown",))[0] == "down"
+
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log_path.read_text(errors="replace")[-2000:]
-            health = {}
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{web}/api/v1/targets", timeout=2) as response:
-                    targets = json.load(response)["data"]["activeTargets"]
-                health = {t["labels"]["job"]: (t["health"], t["lastError"]) for t in targets}
-            except OSError:
-                pass
-            if health.get("helpdesk", ("unknown",))[0] == "up" and health.get("anonymous", ("unknown",))[0] == "down":
-                break
-            assert time.monotonic() < deadline, health
-            time.sleep(0.3)
+        wait_until(scraped, "both jobs scraped", 30, prometheus.assert_alive, every=0.3, details=lambda: str(health))
         assert "401" in health["anonymous"][1]
         query = urllib.parse.quote('helpdesk_http_requests_total{view="healthz"}')
         with urllib.request.urlopen(f"http://127.0.0.1:{web}/api/v1/query?query={query}", timeout=5) as response:
             assert json.load(response)["data"]["result"], "the scrape holds the request counter"
     finally:
-        stop(process)
+        prometheus.stop()

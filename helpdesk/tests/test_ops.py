@@ -16,9 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from helpdesk import ops
 from helpdesk.models import User
 from helpdesk.roles import Role
-from helpdesk.tests.brokers import CLOSED_BROKER_URL, celery_broker
+from helpdesk.testing.brokers import CLOSED_BROKER_URL, celery_broker
+from helpdesk.tests.factories import UserFactory
 from tickets.models import Status
-from tickets.tests.factories import TicketFactory, UserFactory
+from tickets.tests.factories import TicketFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,7 @@ import shutil
 import socket
 import ssl
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,6 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from helpdesk import outbound
+from helpdesk.testing.network import HTTPTestServer, QuietHandler
 
 PUBLIC = "93.184.215.14"  # an address the policy allows (and that the tests never connect to)
 
@@ -269,7 +268,7 @@ def test_dns_rebinding_is_refused_at_connect_and_nothing_reaches_loopback(monkey
     assert listener.connections() == 0
 
 
-class _Recorder(BaseHTTPRequestHandler):
+class _Recorder(QuietHandler):
     seen: list[dict[str, str]] = []
 
     def do_GET(self) -> None:  # noqa: N802 -- http.server's name
@@ -286,19 +285,13 @@ class _Recorder(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
 
 @pytest.fixture
-def http_server() -> Iterator[ThreadingHTTPServer]:
+def http_server() -> Iterator[HTTPTestServer]:
     _Recorder.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
+    server = HTTPTestServer(_Recorder)
     yield server
-    server.shutdown()
-    server.server_close()
+    server.stop()
 
 
 def test_the_connection_goes_to_the_checked_address_with_the_original_host(settings, monkeypatch, http_server):
@@ -311,7 +304,7 @@ def test_the_connection_goes_to_the_checked_address_with_the_original_host(setti
         "getaddrinfo",
         fake_resolver({"svc.internal.example": [["127.0.0.1"], ["192.0.2.1"]]}, calls),  # then TEST-NET-1
     )
-    port = http_server.server_address[1]
+    port = http_server.port
     with outbound.request("GET", f"http://svc.internal.example:{port}/x?a=1", headers={}, timeout=2) as response:
         assert (response.status, response.read()) == (200, b'{"ok": true}')
     assert calls == ["svc.internal.example"]
@@ -320,7 +313,7 @@ def test_the_connection_goes_to_the_checked_address_with_the_original_host(setti
 
 
 def test_a_redirect_is_returned_not_followed(outbound_allow_loopback, http_server):
-    port = http_server.server_address[1]
+    port = http_server.port
     with outbound.request("GET", f"http://127.0.0.1:{port}/moved", headers={}, timeout=2) as response:
         assert (response.status, response.headers["Location"]) == (302, "/elsewhere")
     assert [seen["path"] for seen in _Recorder.seen] == ["/moved"]
@@ -347,15 +340,10 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path, list[str]]]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     context.sni_callback = lambda sock, name, ctx: names.append(name) and None
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    server.handle_error = lambda request, address: None  # the refused handshake below
     _Recorder.seen = []
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server.server_address[1], cert, names
-    server.shutdown()
-    server.server_close()
+    server = HTTPTestServer(_Recorder, tls=context)  # quiet about the refused handshake below
+    yield server.port, cert, names
+    server.stop()
 
 
 def test_https_verifies_the_certificate_for_the_configured_name(settings, monkeypatch, tls_server):

@@ -25,20 +25,14 @@ from rest_framework.test import APIClient
 from escalation.models import EscalationRule
 from escalation.tests.factories import WebhookEndpointFactory
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from helpdesk.tests.permission_matrix import EXEMPT_ROUTE_MARKERS, EXEMPT_ROUTE_PREFIXES, ROLES, ROWS, Row
 from helpdesk.tokens import api_token_issue
 from monitoring.tests.factories import AlertFactory, MonitorFactory, SilenceFactory
 from tickets import attachments, services
 from tickets.models import Kind
 from tickets.services import sla
-from tickets.tests.factories import (
-    AttachmentFactory,
-    CategoryFactory,
-    CommentFactory,
-    KnownIssueFactory,
-    TicketFactory,
-    UserFactory,
-)
+from tickets.tests.factories import AttachmentFactory, CategoryFactory, CommentFactory, KnownIssueFactory, TicketFactory
 
 PASSWORD = "pass-Word-123"
 

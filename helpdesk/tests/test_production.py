@@ -16,7 +16,7 @@ from django.views.defaults import server_error
 
 from helpdesk import settings as project_settings
 from helpdesk.roles import Role
-from tickets.tests.factories import UserFactory
+from helpdesk.tests.factories import UserFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 PROD_ENV = {

@@ -16,8 +16,8 @@ import pytest
 from django.db import connection
 
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from tickets import services
-from tickets.tests.factories import UserFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
+from catalog.tests.factories import ApplicationFactory
 from monitoring.models import Alert, AlertState, MetricSource, Monitor, Severity, Silence, SourceKind
-from tickets.tests.factories import ApplicationFactory
 
 
 class MetricSourceFactory(factory.django.DjangoModelFactory):

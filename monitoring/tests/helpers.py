@@ -1,19 +1,16 @@
-"""Shared test helpers for the monitoring tests: a frozen clock and threads with their own connections."""
+"""Shared test helpers for the monitoring tests: a frozen clock and a json source."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from django.db import connection
+from helpdesk.testing.network import HTTPTestServer, QuietHandler
 
 # A Monday, 10:00 UTC.
 T0 = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
-THREAD_TIMEOUT = 60  # seconds; a thread still alive after this means a hang
 
 
 class Clock:
@@ -31,33 +28,6 @@ class Clock:
         return self.now
 
 
-def run_in_threads(count: int, work: Callable[[int], object]) -> list[object]:
-    """Start ``count`` threads together on ``work(i)``, each with its own database
-    connection; return the results in index order, re-raise the first failure."""
-    barrier = threading.Barrier(count, timeout=THREAD_TIMEOUT)
-    errors: list[BaseException] = []
-    results: list[object] = [None] * count
-
-    def body(index: int) -> None:
-        try:
-            barrier.wait()
-            results[index] = work(index)
-        except BaseException as exc:  # reported to the test below
-            errors.append(exc)
-        finally:
-            connection.close()  # this thread's own connection
-
-    threads = [threading.Thread(target=body, args=(i,), daemon=True) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=THREAD_TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
-    if errors:
-        raise errors[0]
-    return results
-
-
 class JsonServer:
     """A local HTTP server for json sources: every GET answers ``body`` as JSON with
     ``status``, after ``delay`` seconds; the test changes them at will."""
@@ -70,7 +40,7 @@ class JsonServer:
         self._lock = threading.Lock()
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 with owner._lock:
                     owner.hits += 1
@@ -83,28 +53,15 @@ class JsonServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request, client_address) -> None:
-                pass  # a client that timed out leaves a broken pipe behind
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        self._server = HTTPTestServer(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/metrics"
+        return self._server.url("/metrics")
 
     def set(self, **body: object) -> None:
         with self._lock:
             self.body = body
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._server.stop()

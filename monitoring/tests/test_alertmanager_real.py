@@ -8,22 +8,21 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
-import time
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from catalog.tests.factories import ApplicationFactory
+from helpdesk.testing.network import free_port
+from helpdesk.testing.processes import Proc
+from helpdesk.testing.waiting import wait_until
 from monitoring.models import Alert, AlertState, SourceKind
 from monitoring.services.push import push_token_issue
 from monitoring.tests.factories import MetricSourceFactory
 from tickets.models import Kind, Ticket
-from tickets.tests.factories import ApplicationFactory
 
 BINARY = "/usr/bin/prometheus-alertmanager"
 DEADLINE = 30.0  # seconds, for each thing waited for
@@ -37,12 +36,6 @@ def _binary() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return binary
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _get(url: str) -> str | None:
@@ -72,11 +65,7 @@ def _webhook_count(base: str, metric: str) -> float:
 
 
 def _wait(what: str, condition: Callable[[], bool], tail: Callable[[], str]) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {DEADLINE:.0f} s: {what}\nAlertmanager log:\n{tail()}")
-        time.sleep(0.2)
+    wait_until(condition, what, DEADLINE, every=0.2, details=lambda: f"Alertmanager log:\n{tail()}")
 
 
 def _firing() -> tuple[int, int, int]:
@@ -111,10 +100,10 @@ def test_real_alertmanager_fires_repeats_and_resolves(live_server, tmp_path, req
         "            type: Bearer\n"
         f"            credentials: {token}\n"
     )
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    log = (tmp_path / "alertmanager.log").open("wb")
-    process = subprocess.Popen(
+    alertmanager = Proc.start(
+        "Alertmanager",
         [
             binary,
             f"--config.file={config}",
@@ -123,27 +112,16 @@ def test_real_alertmanager_fires_repeats_and_resolves(live_server, tmp_path, req
             "--cluster.listen-address=",
             "--log.level=info",
         ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        None,
+        tmp_path / "alertmanager.log",
     )
-
-    def stop() -> None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-    request.addfinalizer(stop)
+    request.addfinalizer(alertmanager.stop)
 
     def tail() -> str:
-        return Path(log.name).read_text(errors="replace")[-3000:]
+        return alertmanager.log()[-3000:]
 
     def ready() -> bool:
-        if process.poll() is not None:
-            pytest.fail(f"Alertmanager exited with {process.returncode}:\n{tail()}")
+        alertmanager.assert_alive()
         return _get(f"{base}/-/ready") is not None
 
     _wait("Alertmanager ready", ready, tail)

@@ -17,16 +17,19 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from catalog.tests.factories import ApplicationFactory
 from helpdesk.errors import NotAllowed
 from helpdesk.roles import Role
+from helpdesk.testing.threads import run_in_threads
+from helpdesk.tests.factories import UserFactory
 from monitoring.models import Alert, AlertState, MonitorState, Sample, SourceKind
 from monitoring.services import alerts, push
 from monitoring.tests.factories import MetricSourceFactory, MonitorFactory, SilenceFactory
-from monitoring.tests.helpers import T0, Clock, run_in_threads
+from monitoring.tests.helpers import T0, Clock
 from tickets import selectors, services
 from tickets.events import EventKind
 from tickets.models import Comment, Kind, Level, Status, Ticket, TicketEvent
-from tickets.tests.factories import ApplicationFactory, TicketFactory, UserFactory
+from tickets.tests.factories import TicketFactory
 
 needs_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql",

@@ -9,10 +9,11 @@ import pytest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from catalog.tests.factories import ApplicationFactory
 from monitoring.models import Alert, MetricSource, Monitor, Sample, Silence
 from monitoring.services import push
 from monitoring.tests.factories import AlertFactory, MetricSourceFactory, MonitorFactory, SilenceFactory
-from tickets.tests.factories import ApplicationFactory, if_match
+from tickets.tests.factories import if_match
 
 pytestmark = pytest.mark.django_db
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from catalog.tests.factories import ApplicationFactory
 from monitoring.models import Alert, MetricSource, Monitor, Silence
 from monitoring.services import push
 from monitoring.tests.factories import AlertFactory, MetricSourceFactory, MonitorFactory, SilenceFactory
-from tickets.tests.factories import ApplicationFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,9 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from catalog.tests.factories import ApplicationFactory
 from helpdesk.celery import app as celery_app
-from helpdesk.tests.brokers import CLOSED_BROKER_URL, celery_broker
+from helpdesk.testing.brokers import CLOSED_BROKER_URL, celery_broker
 from helpdesk.tokens import api_token_issue
 from monitoring import tasks
 from monitoring.models import Alert, AlertmanagerPush, MetricSource, Monitor, Sample
@@ -19,7 +20,6 @@ from monitoring.services import alerts as alert_services
 from monitoring.services import push as push_services
 from monitoring.tests.factories import MonitorFactory
 from tickets.models import Kind, Ticket
-from tickets.tests.factories import ApplicationFactory
 
 pytestmark = pytest.mark.django_db
 

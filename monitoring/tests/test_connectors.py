@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
 import threading
 import time
 import urllib.parse
@@ -16,14 +14,15 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import override_settings
 
-from helpdesk.tests.processes import OUTBOUND_ALLOW_LOOPBACK
+from helpdesk.testing.network import HTTPTestServer, QuietHandler, free_port
+from helpdesk.testing.processes import Proc
+from helpdesk.testing.waiting import wait_until
+from helpdesk.testing.workers import OUTBOUND_ALLOW_LOOPBACK
 from monitoring import connectors
 from monitoring.connectors import ExternalAlert, Reading, SourceError, fetch, transport
 from monitoring.connectors.jsonpath import value_at
@@ -90,7 +89,7 @@ class StubServer:
         self.stop = threading.Event()
         stub = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802 -- http.server's name
                 stub.requests.append((self.path, dict(self.headers)))
                 route = stub.routes.get(self.path.split("?")[0], Route(status=404, body=b"not found"))
@@ -114,14 +113,8 @@ class StubServer:
                 except OSError:
                     pass  # the client gave up (a timeout test): nothing to answer
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
+        self.server = HTTPTestServer(Handler)
+        self.url = self.server.url()
 
     def json(self, path: str, data: Any, status: int = 200, **extra: Any) -> str:
         self.routes[path] = Route(status=status, body=json.dumps(data).encode(), **extra)
@@ -129,8 +122,7 @@ class StubServer:
 
     def close(self) -> None:
         self.stop.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
 
 @pytest.fixture
@@ -138,12 +130,6 @@ def stub() -> Iterator[StubServer]:
     server = StubServer()
     yield server
     server.close()
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- the interface -------------------------------------------------------------------------------
@@ -338,7 +324,7 @@ def test_a_trickling_body_is_cut_off_by_the_timeout(stub):
 
 
 def test_refused_connection_is_retryable():
-    url = f"http://127.0.0.1:{closed_port()}/dashboard"
+    url = f"http://127.0.0.1:{free_port()}/dashboard"
     error = error_of(lambda: fetch(source(SourceKind.RETRACE, url), monitor("cpu_pct"), AT))
     assert error.retryable is True
     assert "refused" in error.message
@@ -488,9 +474,9 @@ def prometheus(tmp_path_factory) -> Iterator[MetricSource]:
         "scrape_configs:\n  - job_name: helpdesk_test\n    static_configs:\n"
         f"      - targets: ['{target.url.removeprefix('http://')}']\n"
     )
-    port = closed_port()
-    log = (workdir / "prometheus.log").open("wb")
-    process = subprocess.Popen(
+    port = free_port()
+    prometheus = Proc.start(
+        "Prometheus",
         [
             binary,
             f"--config.file={config}",
@@ -498,37 +484,30 @@ def prometheus(tmp_path_factory) -> Iterator[MetricSource]:
             f"--web.listen-address=127.0.0.1:{port}",
             "--log.level=warn",
         ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        None,
+        workdir / "prometheus.log",
     )
 
-    def tail() -> str:
-        return Path(log.name).read_text(errors="replace")[-2000:]
+    def has_data() -> bool:
+        if not _ready(prom.base_url):
+            return False
+        return fetch(prom, monitor('helpdesk_test_gauge{series="a"}'), datetime.now(UTC)).value is not None
 
     try:
         prom = source(SourceKind.PROMETHEUS, f"http://127.0.0.1:{port}", timeout=5)
-        deadline = time.monotonic() + 30
         # Module-scoped, so set up before the per-test outbound_allow_loopback.
         with override_settings(HELPDESK_OUTBOUND_ALLOW=OUTBOUND_ALLOW_LOOPBACK.split(",")):
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"Prometheus exited with {process.returncode}:\n{tail()}")
-                if _ready(prom.base_url):
-                    reading = fetch(prom, monitor('helpdesk_test_gauge{series="a"}'), datetime.now(UTC))
-                    if reading.value is not None:
-                        break
-                if time.monotonic() > deadline:
-                    pytest.fail(f"Prometheus had no data from its target within 30 s:\n{tail()}")
-                time.sleep(0.2)
+            wait_until(
+                has_data,
+                "Prometheus had data from its target",
+                30,
+                check=prometheus.assert_alive,
+                every=0.2,
+                details=lambda: prometheus.log()[-2000:],
+            )
         yield prom
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        prometheus.stop()
         target.close()
 
 

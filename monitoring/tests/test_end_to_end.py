@@ -11,21 +11,20 @@ group, killed as a whole at teardown.
 from __future__ import annotations
 
 import os
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from django.db import connection
 
-from helpdesk.tests.processes import OUTBOUND_ALLOW_LOOPBACK, WORKER_OPTIONS, celery_command, celery_env, start, stop
+from catalog.tests.factories import ApplicationFactory
+from helpdesk.testing import waiting
+from helpdesk.testing.processes import Proc, celery_command, process_stop
+from helpdesk.testing.workers import OUTBOUND_ALLOW_LOOPBACK, WORKER_OPTIONS, celery_env
 from monitoring.models import Alert, AlertState, Monitor, Sample, SourceKind
 from monitoring.tests.factories import MetricSourceFactory, MonitorFactory
 from monitoring.tests.helpers import JsonServer
 from tickets.models import Kind, Status, Ticket
-from tickets.tests.factories import ApplicationFactory
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql",
@@ -38,23 +37,9 @@ QUEUE_KEYS = ("celery", "unacked", "unacked_index", "unacked_mutex", "_kombu.bin
 
 
 @dataclass
-class Process:
-    name: str
-    process: subprocess.Popen
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def assert_alive(self) -> None:
-        if self.process.poll() is not None:
-            pytest.fail(f"celery {self.name} exited with {self.process.returncode}:\n{self.log()[-4000:]}")
-
-
-@dataclass
 class Celery:
-    worker: Process
-    beat: Process
+    worker: Proc
+    beat: Proc
 
     def check(self) -> None:
         self.worker.assert_alive()
@@ -65,14 +50,8 @@ class Celery:
 
 
 def wait_until(condition: Callable[[], bool], what: str, celery: Celery, seconds: float = WAIT_SECONDS) -> float:
-    """Poll ``condition`` until it holds; returns the seconds it took."""
-    started = time.monotonic()
-    while time.monotonic() - started < seconds:
-        celery.check()
-        if condition():
-            return time.monotonic() - started
-        time.sleep(0.2)
-    pytest.fail(f"{what}: not within {seconds}s\n{celery.logs()}")
+    """Poll ``condition`` until it holds while worker and beat live; returns the seconds it took."""
+    return waiting.wait_until(condition, what, seconds, check=celery.check, every=0.2, details=celery.logs)
 
 
 def _clear_queue(redis_url: str) -> None:
@@ -101,16 +80,15 @@ def celery_processes(transactional_db, redis_url, tmp_path) -> Iterator[Celery]:
             "beat", "-s", str(tmp_path / "celerybeat-schedule"), "--max-interval=1", "--loglevel=INFO"
         ),
     }
-    started: dict[str, Process] = {}
+    started: dict[str, Proc] = {}
     try:
         for name, command in commands.items():
             log_path = tmp_path / f"{name}.log"
-            process = start(command, env, log_path)
-            started[name] = Process(name, process, log_path)
+            started[name] = Proc.start(f"celery {name}", command, env, log_path)
         yield Celery(started["worker"], started["beat"])
     finally:
         for process in started.values():
-            stop(process.process)
+            process_stop(process.process)
         _clear_queue(redis_url)
 
 

@@ -18,15 +18,20 @@ from collections.abc import Iterator
 import pytest
 from django.utils import timezone
 
+from catalog.tests.factories import ApplicationFactory
 from escalation.models import EscalationRule
-from helpdesk.tests.faults import kill_worker, start_celery_beat, start_celery_worker, wait_until
-from helpdesk.tests.processes import OUTBOUND_ALLOW_LOOPBACK, require_postgresql, stop
+from helpdesk.testing.waiting import wait_until
+from helpdesk.testing.workers import (
+    OUTBOUND_ALLOW_LOOPBACK,
+    celery_processes,
+    kill_worker,
+    require_postgresql,
+)
 from monitoring.models import Alert, AlertState, Monitor, SourceKind
 from monitoring.tests.factories import MetricSourceFactory, MonitorFactory
 from monitoring.tests.helpers import JsonServer
 from tickets.events import EventKind
 from tickets.models import Kind, Ticket, TicketEvent
-from tickets.tests.factories import ApplicationFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -77,20 +82,9 @@ def test_workers_killed_while_polling_open_one_alert_and_one_incident_each(
     firing = Alert.objects.filter(state=AlertState.FIRING, ticket__isnull=False)
     figures: dict[str, object] = {"kills": []}
     started = time.monotonic()
-    beat = start_celery_beat(
-        broker_url=private_redis.url, log_path=tmp_path / "beat.log", schedule=tmp_path / "beat-schedule", **env
-    )
-    workers = []
-    try:
+    with celery_processes(broker_url=private_redis.url, directory=tmp_path, **env) as celery:
         for round_, share in enumerate(KILL_AT):
-            worker = start_celery_worker(
-                broker_url=private_redis.url,
-                log_path=tmp_path / f"worker{round_}.log",
-                name=f"poll{round_}",
-                concurrency=2,
-                **env,
-            )
-            workers.append(worker)
+            worker = celery.worker(f"poll{round_}", concurrency=2)
             wait_until(
                 lambda share=share: firing.count() >= share * APPLICATIONS,
                 f"{share:.0%} of the alerts open",
@@ -103,10 +97,7 @@ def test_workers_killed_while_polling_open_one_alert_and_one_incident_each(
             killed = kill_worker(worker)
             figures["kills"].append({"pids": len(killed), "alerts at kill": firing.count(), "monitors locked by a poll": in_flight})
 
-        last = start_celery_worker(
-            broker_url=private_redis.url, log_path=tmp_path / "worker-last.log", name="poll-last", concurrency=2, **env
-        )
-        workers.append(last)
+        last = celery.worker("poll-last", concurrency=2)
         wait_until(lambda: firing.count() == APPLICATIONS, "every alert open", 90, check=last.assert_alive)
         figures["alert seconds"] = round(time.monotonic() - started, 1)
         # Two more polling rounds of the still-breaching source: repeats change nothing.
@@ -116,10 +107,6 @@ def test_workers_killed_while_polling_open_one_alert_and_one_incident_each(
         assert breaching_source.hits >= hits + APPLICATIONS, "the last worker stopped polling"
         figures["source hits"] = breaching_source.hits
         figures["total seconds"] = round(time.monotonic() - started, 1)
-    finally:
-        for worker in workers:
-            stop(worker.process)
-        stop(beat)
 
     alerts = list(Alert.objects.all())
     per_fingerprint = Counter(alert.fingerprint for alert in alerts)

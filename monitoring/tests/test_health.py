@@ -5,12 +5,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
+from catalog.tests.factories import ApplicationFactory
 from monitoring.models import Sample
 from monitoring.services.health import app_scores, grade_for, score_from
 from monitoring.tests.factories import AlertFactory, MonitorFactory
 from tickets import services
 from tickets.models import Kind
-from tickets.tests.factories import ApplicationFactory
 
 NOW = datetime(2026, 3, 9, 12, tzinfo=UTC)
 

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 from django.test import Client
 
+from catalog.tests.factories import ApplicationFactory
 from monitoring.models import Alert
 from monitoring.selectors import application_health, application_overviews
 from monitoring.services import alerts
@@ -18,7 +19,7 @@ from monitoring.tests.factories import MonitorFactory
 from monitoring.tests.helpers import Clock
 from tickets import services
 from tickets.models import Kind, Level, Ticket, TicketEvent
-from tickets.tests.factories import ApplicationFactory, TicketFactory, if_match
+from tickets.tests.factories import TicketFactory, if_match
 
 pytestmark = pytest.mark.django_db
 

@@ -8,12 +8,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from catalog.tests.factories import ApplicationFactory
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from helpdesk.tests.pages import assert_csp_clean, assert_labelled_controls
 from monitoring.models import Alert, AlertState, Monitor, MonitorState, Sample, Severity, Silence
 from monitoring.tests.factories import AlertFactory, MonitorFactory, SilenceFactory
 from tickets.models import Kind
-from tickets.tests.factories import ApplicationFactory, TicketFactory, UserFactory
+from tickets.tests.factories import TicketFactory
 
 APPLICATIONS = "/monitoring/"
 ALERTS = "/monitoring/alerts/"

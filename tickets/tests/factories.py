@@ -3,34 +3,9 @@ from __future__ import annotations
 import factory
 from django.db import models
 
-from catalog.models import Application
-from helpdesk.models import User
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from tickets.models import Attachment, Category, Comment, KnownIssue, Level, Ticket
-
-
-class UserFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = User
-        skip_postgeneration_save = True
-
-    username = factory.Sequence(lambda n: f"user{n}")
-    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
-    first_name = factory.Faker("first_name")
-    last_name = factory.Faker("last_name")
-    role = Role.CUSTOMER
-    password = factory.django.Password("pass-Word-123")
-
-
-class ApplicationFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Application
-
-    name = factory.Sequence(lambda n: f"App {n}")
-    slug = factory.Sequence(lambda n: f"app-{n}")
-    environment = "production"
-    criticality = "medium"
-    owner_tier = 2
 
 
 class CategoryFactory(factory.django.DjangoModelFactory):

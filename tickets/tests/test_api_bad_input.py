@@ -11,9 +11,10 @@ from dataclasses import dataclass
 import pytest
 
 from catalog.models import Application
+from catalog.tests.factories import ApplicationFactory
 from helpdesk.models import ApiToken, User
 from tickets.models import Category, Comment, Kind, PriorityMatrixCell, Status, Ticket, TicketEvent
-from tickets.tests.factories import ApplicationFactory, CategoryFactory, TicketFactory, if_match
+from tickets.tests.factories import CategoryFactory, TicketFactory, if_match
 
 pytestmark = pytest.mark.django_db
 

@@ -9,10 +9,11 @@ from django.contrib.staticfiles import finders
 from rest_framework.test import APIClient
 
 from catalog.models import Application
+from catalog.tests.factories import ApplicationFactory
 from helpdesk.models import User
 from helpdesk.roles import Role
 from tickets.models import DEFAULT_MATRIX, Category, PriorityMatrixCell, Status, Ticket, TicketEvent
-from tickets.tests.factories import ApplicationFactory, CategoryFactory, TicketFactory, if_match
+from tickets.tests.factories import CategoryFactory, TicketFactory, if_match
 
 pytestmark = pytest.mark.django_db
 

@@ -8,18 +8,13 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from catalog.tests.factories import ApplicationFactory
 from helpdesk.models import User
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from helpdesk.tokens import api_token_issue
 from tickets.models import Comment, Kind, Status, Ticket, TicketEvent
-from tickets.tests.factories import (
-    ApplicationFactory,
-    CategoryFactory,
-    CommentFactory,
-    TicketFactory,
-    UserFactory,
-    if_match,
-)
+from tickets.tests.factories import CategoryFactory, CommentFactory, TicketFactory, if_match
 
 pytestmark = pytest.mark.django_db
 

@@ -14,10 +14,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from tickets import attachments, events, services
 from tickets.events import EventKind
 from tickets.models import Attachment, Comment, Status, Ticket, TicketEvent
-from tickets.tests.factories import CommentFactory, TicketFactory, UserFactory
+from tickets.tests.factories import CommentFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -14,12 +14,15 @@ from django.db import transaction
 
 from helpdesk.celery import app as celery_app
 from helpdesk.roles import Role
-from helpdesk.tests.brokers import CLOSED_BROKER_URL, celery_broker
-from helpdesk.tests.processes import require_postgresql, start_worker, stop
+from helpdesk.testing.brokers import CLOSED_BROKER_URL, celery_broker
+from helpdesk.testing.processes import process_stop
+from helpdesk.testing.waiting import wait_until
+from helpdesk.testing.workers import require_postgresql, start_worker
+from helpdesk.tests.factories import UserFactory
 from tickets import services
 from tickets.events import EventKind
 from tickets.models import DEFAULT_MATRIX, Level, Status, Ticket, TicketEvent
-from tickets.tests.factories import TicketFactory, UserFactory
+from tickets.tests.factories import TicketFactory
 
 TASK_NAME = "tickets.reprioritize_open_tickets"
 WAIT_SECONDS = 30
@@ -96,7 +99,7 @@ def celery_worker(transactional_db, redis_url, tmp_path):
     try:
         yield worker
     finally:
-        stop(worker.process)
+        process_stop(worker.process)
         client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
         try:
             client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
@@ -130,18 +133,17 @@ def test_matrix_change_reprioritises_open_tickets_in_a_real_worker(
             assert priorities(tickets)["new"] == 3
         broker.close()
 
-        deadline = time.monotonic() + WAIT_SECONDS
         done = re.compile(rf"Task {re.escape(TASK_NAME)}\[[0-9a-f-]+\] succeeded in [0-9.e-]+s: 3\b")
-        while time.monotonic() < deadline:
-            celery_worker.assert_alive()
-            if priorities(tickets) == EXPECTED_AFTER and done.search(celery_worker.log()):
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail(
-                f"no re-prioritisation within {WAIT_SECONDS}s: priorities {priorities(tickets)}; "
-                f"worker log:\n{celery_worker.log()[-4000:]}"
-            )
+        wait_until(
+            lambda: priorities(tickets) == EXPECTED_AFTER and done.search(celery_worker.log()),
+            "the re-prioritisation",
+            WAIT_SECONDS,
+            celery_worker.assert_alive,
+            every=0.2,
+            details=lambda: (
+                f"priorities {priorities(tickets)}; worker log:\n{celery_worker.log()[-4000:]}"
+            ),
+        )
 
     assert_reprioritised_by(tickets, manager.pk)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -20,10 +19,12 @@ from rest_framework.test import APIClient
 
 from helpdesk.errors import Conflict
 from helpdesk.roles import Role
+from helpdesk.testing.threads import run_in_threads
+from helpdesk.tests.factories import UserFactory
 from tickets import services
 from tickets.events import EventKind
 from tickets.models import Comment, KnownIssueLink, Status, Ticket, TicketEvent
-from tickets.tests.factories import KnownIssueFactory, TicketFactory, UserFactory
+from tickets.tests.factories import KnownIssueFactory, TicketFactory
 
 pytestmark = [
     pytest.mark.skipif(
@@ -34,30 +35,6 @@ pytestmark = [
 ]
 
 THREAD_TIMEOUT = 60  # seconds; a thread still alive after this means a hang
-
-
-def run_in_threads(count: int, work: Callable[[int], None]) -> None:
-    """Start ``count`` threads together on ``work(i)``; re-raise the first failure."""
-    barrier = threading.Barrier(count, timeout=THREAD_TIMEOUT)
-    errors: list[BaseException] = []
-
-    def body(index: int) -> None:
-        try:
-            barrier.wait()
-            work(index)
-        except BaseException as exc:  # reported to the test below
-            errors.append(exc)
-        finally:
-            connection.close()  # this thread's own connection
-
-    threads = [threading.Thread(target=body, args=(i,), daemon=True) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=THREAD_TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads), "a claiming thread did not finish"
-    if errors:
-        raise errors[0]
 
 
 def _queue_key(ticket: Ticket) -> tuple:

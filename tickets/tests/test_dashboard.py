@@ -10,11 +10,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from tickets import events
 from tickets.events import EventKind
 from tickets.models import Status, Ticket
 from tickets.selectors import dashboard_for
-from tickets.tests.factories import TicketFactory, UserFactory
+from tickets.tests.factories import TicketFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -6,18 +6,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from catalog.tests.factories import ApplicationFactory
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from tickets import search, services
 from tickets.events import EventKind
 from tickets.models import Comment, KnownIssue, KnownIssueLink, Status, Ticket, TicketEvent
-from tickets.tests.factories import (
-    ApplicationFactory,
-    CategoryFactory,
-    KnownIssueFactory,
-    TicketFactory,
-    UserFactory,
-    if_match,
-)
+from tickets.tests.factories import CategoryFactory, KnownIssueFactory, TicketFactory, if_match
 
 pytestmark = pytest.mark.django_db
 

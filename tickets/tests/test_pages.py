@@ -7,11 +7,13 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from catalog.tests.factories import ApplicationFactory
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from helpdesk.tests.pages import assert_csp_clean, inline_code
 from tickets import services
 from tickets.models import Comment, Kind, KnownIssue, Status, Ticket
-from tickets.tests.factories import ApplicationFactory, CommentFactory, TicketFactory, UserFactory
+from tickets.tests.factories import CommentFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
 

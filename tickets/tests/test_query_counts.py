@@ -6,17 +6,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from catalog.tests.factories import ApplicationFactory
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from tickets import events
 from tickets.models import Kind, Status, Ticket
-from tickets.tests.factories import (
-    ApplicationFactory,
-    AttachmentFactory,
-    CategoryFactory,
-    CommentFactory,
-    TicketFactory,
-    UserFactory,
-)
+from tickets.tests.factories import AttachmentFactory, CategoryFactory, CommentFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from catalog.tests.factories import ApplicationFactory
 from helpdesk.errors import Conflict, InvalidInput, NotAllowed, StaleVersion
 from helpdesk.models import User
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from tickets import services
 from tickets.events import EventKind
 from tickets.models import Kind, Level, Status, Ticket
-from tickets.tests.factories import ApplicationFactory, CategoryFactory, UserFactory
+from tickets.tests.factories import CategoryFactory
 from tickets.tests.services_helpers import (
     create,
     drive_to,

@@ -9,10 +9,11 @@ from django.utils import timezone
 
 from helpdesk.errors import Conflict, InvalidInput, NotAllowed
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from tickets import services
 from tickets.events import EventKind
 from tickets.models import Level, Status, Ticket
-from tickets.tests.factories import TicketFactory, UserFactory
+from tickets.tests.factories import TicketFactory
 from tickets.tests.services_helpers import (
     create,
     drive_to,

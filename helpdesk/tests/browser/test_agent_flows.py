@@ -8,10 +8,12 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from catalog.tests.factories import ApplicationFactory
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from tickets import services
 from tickets.models import Level, Status, Ticket
-from tickets.tests.factories import ApplicationFactory, TicketFactory, UserFactory
+from tickets.tests.factories import TicketFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

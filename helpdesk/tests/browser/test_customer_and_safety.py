@@ -8,9 +8,10 @@ import pytest
 from playwright.sync_api import expect
 
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from tickets import services
 from tickets.models import Comment, KnownIssue, Status, Ticket
-from tickets.tests.factories import TicketFactory, UserFactory
+from tickets.tests.factories import TicketFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,9 +9,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from catalog.tests.factories import ApplicationFactory
 from monitoring.models import Alert, Sample
 from monitoring.tests.factories import AlertFactory, MonitorFactory
-from tickets.tests.factories import ApplicationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

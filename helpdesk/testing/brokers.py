@@ -1,4 +1,5 @@
-"""Test helpers: point the Celery app of this process at a given broker.
+"""Brokers for tests: point the Celery app of this process at a given broker, and
+a redis-server of a test's own that can be killed and restarted.
 
 Celery reads the ``CELERY_BROKER_URL`` environment variable *before*
 ``app.conf.broker_url`` (celery.app.utils.Settings.broker_url), and it caches a
@@ -10,10 +11,16 @@ both, drops the pools, and restores everything afterwards.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 from helpdesk.celery import app as celery_app
+from helpdesk.testing.processes import process_kill, process_start, process_stop
+from helpdesk.testing.waiting import wait_until
 
 # Nothing listens on port 1: connections are refused at once.
 CLOSED_BROKER_URL = "redis://127.0.0.1:1/0"
@@ -86,3 +93,46 @@ def celery_broker(url: str) -> Iterator[None]:
             else:
                 os.environ[key] = value
         celery_app.conf.broker_url = saved_conf
+
+
+def require_redis_server() -> None:
+    """Skip without the redis-server binary on a developer's machine; fail in CI, where it must be there."""
+    import pytest
+
+    if not shutil.which("redis-server"):
+        message = "needs the redis-server binary"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@dataclass
+class RedisServer:
+    """A throw-away redis-server without persistence, killed and restarted on the same port."""
+
+    port: int
+    log_path: Path
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        command = [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
+        self.process = process_start(command, None, self.log_path, append=True)
+        wait_until(lambda: redis_problem(self.url) is None, f"redis-server on port {self.port} answering", 10)
+
+    def kill(self) -> None:
+        """SIGKILL by pid: the broker vanishes without a goodbye to its clients."""
+        if self.process is not None:
+            process_kill(self.process.pid)
+            self.process.wait(timeout=10)
+            self.process = None
+        wait_until(lambda: redis_problem(self.url) is not None, f"redis-server on port {self.port} gone", 10)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            process_stop(self.process)
+            self.process = None

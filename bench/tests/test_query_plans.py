@@ -18,9 +18,9 @@ from bench.generate import Spec, generate
 from escalation.engine import rule_matches
 from escalation.models import EscalationRule
 from helpdesk.roles import Role
+from helpdesk.tests.factories import UserFactory
 from tickets import selectors
 from tickets.models import QUEUE_STATUSES, Ticket, TicketEvent
-from tickets.tests.factories import UserFactory
 
 pytestmark = [
     pytest.mark.django_db,
