@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
 from dashboard.selectors import manager_dashboard_for
-from helpdesk import charts
+from helpdesk import svg_charts
 from helpdesk.pages import manager_required
 
 
@@ -18,7 +18,7 @@ def manager_dashboard(request: HttpRequest) -> HttpResponse:
     data = manager_dashboard_for()
     context = {
         "data": data,
-        "flow_chart": charts.bar_chart(data["daily"], title="Tickets created, resolved and escalated per day"),
+        "flow_chart": svg_charts.bar_chart(data["daily"], title="Tickets created, resolved and escalated per day"),
         "refresh_seconds": settings.HELPDESK_DASHBOARD_REFRESH_SECONDS,
     }
     template = "dashboard/_dashboard_figures.html" if request.htmx else "dashboard/dashboard.html"

@@ -5,7 +5,7 @@ person makes (API, admin, pages) adds one; the bookkeeping of the poller, the
 rule engine or counters (a monitor's state and last value, a source's poll
 health, a known issue's usage count) never does, so an ETag stays valid while
 the object is only being used. The API sends the version as the ``ETag`` and
-checks ``If-Match`` against it (``helpdesk.api.versioning``).
+checks ``If-Match`` against it (``helpdesk.api.if_match``).
 """
 
 from __future__ import annotations

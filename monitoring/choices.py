@@ -1,7 +1,7 @@
 """The monitoring vocabulary the pure modules share with the models: alert
 severities, a monitor's bad direction and the kinds of metric source. Defined once, here, because the
 baseline maths and the connectors must stay importable without the app registry
-(``monitoring.simulator`` runs them outside Django); ``monitoring.models``
+(``monitoring.simulated_metrics`` runs them outside Django); ``monitoring.models``
 uses these same classes for its fields."""
 
 from __future__ import annotations

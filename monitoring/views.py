@@ -21,9 +21,9 @@ from helpdesk import roles
 from helpdesk.errors import Conflict, InvalidInput
 from helpdesk.pages import agent_required, manager_required, paginate
 from monitoring import selectors
-from monitoring.charts import monitor_chart
 from monitoring.forms import DEFAULT_HOURS, PERIODS, PeriodForm, SilenceForm
 from monitoring.models import Alert, AlertState, Severity, Silence
+from monitoring.monitor_charts import monitor_chart
 from monitoring.services import alerts as alert_services
 from monitoring.services import config
 

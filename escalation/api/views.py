@@ -14,7 +14,7 @@ from escalation.api.serializers import EscalationRuleSerializer
 from escalation.engine import rule_matches
 from escalation.models import EscalationRule, WebhookEndpoint
 from helpdesk.api.base import IsManager
-from helpdesk.api.versioning import VersionedViewSetMixin
+from helpdesk.api.if_match import VersionedViewSetMixin
 from tickets.api.serializers import TicketSerializer
 
 

@@ -29,7 +29,7 @@ from helpdesk.tests.factories import UserFactory
 from helpdesk.tests.permission_matrix import EXEMPT_ROUTE_MARKERS, EXEMPT_ROUTE_PREFIXES, ROLES, ROWS, Row
 from helpdesk.tokens import api_token_issue
 from monitoring.tests.factories import AlertFactory, MonitorFactory, SilenceFactory
-from tickets import attachments, services
+from tickets import attachment_rules, services
 from tickets.models import Kind
 from tickets.services import sla
 from tickets.tests.factories import AttachmentFactory, CategoryFactory, CommentFactory, KnownIssueFactory, TicketFactory
@@ -74,7 +74,7 @@ class World:
             self.comments[f"t{tier}.internal"] = CommentFactory(ticket=ticket, author=self.l1, internal=True)
         for key in ("t1.public", "t1.internal", "t3.public"):
             attachment = AttachmentFactory(comment=self.comments[key], name="log.txt", content_type="text/plain")
-            attachments.storage().save(attachment.stored_name, ContentFile(b"log line\n"))
+            attachment_rules.storage().save(attachment.stored_name, ContentFile(b"log line\n"))
             self.attachments[key] = attachment
 
         self.payloads = {

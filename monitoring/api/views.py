@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from catalog.api.serializers import ApplicationSerializer
 from catalog.models import Application
 from helpdesk.api.base import AgentReadManagerWrite, IsAgent, IsManager
-from helpdesk.api.versioning import VersionedViewSetMixin
+from helpdesk.api.if_match import VersionedViewSetMixin
 from monitoring import selectors
 from monitoring.api import serializers as s
 from monitoring.filters import AlertFilter, MetricSourceFilter, MonitorFilter, SilenceFilter

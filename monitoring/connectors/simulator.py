@@ -1,7 +1,7 @@
-"""The built-in ``simulator`` source: no network, values from monitoring.simulator.
+"""The built-in ``simulator`` source: no network, values from monitoring.simulated_metrics.
 
 ``source.options`` holds ``{"seed": int, "scenarios": [...]}`` (see
-monitoring/simulator.py for the scenario format). Without a seed the source's
+monitoring/simulated_metrics.py for the scenario format). Without a seed the source's
 id is used, so two unseeded simulators still tell different stories. The
 monitor's query is the metric name (``avg_response_ms``, ...); a metric the
 simulator does not know is "no data".
@@ -39,7 +39,7 @@ def options_of(source: MetricSource) -> tuple[int, list[dict[str, Any]]]:
 def fetch(source: MetricSource, monitor: Monitor, at: datetime) -> Reading:
     seed, scenarios = options_of(source)
     # Imported on use: the simulator is only needed by sources of this kind.
-    simulator = importlib.import_module("monitoring.simulator")
+    simulator = importlib.import_module("monitoring.simulated_metrics")
     simulated_error = getattr(simulator, "SimulatedSourceError", None)
     try:
         raw = simulator.value(metric=monitor.query.strip(), at=at, seed=seed, scenarios=scenarios)

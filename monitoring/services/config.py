@@ -25,7 +25,7 @@ from helpdesk import outbound, text
 from helpdesk.errors import Conflict, InvalidInput
 from helpdesk.tasks import enqueue
 from helpdesk.versioning import versioned_update
-from monitoring import simulator
+from monitoring import simulated_metrics
 from monitoring.connectors import retrace
 from monitoring.models import (
     PUSH_KINDS,
@@ -129,7 +129,7 @@ def options_problem(kind: str, options: Any) -> str | None:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or abs(seed) >= 2**63):
             return "seed must be an integer."
         try:
-            simulator.validate_scenarios(options.get("scenarios"))
+            simulated_metrics.validate_scenarios(options.get("scenarios"))
         except ValueError as exc:
             return str(exc)
     return None
@@ -223,8 +223,8 @@ def source_push_token_rotate(*, source: MetricSource) -> str:
 def query_problem(source: MetricSource, query: str) -> str | None:
     if not query.strip():
         return "This field may not be blank."
-    if source.kind == SourceKind.SIMULATOR and query.strip() not in simulator.METRICS:
-        return f"The simulator knows {', '.join(sorted(simulator.METRICS))}."
+    if source.kind == SourceKind.SIMULATOR and query.strip() not in simulated_metrics.METRICS:
+        return f"The simulator knows {', '.join(sorted(simulated_metrics.METRICS))}."
     if source.kind == SourceKind.RETRACE and query.strip() not in retrace.METRICS:
         return f"A Retrace dashboard reports {', '.join(retrace.METRICS)}."
     return None

@@ -569,11 +569,11 @@ def test_prometheus_wrong_path_is_a_configuration_error(prometheus):
 
 
 def test_simulator_reads_the_simulated_metric():
-    from monitoring import simulator
+    from monitoring import simulated_metrics
 
     sim = source(SourceKind.SIMULATOR, options={"seed": 7, "scenarios": []})
     reading = fetch(sim, monitor("avg_response_ms"), AT)
-    assert reading == Reading(value=simulator.value("avg_response_ms", AT, 7, []), at=AT)
+    assert reading == Reading(value=simulated_metrics.value("avg_response_ms", AT, 7, []), at=AT)
     assert reading.value is not None
     assert fetch(sim, monitor("avg_response_ms"), AT) == reading  # deterministic
     assert fetch(sim, monitor("no_such_metric"), AT).value is None

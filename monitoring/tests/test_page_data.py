@@ -11,8 +11,8 @@ import pytest
 from helpdesk.errors import Conflict, InvalidInput
 from monitoring import selectors
 from monitoring.baselines import Band
-from monitoring.charts import monitor_chart, snapshot_chart
 from monitoring.models import AlertState, MonitorState, Sample, Severity, Silence
+from monitoring.monitor_charts import monitor_chart, snapshot_chart
 from monitoring.services import config
 from monitoring.services.alerts import chart_snapshot, static_band
 from monitoring.tests.factories import AlertFactory, MonitorFactory, SilenceFactory

@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from monitoring import simulator, tasks
+from monitoring import simulated_metrics, tasks
 from monitoring.connectors import SourceError
 from monitoring.models import Alert, AlertState, Monitor, MonitorState, Sample, SourceKind
 from monitoring.services import alerts, polling, retention
@@ -205,7 +205,7 @@ def test_poll_with_the_simulator_records_a_sample_and_evaluates():
 
     assert polling.monitor_poll(monitor_id=monitor.pk, scheduled_at=T0) == "evaluated"
 
-    expected = simulator.value(metric="avg_response_ms", at=T0, seed=42, scenarios=[])
+    expected = simulated_metrics.value(metric="avg_response_ms", at=T0, seed=42, scenarios=[])
     [sample] = Sample.objects.filter(monitor=monitor)
     assert (sample.at, sample.value, sample.in_alert) == (T0, expected, False)
     monitor.refresh_from_db()

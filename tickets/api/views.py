@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 
 from helpdesk import roles
 from helpdesk.api.base import AgentReadManagerWrite, IsAgent, IsManager
-from helpdesk.api.versioning import (
+from helpdesk.api.if_match import (
     IF_MATCH,
     IF_MATCH_RESPONSES,
     VersionedViewSetMixin,
@@ -33,7 +33,7 @@ from helpdesk.api.versioning import (
 )
 from helpdesk.errors import NotFound, TooLarge
 from helpdesk.idempotency import idempotent
-from tickets import attachments, selectors, services
+from tickets import attachment_rules, selectors, services
 from tickets.api import serializers as s
 from tickets.filters import KnownIssueFilter, TicketFilter
 from tickets.models import Category, Kind, KnownIssue, Ticket
@@ -51,8 +51,8 @@ def refuse_oversized_body(request: Request) -> None:
     """413 before the body is read when its declared length cannot fit the limit.
     (The service checks the file itself; a reverse proxy should cap bodies too.)"""
     length = request.META.get("CONTENT_LENGTH") or ""
-    if length.isascii() and length.isdigit() and int(length) > attachments.max_bytes() + attachments.MULTIPART_SLACK:
-        raise TooLarge({"file": [attachments.too_large_message()]})
+    if length.isascii() and length.isdigit() and int(length) > attachment_rules.max_bytes() + attachment_rules.MULTIPART_SLACK:
+        raise TooLarge({"file": [attachment_rules.too_large_message()]})
 
 
 def validated(serializer_class: type, request: Request) -> dict[str, Any]:
@@ -273,14 +273,14 @@ class AttachmentDownloadView(APIView):
     def get(self, request: Request, pk: str) -> FileResponse:
         attachment = selectors.attachment_get_for(user=request.user, attachment_id=pk)
         try:
-            handle = attachments.storage().open(attachment.stored_name, "rb")
+            handle = attachment_rules.storage().open(attachment.stored_name, "rb")
         except FileNotFoundError:
             raise NotFound("The file is no longer available.") from None
         response = FileResponse(
             handle,
             as_attachment=True,
             filename=attachment.name,
-            content_type=attachments.served_content_type(attachment.content_type),
+            content_type=attachment_rules.served_content_type(attachment.content_type),
         )
         response["X-Content-Type-Options"] = "nosniff"
         response["Content-Security-Policy"] = "default-src 'none'; sandbox"

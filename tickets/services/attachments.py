@@ -16,7 +16,7 @@ from django.utils import timezone
 from helpdesk import roles
 from helpdesk.errors import Conflict, NotAllowed, TooLarge, field_error
 from helpdesk.models import User
-from tickets import attachments, events
+from tickets import attachment_rules, events
 from tickets.models import Attachment, Comment, Status
 from tickets.services.base import lock_ticket, save_ticket
 
@@ -41,25 +41,25 @@ def _check_uploader(comment: Comment, actor: User) -> None:
 
 def _checked_file(upload: UploadedFile) -> tuple[str, str, int, str]:
     """(clean name, content type, size, sha256) of an acceptable upload; 400 or 413 otherwise."""
-    name = attachments.clean_filename(upload.name)
-    content_type = attachments.content_type_for(name)
+    name = attachment_rules.clean_filename(upload.name)
+    content_type = attachment_rules.content_type_for(name)
     if content_type is None:
-        allowed = attachments.allowed_extensions_text()
+        allowed = attachment_rules.allowed_extensions_text()
         raise field_error("file", f"Files of this type are not accepted; allowed: {allowed}.")
-    if upload.size is not None and upload.size > attachments.max_bytes():
-        raise TooLarge({"file": [attachments.too_large_message()]})
+    if upload.size is not None and upload.size > attachment_rules.max_bytes():
+        raise TooLarge({"file": [attachment_rules.too_large_message()]})
     digest, size, head = hashlib.sha256(), 0, b""
     for chunk in upload.chunks():
-        if len(head) < attachments.SIGNATURE_BYTES:
-            head += chunk[: attachments.SIGNATURE_BYTES - len(head)]
+        if len(head) < attachment_rules.SIGNATURE_BYTES:
+            head += chunk[: attachment_rules.SIGNATURE_BYTES - len(head)]
         digest.update(chunk)
         size += len(chunk)
-        if size > attachments.max_bytes():
-            raise TooLarge({"file": [attachments.too_large_message()]})
+        if size > attachment_rules.max_bytes():
+            raise TooLarge({"file": [attachment_rules.too_large_message()]})
     if size == 0:
         raise field_error("file", "The submitted file is empty.")
-    if not attachments.signature_matches(name, head):
-        raise field_error("file", f"The content is not a valid .{attachments.extension_of(name)} file.")
+    if not attachment_rules.signature_matches(name, head):
+        raise field_error("file", f"The content is not a valid .{attachment_rules.extension_of(name)} file.")
     return name, content_type, size, digest.hexdigest()
 
 
@@ -73,16 +73,16 @@ def attachment_create(*, comment: Comment, actor: User, upload: UploadedFile) ->
     """
     _check_uploader(comment, actor)
     if comment.ticket.status == Status.CLOSED:
-        raise Conflict("A closed ticket takes no more attachments.")
+        raise Conflict("A closed ticket takes no more attachment_rules.")
     name, content_type, size, sha256 = _checked_file(upload)
 
-    storage = attachments.storage()
-    stored_name = storage.save(attachments.new_stored_name(), upload)
+    storage = attachment_rules.storage()
+    stored_name = storage.save(attachment_rules.new_stored_name(), upload)
     try:
         with transaction.atomic():
             ticket = lock_ticket(comment.ticket_id)
             if ticket.status == Status.CLOSED:
-                raise Conflict("A closed ticket takes no more attachments.")
+                raise Conflict("A closed ticket takes no more attachment_rules.")
             attachment = Attachment.objects.create(
                 comment=comment,
                 stored_name=stored_name,

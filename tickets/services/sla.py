@@ -21,8 +21,8 @@ from helpdesk.errors import NotAllowed, field_error
 from helpdesk.models import User
 from helpdesk.tasks import enqueue
 from tickets import events
+from tickets.business_time import WorkingCalendar, add_business_seconds, business_seconds_between
 from tickets.models import ACTIVE_STATUSES, DEFAULT_SLA, BusinessCalendar, SlaPolicy, Status, Ticket
-from tickets.sla import WorkingCalendar, add_business_seconds, business_seconds_between
 
 # The resolution clock does not run in these statuses.
 PAUSED_STATUSES = (Status.PENDING, Status.RESOLVED, Status.CLOSED)

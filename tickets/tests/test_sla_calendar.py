@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tickets.sla import (
+from tickets.business_time import (
     WorkingCalendar,
     add_business_minutes,
     add_business_seconds,

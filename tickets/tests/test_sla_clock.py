@@ -14,10 +14,10 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from tickets import services
+from tickets.business_time import WorkingCalendar, add_business_seconds, business_seconds_between
 from tickets.events import EventKind
 from tickets.models import DEFAULT_SLA, BusinessCalendar, Level, SlaPolicy, Status, Ticket
 from tickets.services.sla import SlaContext, due_times, sla_breaches_record
-from tickets.sla import WorkingCalendar, add_business_seconds, business_seconds_between
 from tickets.tests.services_helpers import events_of, fresh
 
 pytestmark = pytest.mark.django_db

@@ -21,7 +21,7 @@ from catalog.models import Application
 from helpdesk.models import User
 from helpdesk.roles import Role
 from helpdesk.services import user_role_apply
-from monitoring import simulator
+from monitoring import simulated_metrics
 from monitoring.models import BaselineKind, Direction, MetricSource, Monitor, SourceKind
 from tickets import services
 from tickets.models import Category, Kind, KnownIssue, Status
@@ -211,7 +211,7 @@ class Command(BaseCommand):
     def _monitoring(self, applications: dict[str, Application]) -> str:
         """A simulator source per application (its own seed), monitors on each;
         the Webshop's response-time spike is rescheduled on every run."""
-        scenarios = simulator.demo_scenarios(timezone.now())
+        scenarios = simulated_metrics.demo_scenarios(timezone.now())
         for seed, app in enumerate(applications.values(), start=2026):
             source, _ = MetricSource.objects.update_or_create(
                 name=f"Simulator: {app.name}",

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from monitoring.baselines import dynamic_band, dynamic_severity, hysteresis
-from monitoring.simulator import METRICS, SimulatedSourceError, demo_scenarios, validate_scenarios, value
+from monitoring.simulated_metrics import METRICS, SimulatedSourceError, demo_scenarios, validate_scenarios, value
 
 MONDAY = datetime(2025, 1, 6, tzinfo=UTC)
 SEED = 7

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.conf import settings
 
-from helpdesk import charts
+from helpdesk import svg_charts
 
 SVG = "{http://www.w3.org/2000/svg}"
 T0 = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)  # a Monday
@@ -37,8 +37,8 @@ def path_points(root: ET.Element) -> list[tuple[float, float]]:
     return points
 
 
-def plot_area(width: int = charts.WIDTH, height: int = charts.HEIGHT) -> tuple[float, float, float, float]:
-    return charts.MARGIN_LEFT, width - charts.MARGIN_RIGHT, charts.MARGIN_TOP, height - charts.MARGIN_BOTTOM
+def plot_area(width: int = svg_charts.WIDTH, height: int = svg_charts.HEIGHT) -> tuple[float, float, float, float]:
+    return svg_charts.MARGIN_LEFT, width - svg_charts.MARGIN_RIGHT, svg_charts.MARGIN_TOP, height - svg_charts.MARGIN_BOTTOM
 
 
 def assert_presentation_only(root: ET.Element) -> None:
@@ -58,7 +58,7 @@ def assert_presentation_only(root: ET.Element) -> None:
     ("low", "high"), [(0, 1), (3.2, 97.1), (-0.3, 0.7), (1234, 98765), (0.0012, 0.0049), (-50, -10)]
 )
 def test_nice_ticks_cover_the_range_with_round_even_steps(low, high):
-    ticks = charts.nice_ticks(low, high)
+    ticks = svg_charts.nice_ticks(low, high)
     assert ticks[0] <= low and ticks[-1] >= high
     steps = {round(b - a, 9) for a, b in zip(ticks, ticks[1:], strict=False)}
     assert len(steps) == 1
@@ -69,31 +69,31 @@ def test_nice_ticks_cover_the_range_with_round_even_steps(low, high):
 
 
 def test_a_flat_series_gets_a_range_around_it():
-    ticks = charts.nice_ticks(5, 5)
+    ticks = svg_charts.nice_ticks(5, 5)
     assert ticks[0] < 5 < ticks[-1]
-    assert charts.nice_ticks(0, 0)[0] < 0 < charts.nice_ticks(0, 0)[-1]
+    assert svg_charts.nice_ticks(0, 0)[0] < 0 < svg_charts.nice_ticks(0, 0)[-1]
 
 
 def test_values_carry_their_unit():
-    assert charts.format_value(1500, "ms", step=500) == "1,500 ms"
-    assert charts.format_value(2.5, "%", step=2.5) == "2.5%"
-    assert charts.format_value(0.25, "", step=0.25) == "0.25"
-    assert charts.format_value(-0.0001, "ms", step=1) == "0 ms"
+    assert svg_charts.format_value(1500, "ms", step=500) == "1,500 ms"
+    assert svg_charts.format_value(2.5, "%", step=2.5) == "2.5%"
+    assert svg_charts.format_value(0.25, "", step=0.25) == "0.25"
+    assert svg_charts.format_value(-0.0001, "ms", step=1) == "0 ms"
 
 
 def test_downsampling_keeps_the_worst_value_of_each_run():
     points = series(1000, value=lambda i: 500 if i == 617 else 10)
-    thinned = charts.downsample(points, 100)
+    thinned = svg_charts.downsample(points, 100)
     assert len(thinned) <= 100
     assert (points[617][0], 500.0) in thinned
-    lows = charts.downsample(series(1000, value=lambda i: -5 if i == 3 else 10), 50, keep="min")
+    lows = svg_charts.downsample(series(1000, value=lambda i: -5 if i == 3 else 10), 50, keep="min")
     assert min(v for _, v in lows) == -5
-    assert charts.downsample(points[:10], 100) == points[:10]
+    assert svg_charts.downsample(points[:10], 100) == points[:10]
 
 
 def test_time_ticks_are_round_instants_in_the_given_zone():
     paris = ZoneInfo("Europe/Paris")
-    ticks = charts.time_ticks(T0 + timedelta(minutes=7), T0 + timedelta(hours=6), paris)
+    ticks = svg_charts.time_ticks(T0 + timedelta(minutes=7), T0 + timedelta(hours=6), paris)
     assert ticks and all(t.minute == 0 and t.tzinfo == paris for t in ticks)
     assert ticks[0].hour == 12  # 10:07 UTC is 11:07 in Paris: the first whole hour after is 12:00
 
@@ -102,7 +102,7 @@ def test_time_ticks_are_round_instants_in_the_given_zone():
 
 
 def test_line_chart_is_well_formed_accessible_svg():
-    svg = charts.line_chart(series(120), title="Response time", unit="ms", tz=UTC)
+    svg = svg_charts.line_chart(series(120), title="Response time", unit="ms", tz=UTC)
     root = parse(svg)
     assert root.get("role") == "img"
     assert root.get("class") == "chart"
@@ -119,11 +119,11 @@ def test_every_drawn_point_lies_inside_the_plot_area():
     points = series(1440, value=lambda i: 50 + 40 * math.sin(i / 30))
     band = [(start, 20.0, 95.0), (end, 20.0, 95.0)]
     root = parse(
-        charts.line_chart(points, title="x", unit="ms", start=start, end=end, band=band, thresholds={"warning": 120})
+        svg_charts.line_chart(points, title="x", unit="ms", start=start, end=end, band=band, thresholds={"warning": 120})
     )
     left, right, top, bottom = plot_area()
     drawn = path_points(root)
-    assert 0 < len(drawn) <= charts.MAX_POINTS
+    assert 0 < len(drawn) <= svg_charts.MAX_POINTS
     for x, y in drawn:
         assert left <= x <= right and top <= y <= bottom
     polygon = root.find(f"{SVG}polygon")
@@ -142,7 +142,7 @@ def test_points_outside_the_window_and_non_finite_values_are_left_out():
         (start + timedelta(minutes=13), 12.0),
         (end + timedelta(hours=5), -1e9),
     ]
-    root = parse(charts.line_chart(points, title="t", start=start, end=end, tz=UTC))
+    root = parse(svg_charts.line_chart(points, title="t", start=start, end=end, tz=UTC))
     assert "2 samples" in root.get("aria-label")
     assert "highest 12" in root.get("aria-label")
     labels = [t.text for t in root.iter(f"{SVG}text")]
@@ -150,7 +150,7 @@ def test_points_outside_the_window_and_non_finite_values_are_left_out():
 
 
 def test_thresholds_are_horizontal_lines_at_their_value():
-    root = parse(charts.line_chart(series(60), title="t", thresholds={"warning": 200, "critical": 400, "outage": None}))
+    root = parse(svg_charts.line_chart(series(60), title="t", thresholds={"warning": 200, "critical": 400, "outage": None}))
     lines = {line.get("class"): line for line in root.iter(f"{SVG}line") if "threshold" in (line.get("class") or "")}
     assert set(lines) == {"threshold-warning", "threshold-critical"}
     warning, critical = lines["threshold-warning"], lines["threshold-critical"]
@@ -162,7 +162,7 @@ def test_thresholds_are_horizontal_lines_at_their_value():
 def test_the_band_is_a_filled_polygon_between_lower_and_upper():
     start, end = T0, T0 + timedelta(hours=1)
     root = parse(
-        charts.line_chart(series(60), title="t", start=start, end=end, band=[(start, 90, 110), (end, 95, 115)])
+        svg_charts.line_chart(series(60), title="t", start=start, end=end, band=[(start, 90, 110), (end, 95, 115)])
     )
     polygon = root.find(f"{SVG}polygon")
     assert polygon.get("class") == "band"
@@ -176,20 +176,20 @@ def test_the_band_is_a_filled_polygon_between_lower_and_upper():
 
 def test_a_pause_in_the_data_breaks_the_line():
     points = series(30) + series(30, start=T0 + timedelta(hours=3))
-    root = parse(charts.line_chart(points, title="t"))
+    root = parse(svg_charts.line_chart(points, title="t"))
     (path,) = root.iter(f"{SVG}path")
     assert path.get("d").count("M") == 2
 
 
 def test_a_lone_point_is_drawn_as_a_dot():
-    root = parse(charts.line_chart([(T0, 5.0)], title="t", start=T0 - timedelta(hours=1), end=T0 + timedelta(hours=1)))
+    root = parse(svg_charts.line_chart([(T0, 5.0)], title="t", start=T0 - timedelta(hours=1), end=T0 + timedelta(hours=1)))
     assert len(list(root.iter(f"{SVG}circle"))) == 1
 
 
 def test_times_are_labelled_in_the_viewers_time_zone():
     paris = ZoneInfo("Europe/Paris")
     start = T0
-    root = parse(charts.line_chart(series(360), title="t", start=start, end=start + timedelta(hours=6), tz=paris))
+    root = parse(svg_charts.line_chart(series(360), title="t", start=start, end=start + timedelta(hours=6), tz=paris))
     labels = [t.text for t in root.iter(f"{SVG}text")]
     assert "Time (CET)" in labels
     assert "12:00" in labels and "10:00" not in labels  # 11:00 UTC is 12:00 in Paris
@@ -197,7 +197,7 @@ def test_times_are_labelled_in_the_viewers_time_zone():
 
 
 def test_hostile_text_is_escaped_everywhere():
-    svg = charts.line_chart(
+    svg = svg_charts.line_chart(
         series(10), title=HOSTILE, unit=HOSTILE, thresholds={"warning": 105}, band=[(T0, 1, 2), (T0, 1, 2)]
     )
     assert "<script" not in svg and "</svg><" not in svg[:-6]
@@ -210,7 +210,7 @@ def test_hostile_text_is_escaped_everywhere():
 
 def test_no_data_is_said_not_drawn():
     for points in ([], [(T0, math.nan)], [(T0 - timedelta(days=2), 1.0)]):
-        svg = charts.line_chart(points, title=HOSTILE, start=T0, end=T0 + timedelta(hours=1))
+        svg = svg_charts.line_chart(points, title=HOSTILE, start=T0, end=T0 + timedelta(hours=1))
         root = parse(svg)
         assert root.get("role") == "img"
         assert root.get("aria-label").endswith(": no data for this period.")
@@ -231,7 +231,7 @@ def days(n: int = 7) -> list[dict]:
 
 
 def test_bar_chart_draws_three_bars_a_day_scaled_to_their_count():
-    root = parse(charts.bar_chart(days(), title="Tickets per day"))
+    root = parse(svg_charts.bar_chart(days(), title="Tickets per day"))
     rects = list(root.iter(f"{SVG}rect"))
     assert len(rects) == 21
     assert {r.get("class") for r in rects} == {"bar-created", "bar-resolved", "bar-escalated"}
@@ -249,7 +249,7 @@ def test_bar_chart_draws_three_bars_a_day_scaled_to_their_count():
 
 
 def test_bar_chart_value_axis_counts_in_whole_numbers():
-    root = parse(charts.bar_chart([{"date": date(2025, 3, 6), "created": 1, "resolved": 0, "escalated": 0}], title="t"))
+    root = parse(svg_charts.bar_chart([{"date": date(2025, 3, 6), "created": 1, "resolved": 0, "escalated": 0}], title="t"))
     labels = [t.text for t in root.iter(f"{SVG}text")]
     assert "0" in labels and "1" in labels
     assert not any("." in (label or "") for label in labels)
@@ -257,15 +257,15 @@ def test_bar_chart_value_axis_counts_in_whole_numbers():
 
 def test_a_quiet_week_is_all_zero_bars_and_no_days_is_no_data():
     quiet = [{"date": d["date"], "created": 0, "resolved": 0, "escalated": 0} for d in days()]
-    root = parse(charts.bar_chart(quiet, title="t"))
+    root = parse(svg_charts.bar_chart(quiet, title="t"))
     assert all(float(r.get("height")) == 0 for r in root.iter(f"{SVG}rect"))
-    empty = parse(charts.bar_chart([], title=HOSTILE))
+    empty = parse(svg_charts.bar_chart([], title=HOSTILE))
     assert empty.get("aria-label") == f"{HOSTILE}: no data."
     assert not [r for r in empty.iter(f"{SVG}rect") if (r.get("class") or "").startswith("bar-")]
 
 
 def test_bar_chart_escapes_series_names_and_titles():
-    svg = charts.bar_chart(days(2), title=HOSTILE, series=(("created", HOSTILE),))
+    svg = svg_charts.bar_chart(days(2), title=HOSTILE, series=(("created", HOSTILE),))
     assert "<script" not in svg
     root = parse(svg)
     assert root.find(f"{SVG}title").text == HOSTILE

@@ -1,6 +1,6 @@
 """Monitoring data as charts: which band, which thresholds, which points to keep.
 
-The drawing itself is :mod:`helpdesk.charts`; this module only decides what a
+The drawing itself is :mod:`helpdesk.svg_charts`; this module only decides what a
 monitor's chart shows, for the monitoring pages and for incident snapshots.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from django.utils.dateparse import parse_datetime
 from django.utils.safestring import SafeString
 
-from helpdesk import charts
+from helpdesk import svg_charts
 from monitoring.baselines import Band
 from monitoring.models import BaselineKind, Direction, Monitor
 
@@ -22,7 +22,7 @@ def _keep(direction: str) -> str:
     return "min" if direction == Direction.BELOW else "max"
 
 
-def _band_between(band: Mapping[str, Any] | None, start: datetime, end: datetime) -> list[charts.BandPoint] | None:
+def _band_between(band: Mapping[str, Any] | None, start: datetime, end: datetime) -> list[svg_charts.BandPoint] | None:
     """A learned band drawn across [start, end]; None while learning or one-sided."""
     learned = Band.from_dict(dict(band or {}))
     if learned.learning or learned.lower is None or learned.upper is None:
@@ -41,7 +41,7 @@ def monitor_chart(
         band, thresholds = _band_between(monitor.baseline, start, end), None
     else:
         band, thresholds = None, {"warning": monitor.warning, "critical": monitor.critical}
-    return charts.line_chart(
+    return svg_charts.line_chart(
         points,
         title=f"{monitor.name}{f' ({unit})' if unit else ''}",
         unit=unit,
@@ -68,7 +68,7 @@ def snapshot_chart(snapshot: Mapping[str, Any], *, title: str) -> SafeString:
     band = _band_between(snapshot.get("band"), points[0][0], points[-1][0]) if len(points) > 1 else None
     # A learned band is what the alert was judged against; thresholds belong to static monitors.
     thresholds = {} if band else (snapshot.get("thresholds") or {})
-    return charts.line_chart(
+    return svg_charts.line_chart(
         points,
         title=title,
         unit=str(snapshot.get("unit") or ""),
