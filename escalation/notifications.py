@@ -21,7 +21,6 @@ import socket
 import urllib.error
 from collections.abc import Iterable
 from functools import partial
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -373,14 +372,7 @@ def _send_webhook(notification: Notification) -> None:
         status = response.status
     if not 200 <= status < 300:
         # The standard phrase, not the receiver's own text: last_error reaches agents.
-        raise urllib.error.HTTPError(notification.target, status, _phrase(status), None, None)  # type: ignore[arg-type]
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
+        raise urllib.error.HTTPError(notification.target, status, outbound.status_phrase(status), None, None)  # type: ignore[arg-type]
 
 
 def _send_email(notification: Notification) -> None:

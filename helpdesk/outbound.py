@@ -41,6 +41,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
@@ -390,6 +391,15 @@ class CheckedHTTPSConnection(_CheckedConnectionMixin, http.client.HTTPSConnectio
 
 
 @lru_cache(maxsize=1)
+def status_phrase(status: int) -> str:
+    """The standard reason phrase of ``status`` ("" for a code HTTP does not define): what
+    agents read about a fetched service's answer, never the service's own words."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
 def _tls_context() -> ssl.SSLContext:
     """The system's trust store, verifying host names; built once (loading the CA
     bundle costs milliseconds per poll otherwise). Safe to share between threads."""

@@ -23,7 +23,6 @@ import logging
 import socket
 import ssl
 import time
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -75,11 +74,8 @@ def _clip(text: str) -> str:
 
 
 def _status_line(status: int, where: str) -> str:
-    try:
-        phrase = f" {HTTPStatus(status).phrase}"  # the standard phrase, not the server's own text
-    except ValueError:
-        phrase = ""
-    return f"HTTP {status}{phrase} from {where}"
+    phrase = outbound.status_phrase(status)
+    return f"HTTP {status}{' ' + phrase if phrase else ''} from {where}"
 
 
 def _status_error(response: http.client.HTTPResponse, where: str) -> SourceError:
