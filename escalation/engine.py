@@ -24,7 +24,7 @@ from helpdesk.db import insert_rows
 from helpdesk.models import User
 from tickets import events
 from tickets.models import ACTIVE_STATUSES, Status, Ticket
-from tickets.selectors import resolution_elapsed_at_least
+from tickets.selectors.dashboard import resolution_elapsed_at_least
 from tickets.services import bulk, sla
 
 FIRING_FIELDS = ("rule_id", "ticket_id", "episode")
