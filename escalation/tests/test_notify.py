@@ -281,6 +281,31 @@ def test_placeholders_are_filled_per_ticket_and_the_payload_merged(db, django_ca
     assert by_ticket[two.pk].subject == f"[{two.number}] P4 Printer left {{unknown}} alone"
 
 
+def test_deleting_a_rule_keeps_its_notifications_and_clears_their_rule(
+    api, manager, django_capture_on_commit_callbacks
+):
+    """rule_id is not a foreign key (the outbox is a floor below escalation): the rule's
+    deletion clears it, as the key's SET_NULL did, and leaves the rows and other rules' alone."""
+    rule, other = EscalationRuleFactory(), EscalationRuleFactory()
+    with django_capture_on_commit_callbacks(execute=False):
+        mine = notifications_create(
+            specs=["email:a@example.com", "email:b@example.com"],
+            tickets=[TicketFactory()],
+            subject="s",
+            body="b",
+            payload={},
+            rule=rule,
+        )
+        theirs = notifications_create(
+            specs=["email:a@example.com"], tickets=[TicketFactory()], subject="s", body="b", payload={}, rule=other
+        )
+    response = api.as_(manager).delete(f"/api/v1/escalation-rules/{rule.pk}/")
+    assert response.status_code == 204
+    assert not EscalationRule.objects.filter(pk=rule.pk).exists()
+    assert list(Notification.objects.filter(pk__in=mine).values_list("rule_id", "subject")) == [(None, "s")] * 2
+    assert Notification.objects.get(pk=theirs[0]).rule_id == other.pk
+
+
 def test_a_long_subject_is_cut_to_the_column(db, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         [pk] = notifications_create(

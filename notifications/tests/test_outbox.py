@@ -245,3 +245,16 @@ def test_tasks_are_registered_by_name_and_the_sweep_runs_every_minute(settings):
     assert {"escalation.deliver_notifications", "escalation.resend_notifications"} <= set(celery_app.tasks)
     [entry] = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "escalation.resend_notifications"]
     assert entry["schedule"] == 60
+
+
+def test_the_table_kept_its_name_and_rule_id_is_no_foreign_key():
+    """The outbox sits below escalation: rule_id names a rule without a constraint
+    (escalation 0007 dropped it), its index stays; the ticket stays a foreign key."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "escalation_notification")
+    foreign = {tuple(c["columns"]): c["foreign_key"] for c in constraints.values() if c["foreign_key"]}
+    assert foreign == {("ticket_id",): ("tickets_ticket", "id")}
+    assert any(c["index"] and c["columns"] == ["rule_id"] for c in constraints.values())
+    assert Notification._meta.db_table == "escalation_notification"
