@@ -19,7 +19,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from escalation.models import EscalationRule, RuleFiring, Trigger
-from escalation.notifications import notifications_create
+from escalation.notify import notifications_create
 from helpdesk.db import insert_rows
 from helpdesk.models import User
 from tickets import events
