@@ -147,8 +147,11 @@ def test_throttles_hold_across_two_workers_and_spoofed_hops_change_nothing(serve
     rated = [server.token(f"nobody{i}", None, forwarded=f"10.88.0.{i}, 203.0.113.8") for i in range(RATE + 1)]
     assert rated == [400] * RATE + [429]
 
+    expected = checked + sorted(refused) + [200] + rated
+    # A worker writes its access-log line after the answer went out: wait for the last one.
+    wait_until(lambda: len(server.answers()) >= len(expected), "every answer in the access log")
     answers = server.answers()
-    assert [status for _, status in answers] == checked + sorted(refused) + [200] + rated
+    assert [status for _, status in answers] == expected
     workers = Counter(pid for pid, _ in answers)
     assert len(workers) == 2, f"both workers must have answered: {workers}"
     refused_by = {pid for pid, status in answers if status == 429}
