@@ -9,7 +9,7 @@ Locking rule: a service that changes a ticket re-reads it with
 instance; the returned instance is the fresh one.
 """
 
-from tickets.services.attachments import attachment_create, attachment_files_purge
+from tickets.services.attachments import attachment_create, attachment_files_purge, attachments_store
 from tickets.services.known_issues import known_issue_apply
 from tickets.services.priority import (
     priority_for,
@@ -30,6 +30,7 @@ from tickets.services.tickets import (
 from tickets.services.workflow import (
     comment_create,
     incident_resolve_linked,
+    is_cc,
     next_ticket_claim,
     ticket_assign,
     ticket_claim,
@@ -44,9 +45,11 @@ __all__ = [
     "EDITABLE_FIELDS",
     "attachment_create",
     "attachment_files_purge",
+    "attachments_store",
     "comment_create",
     "customer_find_or_create",
     "incident_resolve_linked",
+    "is_cc",
     "known_issue_apply",
     "next_ticket_claim",
     "priority_for",

@@ -21,6 +21,7 @@ from tickets.models import (
     Level,
     Status,
     Ticket,
+    Via,
 )
 from tickets.services import sla
 from tickets.services.base import check_version, lock_ticket, require_worker, save_ticket
@@ -36,15 +37,23 @@ TRIAGE_FIELDS = ("kind", "urgency", "impact", "major", "parent")
 # --- requesters ----------------------------------------------------------------
 
 
-def customer_find_or_create(*, email: str) -> User:
-    """The user with this e-mail, or a new customer (no usable password) for it."""
+def customer_find_or_create(*, email: str, name: str = "") -> User:
+    """The user with this e-mail, or a new customer (no usable password) for it,
+    named ``name`` ("First Last") when given."""
     email = clean_text(email, "requester_email", required=True).lower()
     existing = User.objects.filter(email__iexact=email).order_by("id").first()
     if existing is not None:
         return existing
+    first, _, last = clean_text(name, "name").partition(" ")
     try:
         with transaction.atomic():
-            user = User(username=email[:150], email=email, role=roles.Role.CUSTOMER)
+            user = User(
+                username=email[:150],
+                email=email,
+                role=roles.Role.CUSTOMER,
+                first_name=first[:150],
+                last_name=last.strip()[:150],
+            )
             user.set_unusable_password()
             user.save()
             return user
@@ -117,6 +126,8 @@ def ticket_create(
     major: bool = False,
     parent: Ticket | None = None,
     tier: int = 1,
+    via: str = Via.WEB,
+    follows: Ticket | None = None,
 ) -> Ticket:
     """Open a ticket. Customers open tickets for themselves; agents name the
     requester by id or e-mail (a new e-mail becomes a customer).
@@ -125,7 +136,9 @@ def ticket_create(
     urgency, impact or major says: agents triage. Ignored, not refused, like a
     customer's requester_email: a client sending its form's defaults still works,
     and the response shows what was stored. The system user (monitoring) keeps
-    the levels its alert gives."""
+    the levels its alert gives, and a ticket that came in by e-mail
+    (``via=Via.EMAIL``) those of its mailbox (a manager's configuration, not the
+    sender's). ``follows`` is the closed ticket a new one continues."""
     title = clean_text(title, "title", required=True)
     if roles.is_customer(actor):
         if requester is not None and requester.pk != actor.pk:
@@ -133,7 +146,7 @@ def ticket_create(
         if parent is not None:
             raise field_error("parent", "Only agents link tickets to incidents.")
         requester = actor
-        if not events.is_system_actor(actor):
+        if not events.is_system_actor(actor) and via != Via.EMAIL:
             kind, urgency, impact, major, tier = Kind.SERVICE_REQUEST, Level.MEDIUM, Level.MEDIUM, False, 1
     elif roles.is_agent(actor):
         if requester is None and requester_email:
@@ -167,6 +180,7 @@ def ticket_create(
             application=application,
             category=category,
             parent=parent,
+            follows=follows,
             created_at=now,
             queued_at=now,
         )
