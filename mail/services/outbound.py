@@ -322,7 +322,7 @@ def on_escalated(rows: list[tuple[int, int | None, dict]]) -> None:
     out = []
     for tier, entries in by_tier.items():
         agents = list(
-            User.objects.filter(role=roles.TIER_ROLES.get(tier), is_active=True, notify_escalated=True)
+            User.objects.filter(role=roles.TIER_ROLE.get(tier), is_active=True, notify_escalated=True)
             .exclude(email="")
             .only("id", "email")
         )
