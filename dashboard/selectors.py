@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from monitoring.selectors import firing_alert_count
-from tickets.selectors import dashboard_for
+from tickets.selectors.dashboard import dashboard_for
 
 log = logging.getLogger(__name__)
 DASHBOARD_CACHE_KEY = "helpdesk:dashboard:v1"
@@ -20,7 +20,7 @@ DASHBOARD_CACHE_KEY = "helpdesk:dashboard:v1"
 
 def manager_dashboard_for(*, now: datetime | None = None) -> dict[str, Any]:
     """The manager dashboard (docs/PRODUCT.md "Screens", docs/API.md "Configuration endpoints" ``dashboard/``): the ticket figures of
-    :func:`tickets.selectors.dashboard_for` with the number of alerts firing now.
+    :func:`tickets.selectors.dashboard.dashboard_for` with the number of alerts firing now.
     Seven queries whatever the number of tickets and alerts.
 
     Those aggregates read every active ticket and a week of created and resolved

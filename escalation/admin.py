@@ -1,18 +1,19 @@
-"""Admin: escalation rules and webhook endpoints to configure, firings and the notification outbox to inspect."""
+"""Admin: escalation rules and webhook endpoints to configure, firings to inspect (the
+outbox's admin is in notifications/admin.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from escalation import services
-from escalation.models import DeliveryStatus, EscalationRule, Notification, RuleFiring, WebhookEndpoint
-from escalation.notifications import _webhook_url_problem, notifications_retry
+from escalation.models import EscalationRule, RuleFiring, WebhookEndpoint
+from escalation.notify import _webhook_url_problem
 from escalation.webhooks import webhook_endpoint_rules, webhook_endpoint_update, webhook_secret_rotate
 from helpdesk.admin import ReadOnlyAdminMixin, ServiceAdminMixin, ServiceForm, VersionedAdminMixin
 from helpdesk.text import CLEAN_JSON_FORMFIELDS
@@ -119,24 +120,3 @@ class RuleFiringAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("rule",)
     raw_id_fields = ("ticket",)
     list_select_related = ("rule", "ticket")
-
-
-@admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "created_at", "channel", "target", "subject", "status", "attempts", "next_attempt_at")
-    list_filter = ("status", "channel")
-    search_fields = ("target", "subject")
-    raw_id_fields = ("ticket", "rule")
-    actions = ["retry_now"]
-
-    def has_retry_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("escalation.change_notification")
-
-    @admin.action(description="Retry now (failed notifications)", permissions=["retry"])
-    def retry_now(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
-        ids = list(queryset.filter(status=DeliveryStatus.FAILED).values_list("id", flat=True))
-        reset = notifications_retry(ids=ids)
-        skipped = queryset.count() - reset
-        messages.success(request, f"{reset} notification(s) queued to be sent again.")
-        if skipped:
-            messages.warning(request, f"{skipped} selected notification(s) were not failed and were left alone.")

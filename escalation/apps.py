@@ -7,9 +7,11 @@ class EscalationConfig(AppConfig):
 
     def ready(self) -> None:
         # Register the tasks in every process, so web requests can enqueue them by name,
-        # and this app's figures on /metrics (the core's endpoint names no app).
+        # and the webhook channel's sender with the outbox (notifications, a floor below:
+        # it delivers the rows, escalation holds the endpoints and their secrets).
         from escalation import tasks  # noqa: F401
-        from escalation.metrics import OutboxCollector
-        from helpdesk.ops import register_collector
+        from escalation.webhook_sender import send_webhook
+        from notifications import channels
+        from notifications.models import Channel
 
-        register_collector(OutboxCollector())
+        channels.register(Channel.WEBHOOK, send_webhook)

@@ -19,12 +19,12 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from escalation.models import EscalationRule, RuleFiring, Trigger
-from escalation.notifications import notifications_create
+from escalation.notify import notifications_create
 from helpdesk.db import insert_rows
 from helpdesk.models import User
 from tickets import events
 from tickets.models import ACTIVE_STATUSES, Status, Ticket
-from tickets.selectors import resolution_elapsed_at_least
+from tickets.selectors.dashboard import resolution_elapsed_at_least
 from tickets.services import bulk, sla
 
 FIRING_FIELDS = ("rule_id", "ticket_id", "episode")

@@ -1,4 +1,5 @@
-"""Escalation rules, their firings, the webhook endpoints they notify, and the notification outbox."""
+"""Escalation rules, their firings and the webhook endpoints they notify (the outbox they
+write to is ``notifications.Notification``, a floor below)."""
 
 from __future__ import annotations
 
@@ -112,44 +113,3 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-class Channel(models.TextChoices):
-    EMAIL = "email", "E-mail"
-    WEBHOOK = "webhook", "Webhook"
-
-
-class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
-
-
-class Notification(models.Model):
-    """The outbox: written in the transaction of the change that caused it,
-    delivered by Celery after commit, re-sent by a sweep until delivered."""
-
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    target = models.CharField(max_length=500)  # an e-mail address or a webhook URL
-    subject = models.CharField(max_length=300)
-    body = models.TextField(blank=True)
-    payload = models.JSONField(default=dict, blank=True)
-    ticket = models.ForeignKey(
-        "tickets.Ticket", on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
-    )
-    rule = models.ForeignKey(EscalationRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField()
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["id"]
-        indexes = [
-            models.Index(fields=["next_attempt_at"], name="notification_due", condition=Q(status=DeliveryStatus.PENDING)),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.channel} to {self.target}: {self.subject}"

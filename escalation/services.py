@@ -19,14 +19,16 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from catalog.models import Application
 from escalation.models import EscalationRule, Trigger
-from escalation.notifications import validate_notify_spec
+from escalation.notify import validate_notify_spec
 from helpdesk import roles
 from helpdesk.errors import InvalidInput
 from helpdesk.models import User
 from helpdesk.versioning import versioned_update
+from notifications.models import Notification
 from tickets.models import Category
 
 RULE_FIELDS = (
@@ -155,5 +157,9 @@ def rule_update(
 
 
 def rule_delete(*, rule: EscalationRule) -> None:
-    """Remove a rule; its firings go with it, queued notifications keep their text."""
-    rule.delete()
+    """Remove a rule; its firings go with it, queued notifications keep their text
+    and forget the rule (``rule_id`` is not a foreign key: the outbox is a floor
+    below, so this does what the key's SET_NULL did)."""
+    with transaction.atomic():
+        Notification.objects.filter(rule_id=rule.pk).update(rule_id=None)
+        rule.delete()

@@ -1,7 +1,7 @@
 """Webhook endpoints: registering a receiver, its signing secret, rotating it.
 
 Rules notify a registered endpoint as ``webhook:URL``; every delivery to it is
-signed with the endpoint's own secret (``notifications.webhook_signature_header``),
+signed with the endpoint's own secret (``escalation.webhook_sender.webhook_signature_header``),
 so a receiver is given that secret and nothing else. A secret is returned only by
 ``webhook_endpoint_create`` and ``webhook_secret_rotate``; see docs/WEBHOOKS.md.
 Who may manage endpoints is decided where the request enters (managers: the API's
@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from escalation.models import EscalationRule, WebhookEndpoint, new_webhook_secret
-from escalation.notifications import _split, _webhook_url_problem
+from escalation.notify import _split, _webhook_url_problem
 from helpdesk.errors import Conflict, InvalidInput, field_error
 from helpdesk.versioning import lock_row, versioned_update
 
@@ -63,6 +63,7 @@ def webhook_endpoint_update(
     unknown = set(changes) - set(ENDPOINT_FIELDS)
     if unknown:
         raise InvalidInput({field: ["Unknown field."] for field in sorted(unknown)})
+
     def prepare(locked: WebhookEndpoint, changes: dict[str, Any]) -> dict[str, Any]:
         if "url" in changes and str(changes["url"] or "").strip() != locked.url:
             raise field_error(

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "helpdesk",
     "catalog",
     "tickets",
+    "notifications",
     "escalation",
     "monitoring",
     "mail",

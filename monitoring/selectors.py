@@ -25,7 +25,7 @@ from monitoring.models import (
     Silence,
 )
 from monitoring.services.health import AppScore, app_scores
-from tickets.selectors import open_incident_counts, open_incidents_for
+from tickets.selectors.scoped import open_incident_counts, open_incidents_for
 
 
 def sample_list(

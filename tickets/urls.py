@@ -2,29 +2,31 @@
 
 from django.urls import path
 
-from tickets import views
+from tickets.views import console, known_issues, portal, queues, ticket
 
 urlpatterns = [
-    path("console/", views.console, name="console"),
-    path("console/preview/", views.console_preview, name="console-preview"),
-    path("console/incidents/", views.console_incidents, name="console-incidents"),
-    path("console/requesters/", views.console_requesters, name="console-requesters"),
-    path("console/suggestions/", views.console_suggestions, name="console-suggestions"),
-    path("queue/", views.queue, name="queue"),
-    path("queue/next/", views.queue_next, name="queue-next"),
-    path("portal/", views.portal, name="portal"),
-    path("portal/new/", views.portal_new, name="portal-new"),
-    path("tickets/<int:ticket_id>/", views.ticket_page, name="ticket-page"),
-    path("tickets/<int:ticket_id>/claim/", views.ticket_claim, name="ticket-claim"),
-    path("tickets/<int:ticket_id>/comment/", views.ticket_comment, name="ticket-comment"),
-    path("tickets/<int:ticket_id>/escalate/", views.ticket_escalate, name="ticket-escalate"),
-    path("tickets/<int:ticket_id>/deescalate/", views.ticket_deescalate, name="ticket-deescalate"),
-    path("tickets/<int:ticket_id>/transition/", views.ticket_transition, name="ticket-transition"),
-    path("tickets/<int:ticket_id>/link/", views.ticket_link, name="ticket-link"),
-    path("tickets/<int:ticket_id>/major/", views.ticket_major, name="ticket-major"),
-    path("tickets/<int:ticket_id>/apply-known-issue/", views.ticket_apply_known_issue, name="ticket-apply-known-issue"),
-    path("tickets/<int:ticket_id>/resolve-linked/", views.ticket_resolve_linked, name="ticket-resolve-linked"),
-    path("known-issues/", views.known_issues, name="known-issues"),
-    path("known-issues/new/", views.known_issue_edit, name="known-issue-new"),
-    path("known-issues/<int:known_issue_id>/edit/", views.known_issue_edit, name="known-issue-edit"),
+    path("console/", console.console, name="console"),
+    path("console/preview/", console.console_preview, name="console-preview"),
+    path("console/incidents/", console.console_incidents, name="console-incidents"),
+    path("console/requesters/", console.console_requesters, name="console-requesters"),
+    path("console/suggestions/", console.console_suggestions, name="console-suggestions"),
+    path("queue/", queues.queue, name="queue"),
+    path("queue/next/", queues.queue_next, name="queue-next"),
+    path("portal/", portal.portal, name="portal"),
+    path("portal/new/", portal.portal_new, name="portal-new"),
+    path("tickets/<int:ticket_id>/", ticket.ticket_page, name="ticket-page"),
+    path("tickets/<int:ticket_id>/claim/", ticket.ticket_claim, name="ticket-claim"),
+    path("tickets/<int:ticket_id>/comment/", ticket.ticket_comment, name="ticket-comment"),
+    path("tickets/<int:ticket_id>/escalate/", ticket.ticket_escalate, name="ticket-escalate"),
+    path("tickets/<int:ticket_id>/deescalate/", ticket.ticket_deescalate, name="ticket-deescalate"),
+    path("tickets/<int:ticket_id>/transition/", ticket.ticket_transition, name="ticket-transition"),
+    path("tickets/<int:ticket_id>/link/", ticket.ticket_link, name="ticket-link"),
+    path("tickets/<int:ticket_id>/major/", ticket.ticket_major, name="ticket-major"),
+    path(
+        "tickets/<int:ticket_id>/apply-known-issue/", ticket.ticket_apply_known_issue, name="ticket-apply-known-issue"
+    ),
+    path("tickets/<int:ticket_id>/resolve-linked/", ticket.ticket_resolve_linked, name="ticket-resolve-linked"),
+    path("known-issues/", known_issues.known_issues, name="known-issues"),
+    path("known-issues/new/", known_issues.known_issue_edit, name="known-issue-new"),
+    path("known-issues/<int:known_issue_id>/edit/", known_issues.known_issue_edit, name="known-issue-edit"),
 ]

@@ -19,8 +19,8 @@ from escalation.engine import rule_matches
 from escalation.models import EscalationRule
 from helpdesk.roles import Role
 from helpdesk.tests.factories import UserFactory
-from tickets import selectors
 from tickets.models import QUEUE_STATUSES, Ticket, TicketEvent
+from tickets.selectors import scoped
 
 pytestmark = [
     pytest.mark.django_db,
@@ -58,7 +58,7 @@ def plan(queryset) -> str:
 
 def test_the_tier_queue_page_reads_its_order_from_an_index(seeded):
     agent = UserFactory(role=Role.L1)
-    qs = selectors.ticket_list_for(
+    qs = scoped.ticket_list_for(
         user=agent, filters={"tier": 1, "status": "new,open,pending", "ordering": "priority,resolution_due_at"}
     ).select_related("assignee", "requester", "application")[:25]
     text = plan(qs)
@@ -95,8 +95,8 @@ def test_a_rule_finds_its_candidates_through_an_active_ticket_index(seeded):
 def test_a_ticket_page_reads_comments_and_events_by_ticket(seeded):
     ticket = Ticket.objects.filter(status="closed").order_by("id").first()
     agent = UserFactory(role=Role.L2)
-    comments = selectors.comment_list_for(user=agent, ticket=ticket)
-    events = selectors.event_list_for(user=agent, ticket=ticket)
+    comments = scoped.comment_list_for(user=agent, ticket=ticket)
+    events = scoped.event_list_for(user=agent, ticket=ticket)
     assert "comment_ticket_created" in plan(comments)
     assert "event_ticket" in plan(events)
     assert "pkey" in plan(Ticket.objects.filter(pk=ticket.pk))
@@ -115,7 +115,7 @@ def test_the_dashboard_per_tier_figures_read_only_active_tickets(seeded):
     """The per-tier figures read an index of the active tickets only."""
     from django.db.models import Count
 
-    from tickets.selectors import dashboard_for
+    from tickets.selectors.dashboard import dashboard_for
 
     per_tier = (
         Ticket.objects.filter(status__in=["new", "open", "pending"], tier__in=[1, 2, 3])

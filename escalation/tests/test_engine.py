@@ -10,10 +10,11 @@ import time_machine
 
 from catalog.tests.factories import ApplicationFactory
 from escalation.engine import escalation_tick, rule_matches
-from escalation.models import Channel, EscalationRule, Notification, RuleFiring, Trigger
+from escalation.models import EscalationRule, RuleFiring, Trigger
 from escalation.tests.factories import EscalationRuleFactory
 from helpdesk.roles import Role
 from helpdesk.tests.factories import UserFactory
+from notifications.models import Channel, Notification
 from tickets import services
 from tickets.events import EventKind
 from tickets.models import Comment, Kind, Level, Status, Ticket, TicketEvent

@@ -15,12 +15,13 @@ from django.db import connection
 from django.utils import timezone
 
 from escalation import engine
-from escalation.models import EscalationRule, Notification, RuleFiring, Trigger
+from escalation.models import EscalationRule, RuleFiring, Trigger
 from escalation.tests.due import first_response_overdue
 from escalation.tests.factories import EscalationRuleFactory
 from helpdesk.roles import Role
 from helpdesk.testing.threads import run_in_threads
 from helpdesk.tests.factories import UserFactory
+from notifications.models import Notification
 from tickets.events import EventKind
 from tickets.models import Comment, Ticket, TicketEvent
 from tickets.services import sla

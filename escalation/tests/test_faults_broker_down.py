@@ -20,8 +20,7 @@ from collections import Counter
 import pytest
 
 from escalation.engine import escalation_tick
-from escalation.models import Channel, DeliveryStatus, EscalationRule, Notification, RuleFiring, Trigger
-from escalation.notifications import notifications_resend_due
+from escalation.models import EscalationRule, RuleFiring, Trigger
 from escalation.tests.factories import EscalationRuleFactory, WebhookEndpointFactory
 from helpdesk.celery import app as celery_app
 from helpdesk.roles import Role
@@ -30,6 +29,8 @@ from helpdesk.testing.mail import emails_written
 from helpdesk.testing.processes import process_stop
 from helpdesk.testing.workers import OUTBOUND_ALLOW_LOOPBACK, require_postgresql, start_celery_worker
 from helpdesk.tests.factories import UserFactory
+from notifications.delivery import notifications_resend_due
+from notifications.models import Channel, DeliveryStatus, Notification
 from tickets.events import EventKind
 from tickets.models import Comment, Ticket, TicketEvent
 
@@ -111,7 +112,7 @@ def test_writes_while_redis_is_down_are_kept_and_their_side_effects_run_once(
         # A tick during the outage (the engine ran on a worker that still had its
         # task): it commits, and its notifications wait in the outbox.
         assert escalation_tick().fired[rule.pk] == TICKETS
-        outbox = Notification.objects.filter(rule=rule)
+        outbox = Notification.objects.filter(rule_id=rule.pk)
         assert outbox.count() == 2 * TICKETS
         assert set(outbox.values_list("status", "attempts")) == {(DeliveryStatus.PENDING, 0)}
         assert notifications_resend_due() == 0  # the sweep cannot hand them over either

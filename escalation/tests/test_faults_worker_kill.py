@@ -16,8 +16,7 @@ from collections import Counter
 
 import pytest
 
-from escalation.models import Channel, DeliveryStatus, EscalationRule, Notification, RuleFiring, Trigger
-from escalation.notifications import notifications_resend_due
+from escalation.models import EscalationRule, RuleFiring, Trigger
 from escalation.tests.due import first_response_overdue
 from escalation.tests.factories import EscalationRuleFactory, WebhookEndpointFactory
 from helpdesk.celery import app as celery_app
@@ -32,6 +31,8 @@ from helpdesk.testing.workers import (
     require_postgresql,
 )
 from helpdesk.tests.factories import UserFactory
+from notifications.delivery import notifications_resend_due
+from notifications.models import Channel, DeliveryStatus, Notification
 from tickets.events import EventKind
 from tickets.models import Comment, Ticket, TicketEvent
 
@@ -60,7 +61,7 @@ def assert_no_partial_tickets(rule: EscalationRule, ids: set[int]) -> int:
     assert set(notes) == fired and set(notes.values()) <= {1}
     tiers = dict(Ticket.objects.values_list("pk", "tier"))
     assert {pk for pk in ids if tiers[pk] == 2} == fired
-    rows = Counter(Notification.objects.filter(rule=rule).values_list("ticket_id", flat=True))
+    rows = Counter(Notification.objects.filter(rule_id=rule.pk).values_list("ticket_id", flat=True))
     assert set(rows) == fired and set(rows.values()) <= {3}
     return len(fired)
 
@@ -119,7 +120,7 @@ def test_workers_killed_mid_tick_fire_every_ticket_exactly_once(private_redis, w
 
         # Deliveries the killed workers had prefetched stay unacked in Redis (until the
         # visibility timeout, an hour); the outbox sweep hands their rows over again.
-        outbox = Notification.objects.filter(rule=rule)
+        outbox = Notification.objects.filter(rule_id=rule.pk)
         pending = outbox.filter(status=DeliveryStatus.PENDING)
         with celery_broker(private_redis.url):
             figures["pending when all had fired"] = pending.count()

@@ -15,14 +15,15 @@ from collections.abc import Iterator
 import pytest
 from django.db import transaction
 
-from escalation.models import DeliveryStatus, Notification
-from escalation.notifications import notifications_create, notifications_resend_due
+from escalation.notify import notifications_create
 from escalation.tests.factories import WebhookEndpointFactory
 from helpdesk.celery import app as celery_app
 from helpdesk.testing.brokers import celery_broker
 from helpdesk.testing.processes import process_stop
 from helpdesk.testing.waiting import wait_until
 from helpdesk.testing.workers import OUTBOUND_ALLOW_LOOPBACK, Worker, require_postgresql, start_worker
+from notifications.delivery import notifications_resend_due
+from notifications.models import DeliveryStatus, Notification
 from tickets.tests.factories import TicketFactory
 
 pytestmark = pytest.mark.slow

@@ -15,10 +15,12 @@ from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 from django.utils import timezone
 
-from escalation.models import DeliveryStatus, EscalationRule, Notification, WebhookEndpoint
-from escalation.notifications import notification_deliver, notifications_create
+from escalation.models import EscalationRule, WebhookEndpoint
+from escalation.notify import notifications_create
 from escalation.tests.factories import EscalationRuleFactory, WebhookEndpointFactory
 from escalation.webhooks import webhook_secret_rotate
+from notifications.delivery import notification_deliver
+from notifications.models import DeliveryStatus, Notification
 from tickets.tests.factories import TicketFactory, if_match
 
 # The receivers listen on 127.0.0.1, which the outbound policy refuses unless allowed.

@@ -15,16 +15,12 @@ import time_machine
 from django.db import connection, transaction
 from django.utils import timezone
 
-from escalation.models import DeliveryStatus, Notification, WebhookEndpoint
-from escalation.notifications import (
-    notification_deliver,
-    notifications_create,
-    notifications_resend_due,
-    redacted_target,
-    retry_delay,
-)
+from escalation.models import WebhookEndpoint
+from escalation.notify import notifications_create
 from escalation.tests.factories import WebhookEndpointFactory
 from helpdesk.testing.network import free_port
+from notifications.delivery import notification_deliver, notifications_resend_due, redacted_target, retry_delay
+from notifications.models import DeliveryStatus, Notification
 from tickets.events import EventKind
 from tickets.models import TicketEvent
 from tickets.tests.factories import TicketFactory

@@ -26,7 +26,15 @@ from pathlib import Path
 ROOT = Path(os.environ.get("HELPDESK_ARCHITECTURE_ROOT") or Path(__file__).resolve().parents[2])
 
 # The floors, ground up. An app may import its own floor's code and anything below.
-FLOORS = {"helpdesk": 0, "catalog": 1, "tickets": 2, "monitoring": 3, "escalation": 3, "dashboard": 4}
+FLOORS = {
+    "helpdesk": 0,
+    "catalog": 1,
+    "tickets": 2,
+    "notifications": 3,
+    "monitoring": 4,
+    "escalation": 4,
+    "dashboard": 5,
+}
 CORE = "helpdesk"
 SKIPPED_DIRS = {"migrations", "tests", "__pycache__"}
 

@@ -6,9 +6,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from escalation.models import EscalationRule, Notification, RuleFiring
+from escalation.models import EscalationRule, RuleFiring
 from helpdesk.db import _integer_array_literal, ids_filter, insert_rows
 from helpdesk.tests.factories import UserFactory
+from notifications.models import Notification
 from tickets.models import Comment, Ticket, TicketEvent
 from tickets.tests.factories import TicketFactory
 

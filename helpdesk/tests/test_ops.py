@@ -278,8 +278,8 @@ def test_createsuperuser_noinput_makes_an_admin(monkeypatch, api, settings):
 def test_metrics_has_poller_and_outbox_figures(client):
     from django.utils import timezone
 
-    from escalation.models import Notification
     from monitoring.tests.factories import AlertFactory, MetricSourceFactory, MonitorFactory
+    from notifications.models import Notification
 
     source = MetricSourceFactory(consecutive_failures=2)
     MonitorFactory(source=source, state="critical")

@@ -26,9 +26,10 @@ from monitoring.models import Alert, AlertState, MonitorState, Sample, SourceKin
 from monitoring.services import alerts, push
 from monitoring.tests.factories import MetricSourceFactory, MonitorFactory, SilenceFactory
 from monitoring.tests.helpers import T0, Clock
-from tickets import selectors, services
+from tickets import services
 from tickets.events import EventKind
 from tickets.models import Comment, Kind, Level, Status, Ticket, TicketEvent
+from tickets.selectors import scoped
 from tickets.tests.factories import TicketFactory
 
 needs_postgresql = pytest.mark.skipif(
@@ -704,15 +705,15 @@ def test_open_incidents_for_lists_the_open_incident_of_the_application(clock, op
     feed(other, 700, clock)
     TicketFactory(application=incident.application)  # a customer ticket is not an incident
 
-    assert list(selectors.open_incidents_for(application_id=incident.application_id)) == [incident]
-    assert list(selectors.open_incidents_for(application_id=ApplicationFactory().pk)) == []
+    assert list(scoped.open_incidents_for(application_id=incident.application_id)) == [incident]
+    assert list(scoped.open_incidents_for(application_id=ApplicationFactory().pk)) == []
 
     # Recovered and auto-resolved: nothing to link to any more.
     alert = Alert.objects.get(ticket=incident)
     feed(alert.monitor, 100, clock)
     feed(alert.monitor, 100, clock)
     assert refreshed(incident).status == Status.RESOLVED
-    assert list(selectors.open_incidents_for(application_id=incident.application_id)) == []
+    assert list(scoped.open_incidents_for(application_id=incident.application_id)) == []
 
 
 @pytest.mark.django_db

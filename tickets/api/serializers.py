@@ -15,8 +15,8 @@ from catalog.models import Application
 from helpdesk import roles
 from helpdesk.api.fields import SafePrimaryKeyRelatedField
 from helpdesk.models import User
-from tickets import selectors
 from tickets.models import Attachment, Category, Comment, Kind, KnownIssue, Level, Status, Ticket, TicketEvent
+from tickets.selectors import scoped
 from tickets.services import ACTION_ONLY_FIELDS, EDITABLE_FIELDS
 
 MAX_TEXT = 50_000
@@ -42,7 +42,7 @@ class VisibleRelatedField(SafePrimaryKeyRelatedField):
 NAMEABLE: dict[type, Callable[[Any], QuerySet]] = {
     # Customers name only themselves (as requester or assignee); agents name anyone.
     User: lambda user: User.objects.all() if roles.is_agent(user) else User.objects.filter(pk=user.pk),
-    Ticket: lambda user: selectors.ticket_queryset_for(user=user),
+    Ticket: lambda user: scoped.ticket_queryset_for(user=user),
     # Every application: the portal's new-request form lists them all to customers.
     Application: lambda user: Application.objects.all(),
     # Customers may file under a category (docs/PRODUCT.md "Categories and scope tier"), an active one only; agents under any.

@@ -33,10 +33,11 @@ from helpdesk.api.if_match import (
 )
 from helpdesk.errors import NotFound, TooLarge
 from helpdesk.idempotency import idempotent
-from tickets import attachment_rules, selectors, services
+from tickets import attachment_rules, services
 from tickets.api import serializers as s
 from tickets.filters import KnownIssueFilter, TicketFilter
 from tickets.models import Category, Kind, KnownIssue, Ticket
+from tickets.selectors import scoped
 from tickets.services import sla
 from tickets.services.base import require_worker
 
@@ -72,13 +73,13 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     queryset = Ticket.objects.none()  # for the schema; real reads go through selectors
 
     def get_queryset(self):  # type: ignore[override]
-        return selectors.ticket_list_for(user=self.request.user, filters=self.request.query_params)
+        return scoped.ticket_list_for(user=self.request.user, filters=self.request.query_params)
 
     def filter_queryset(self, queryset):  # type: ignore[override]
         return queryset  # the selector already applied the filters
 
     def get_ticket(self) -> Ticket:
-        return selectors.ticket_get_for(user=self.request.user, ticket_id=self.kwargs["pk"])
+        return scoped.ticket_get_for(user=self.request.user, ticket_id=self.kwargs["pk"])
 
     @extend_schema(request=s.TicketCreateSerializer, responses={201: s.TicketSerializer})
     @idempotent
@@ -88,7 +89,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         response = ticket_response(ticket, status.HTTP_201_CREATED)
         if ticket.application_id and ticket.parent_id is None and ticket.kind != Kind.INCIDENT and roles.is_agent(request.user):
             # An open incident of the same application: offer the agent to link it.
-            incidents = selectors.open_incidents_for(application_id=ticket.application_id)[:5]
+            incidents = scoped.open_incidents_for(application_id=ticket.application_id)[:5]
             response.data["suggested_incidents"] = [
                 {"id": t.pk, "number": t.number, "title": t.title, "linked_count": t.linked_count} for t in incidents
             ]
@@ -168,7 +169,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             data = validated(s.CommentSerializer, request)
             comment = services.comment_create(ticket=ticket, actor=request.user, **data)
             return Response(s.CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
-        page = self.paginate_queryset(selectors.comment_list_for(user=request.user, ticket=ticket))
+        page = self.paginate_queryset(scoped.comment_list_for(user=request.user, ticket=ticket))
         return self.get_paginated_response(s.CommentSerializer(page, many=True).data)
 
     @extend_schema(
@@ -192,7 +193,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def attachments(self, request: Request, pk: str, comment_id: str) -> Response:
         """Attach a file (multipart `file`) to a comment the caller can see."""
         ticket = self.get_ticket()
-        comment = selectors.comment_get_for(user=request.user, ticket=ticket, comment_id=comment_id)
+        comment = scoped.comment_get_for(user=request.user, ticket=ticket, comment_id=comment_id)
         refuse_oversized_body(request)
         data = validated(s.AttachmentUploadSerializer, request)
         attachment = services.attachment_create(comment=comment, actor=request.user, upload=data["file"])
@@ -237,7 +238,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["get"], serializer_class=s.TicketEventSerializer, filterset_class=None)
     def events(self, request: Request, pk: str) -> Response:
         ticket = self.get_ticket()
-        page = self.paginate_queryset(selectors.event_list_for(user=request.user, ticket=ticket))
+        page = self.paginate_queryset(scoped.event_list_for(user=request.user, ticket=ticket))
         return self.get_paginated_response(s.TicketEventSerializer(page, many=True).data)
 
     @extend_schema(
@@ -271,7 +272,7 @@ class AttachmentDownloadView(APIView):
         },
     )
     def get(self, request: Request, pk: str) -> FileResponse:
-        attachment = selectors.attachment_get_for(user=request.user, attachment_id=pk)
+        attachment = scoped.attachment_get_for(user=request.user, attachment_id=pk)
         try:
             handle = attachment_rules.storage().open(attachment.stored_name, "rb")
         except FileNotFoundError:
@@ -328,7 +329,7 @@ class KnownIssueViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
 
     def get_queryset(self):  # type: ignore[override]
         if self.action == "list":
-            return selectors.known_issue_list_for(user=self.request.user, filters=self.request.query_params)
+            return scoped.known_issue_list_for(user=self.request.user, filters=self.request.query_params)
         return KnownIssue.objects.all()
 
     def filter_queryset(self, queryset):  # type: ignore[override]

@@ -195,7 +195,55 @@ def ticket_create(
 def ticket_update(
     *, ticket: Ticket | int, actor: User, changes: dict[str, Any], expected_version: int | None = None
 ) -> Ticket:
-    """Change editable fields. Status, tier and assignee have their own services."""
+    """Change editable fields. Status, tier and assignee have their own services.
+
+    The steps, in this order (the first refusal wins and nothing is written): the
+    input is checked before any lock (``_check_update_input``); the locked, open
+    ticket takes the values that differ (``_apply_field_changes``), the incident
+    link is checked (``_parent_change``) and the kind rules hold
+    (``_apply_kind_rules``). Nothing differs: no save, no event. Otherwise the
+    priority and SLA due times follow urgency and impact (``_refresh_priority``),
+    one save writes every changed column, and the events say what changed
+    (``_record_update``), all in one transaction."""
+    _check_update_input(actor=actor, changes=changes)
+    with transaction.atomic():
+        ticket = lock_ticket(ticket)
+        require_worker(actor, ticket)
+        check_version(ticket, expected_version)
+        if ticket.status == Status.CLOSED:
+            raise Conflict("A closed ticket cannot be changed.")
+
+        before, after = _apply_field_changes(ticket, changes)
+        old_parent = ticket.parent_id
+        parent_changed = _parent_change(ticket, changes)
+        _apply_kind_rules(ticket, changes, before, after)
+        if not before and not parent_changed:
+            return ticket
+
+        fields = list(before)
+        old_priority = ticket.priority
+        old_due = (ticket.first_response_due_at, ticket.resolution_due_at)
+        if parent_changed:
+            ticket.parent = changes["parent"]
+            fields.append("parent")
+        fields += _refresh_priority(ticket, changed=before)
+        save_ticket(ticket, *fields)
+        _record_update(
+            ticket,
+            actor,
+            before=before,
+            after=after,
+            old_priority=old_priority,
+            old_due=old_due,
+            old_parent=old_parent,
+            parent_changed=parent_changed,
+        )
+    return ticket
+
+
+def _check_update_input(*, actor: User, changes: dict[str, Any]) -> None:
+    """Refuse what no ticket state makes right (fields of other services, unknown
+    fields, triage by a customer), and clean the texts in ``changes`` in place."""
     forbidden = [f for f in ACTION_ONLY_FIELDS if f in changes]
     if forbidden:
         raise InvalidInput({f: [f"Change {f} through its action endpoint."] for f in forbidden})
@@ -209,63 +257,84 @@ def ticket_update(
     if "description" in changes and changes["description"] is None:
         changes["description"] = ""
 
-    with transaction.atomic():
-        ticket = lock_ticket(ticket)
-        require_worker(actor, ticket)
-        check_version(ticket, expected_version)
-        if ticket.status == Status.CLOSED:
-            raise Conflict("A closed ticket cannot be changed.")
 
-        before: dict[str, Any] = {}
-        after: dict[str, Any] = {}
-        for field in EDITABLE_FIELDS:
-            if field not in changes or field == "parent":
-                continue
-            new = changes[field]
-            attname = field + "_id" if field in ("category", "application") else field
-            old_value = getattr(ticket, attname)
-            new_value = new.pk if hasattr(new, "pk") else new
-            if old_value != new_value:
-                before[field], after[field] = old_value, new_value
-                setattr(ticket, field, new)
-        old_parent = ticket.parent_id
-        parent_changed = "parent" in changes and (changes["parent"].pk if changes["parent"] else None) != old_parent
-        if parent_changed and changes["parent"] is not None:
-            _validate_parent(ticket, lock_ticket(changes["parent"]))
-        if after.get("kind") not in (None, Kind.INCIDENT) and ticket.linked_count:
-            raise field_error("kind", "Tickets are linked to this incident; unlink them first.")
-        if ticket.major and ticket.kind != Kind.INCIDENT:
-            if changes.get("major"):
-                raise field_error("major", "Only incidents can be flagged major.")
-            # No longer an incident: no longer a major one either (recorded with the kind).
-            before["major"], after["major"] = True, False
-            ticket.major = False
+def _apply_field_changes(ticket: Ticket, changes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Set on ``ticket`` the editable fields (not the link) whose value differs;
+    return their ``before`` and ``after`` values (ids for related rows)."""
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for field in EDITABLE_FIELDS:
+        if field not in changes or field == "parent":
+            continue
+        new = changes[field]
+        attname = field + "_id" if field in ("category", "application") else field
+        old_value = getattr(ticket, attname)
+        new_value = new.pk if hasattr(new, "pk") else new
+        if old_value != new_value:
+            before[field], after[field] = old_value, new_value
+            setattr(ticket, field, new)
+    return before, after
 
-        if not before and not parent_changed:
-            return ticket
 
-        fields = list(before)
-        old_priority = ticket.priority
-        old_due = (ticket.first_response_due_at, ticket.resolution_due_at)
-        if "urgency" in before or "impact" in before:
-            ticket.priority = priority_for(impact=ticket.impact, urgency=ticket.urgency)
-        if parent_changed:
-            ticket.parent = changes["parent"]
-            fields.append("parent")
-        if ticket.priority != old_priority:
-            fields += ["priority", *sla.refresh_due_times(ticket)]
-        save_ticket(ticket, *fields)
+def _parent_change(ticket: Ticket, changes: dict[str, Any]) -> bool:
+    """Whether the incident link changes; a new incident is locked and checked
+    (``_validate_parent``). The link itself is set by the caller."""
+    if "parent" not in changes:
+        return False
+    parent = changes["parent"]
+    if (parent.pk if parent else None) == ticket.parent_id:
+        return False
+    if parent is not None:
+        _validate_parent(ticket, lock_ticket(parent))
+    return True
 
-        if before:
-            events.updated(ticket, actor, before, after)
-        if ticket.priority != old_priority:
-            events.priority_changed(ticket, actor, old_priority, reason="urgency or impact changed")
-            sla.record_due_change(ticket, actor, old_due, reason="priority changed")
-        if parent_changed:
-            if old_parent is not None:
-                events.unlinked(ticket, actor, old_parent)
-                _adjust_linked_count(old_parent, -1, ticket, actor)
-            if ticket.parent_id is not None:
-                events.linked(ticket, actor, old_parent)
-                _adjust_linked_count(ticket.parent_id, +1, ticket, actor)
-    return ticket
+
+def _apply_kind_rules(ticket: Ticket, changes: dict[str, Any], before: dict[str, Any], after: dict[str, Any]) -> None:
+    """An incident with linked tickets stays an incident; only incidents are major
+    (a ticket that stops being one stops being major, recorded with the kind)."""
+    if after.get("kind") not in (None, Kind.INCIDENT) and ticket.linked_count:
+        raise field_error("kind", "Tickets are linked to this incident; unlink them first.")
+    if ticket.major and ticket.kind != Kind.INCIDENT:
+        if changes.get("major"):
+            raise field_error("major", "Only incidents can be flagged major.")
+        before["major"], after["major"] = True, False
+        ticket.major = False
+
+
+def _refresh_priority(ticket: Ticket, *, changed: dict[str, Any]) -> list[str]:
+    """The matrix's priority when urgency or impact changed and, if the priority
+    moved, the SLA due times; return the columns this changed."""
+    old_priority = ticket.priority
+    if "urgency" in changed or "impact" in changed:
+        ticket.priority = priority_for(impact=ticket.impact, urgency=ticket.urgency)
+    if ticket.priority == old_priority:
+        return []
+    return ["priority", *sla.refresh_due_times(ticket)]
+
+
+def _record_update(
+    ticket: Ticket,
+    actor: User,
+    *,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    old_priority: int,
+    old_due: tuple[Any, Any],
+    old_parent: int | None,
+    parent_changed: bool,
+) -> None:
+    """The events of a saved update: the field changes, the priority and due times
+    it moved, and the link it changed (with both incidents' linked counts)."""
+    if before:
+        events.updated(ticket, actor, before, after)
+    if ticket.priority != old_priority:
+        events.priority_changed(ticket, actor, old_priority, reason="urgency or impact changed")
+        sla.record_due_change(ticket, actor, old_due, reason="priority changed")
+    if not parent_changed:
+        return
+    if old_parent is not None:
+        events.unlinked(ticket, actor, old_parent)
+        _adjust_linked_count(old_parent, -1, ticket, actor)
+    if ticket.parent_id is not None:
+        events.linked(ticket, actor, old_parent)
+        _adjust_linked_count(ticket.parent_id, +1, ticket, actor)

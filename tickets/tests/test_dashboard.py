@@ -14,7 +14,7 @@ from helpdesk.tests.factories import UserFactory
 from tickets import events
 from tickets.events import EventKind
 from tickets.models import Status, Ticket
-from tickets.selectors import dashboard_for
+from tickets.selectors.dashboard import dashboard_for
 from tickets.tests.factories import TicketFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,41 +1,32 @@
-"""The notification outbox: recipients, writing rows in the caller's transaction,
-e-mail delivery after commit, idempotence, backoff, the sweep and the admin (docs/PRODUCT.md "Notifications")."""
+"""What escalation rules notify (escalation/notify.py): notify specs and their recipients,
+rows written in the caller's transaction with placeholders filled, e-mail delivery of
+them after commit, digests, the rule admin's notify check (docs/PRODUCT.md
+"Notifications"). The outbox itself is tested in notifications/tests."""
 
 from __future__ import annotations
 
 import datetime
-import logging
-import time
 
 import pytest
 import time_machine
-from django.contrib.auth.models import Permission
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from django.utils import timezone
 
-from escalation import notifications
-from escalation.models import Channel, DeliveryStatus, EscalationRule, Notification
-from escalation.notifications import (
-    notification_deliver,
-    notifications_create,
-    notifications_resend_due,
-    recipients_for,
-    validate_notify_spec,
-)
-from escalation.tasks import deliver_notifications
+from escalation import notify
+from escalation.models import EscalationRule
+from escalation.notify import notifications_create, recipients_for, validate_notify_spec
 from escalation.tests.factories import EscalationRuleFactory, WebhookEndpointFactory
-from helpdesk.celery import app as celery_app
 from helpdesk.roles import Role
-from helpdesk.testing.brokers import CLOSED_BROKER_URL, celery_broker
 from helpdesk.tests.factories import UserFactory
+from notifications.delivery import notification_deliver, notifications_resend_due
+from notifications.models import DeliveryStatus, Notification
+from notifications.tasks import deliver_notifications
 from tickets.events import EventKind
 from tickets.models import TicketEvent
 from tickets.tests.factories import TicketFactory
 
 pytestmark = pytest.mark.django_db
-
-DELIVER_TASK = "escalation.deliver_notifications"
 
 
 class Boom(Exception):
@@ -290,28 +281,37 @@ def test_placeholders_are_filled_per_ticket_and_the_payload_merged(db, django_ca
     assert by_ticket[two.pk].subject == f"[{two.number}] P4 Printer left {{unknown}} alone"
 
 
+def test_deleting_a_rule_keeps_its_notifications_and_clears_their_rule(
+    api, manager, django_capture_on_commit_callbacks
+):
+    """rule_id is not a foreign key (the outbox is a floor below escalation): the rule's
+    deletion clears it, as the key's SET_NULL did, and leaves the rows and other rules' alone."""
+    rule, other = EscalationRuleFactory(), EscalationRuleFactory()
+    with django_capture_on_commit_callbacks(execute=False):
+        mine = notifications_create(
+            specs=["email:a@example.com", "email:b@example.com"],
+            tickets=[TicketFactory()],
+            subject="s",
+            body="b",
+            payload={},
+            rule=rule,
+        )
+        theirs = notifications_create(
+            specs=["email:a@example.com"], tickets=[TicketFactory()], subject="s", body="b", payload={}, rule=other
+        )
+    response = api.as_(manager).delete(f"/api/v1/escalation-rules/{rule.pk}/")
+    assert response.status_code == 204
+    assert not EscalationRule.objects.filter(pk=rule.pk).exists()
+    assert list(Notification.objects.filter(pk__in=mine).values_list("rule_id", "subject")) == [(None, "s")] * 2
+    assert Notification.objects.get(pk=theirs[0]).rule_id == other.pk
+
+
 def test_a_long_subject_is_cut_to_the_column(db, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         [pk] = notifications_create(
             specs=["email:a@example.com"], tickets=[TicketFactory()], subject="x" * 500, body="", payload={}
         )
     assert len(Notification.objects.get(pk=pk).subject) == 300
-
-
-def test_delivery_is_enqueued_after_commit_in_batches_of_at_most_100(
-    db, monkeypatch, django_capture_on_commit_callbacks
-):
-    sent: list[tuple[str, dict]] = []
-    monkeypatch.setattr(notifications, "enqueue", lambda name, **kwargs: sent.append((name, kwargs)) or True)
-    specs = [f"email:user{i}@example.com" for i in range(250)]
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with transaction.atomic():
-            ids = notifications_create(specs=specs, tickets=[TicketFactory()], subject="s", body="b", payload={})
-            assert sent == []
-    assert len(callbacks) == 3
-    assert [len(kwargs["notification_ids"]) for _, kwargs in sent] == [100, 100, 50]
-    assert all(name == DELIVER_TASK and kwargs["fallback"] is False for name, kwargs in sent)
-    assert [pk for _, kwargs in sent for pk in kwargs["notification_ids"]] == ids
 
 
 def test_email_is_delivered_after_commit_and_never_twice(staff, mailoutbox, django_capture_on_commit_callbacks):
@@ -354,198 +354,7 @@ def test_email_is_delivered_after_commit_and_never_twice(staff, mailoutbox, djan
     assert Notification.objects.get(pk=pk).attempts == 1
 
 
-def test_unknown_id_is_reported_missing(db):
-    assert notification_deliver(notification_id=987654) == notifications.MISSING
-    assert deliver_notifications([987654]) == {"missing": 1}
-
-
-def test_broker_down_at_commit_leaves_rows_pending_for_the_sweep(
-    db, mailoutbox, monkeypatch, caplog, django_capture_on_commit_callbacks
-):
-    monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
-
-    task = celery_app.tasks[DELIVER_TASK]
-    real_apply = task.apply
-    broker_down = True
-
-    def no_inline(*args, **kwargs):
-        assert not broker_down, "delivery ran inside the request"
-        return real_apply(*args, **kwargs)
-
-    monkeypatch.setattr(task, "apply", no_inline)
-    ticket = TicketFactory()
-    with celery_broker(CLOSED_BROKER_URL), caplog.at_level(logging.WARNING, logger="helpdesk.tasks"):
-        started = time.monotonic()
-        with django_capture_on_commit_callbacks(execute=True):
-            with transaction.atomic():
-                [pk] = notifications_create(
-                    specs=["email:ops@example.com"], tickets=[ticket], subject="s", body="b", payload={}
-                )
-        elapsed = time.monotonic() - started
-        assert notifications_resend_due() == 0  # still down: nothing handed over, nothing raised
-
-    assert elapsed < 10, f"the commit waited {elapsed:.1f}s on a dead broker"
-    assert any("left for the sweep" in r.getMessage() for r in caplog.records)
-    notification = Notification.objects.get(pk=pk)
-    assert (notification.status, notification.attempts) == (DeliveryStatus.PENDING, 0)
-    assert mailoutbox == []
-
-    # The broker is back (eager here): the sweep delivers it.
-    broker_down = False
-    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
-    assert notifications_resend_due() == 1
-    assert len(mailoutbox) == 1
-    assert Notification.objects.get(pk=pk).status == DeliveryStatus.SENT
-
-
-# --- failures and backoff -----------------------------------------------------------------------
-
-
-def test_backoff_doubles_from_30_seconds():
-    delays = [notifications.retry_delay(n).total_seconds() for n in range(1, 7)]
-    assert delays == [30, 60, 120, 240, 480, 960]
-    assert notifications.retry_delay(50).total_seconds() == 3600
-
-
-def test_email_failures_back_off_then_fail_with_a_ticket_event(db, settings, django_capture_on_commit_callbacks):
-    settings.EMAIL_BACKEND = f"{__name__}.FailingBackend"
-    settings.HELPDESK_NOTIFY_MAX_ATTEMPTS = 3
-    ticket = TicketFactory()
-    start = timezone.now()
-    with time_machine.travel(start, tick=False) as clock:
-        with django_capture_on_commit_callbacks(execute=True):
-            with transaction.atomic():
-                [pk] = notifications_create(
-                    specs=["email:ops@example.com"], tickets=[ticket], subject="s", body="b", payload={}
-                )
-        notification = Notification.objects.get(pk=pk)
-        assert (notification.status, notification.attempts) == (DeliveryStatus.PENDING, 1)
-        assert notification.next_attempt_at == start + datetime.timedelta(seconds=30)
-        assert "Connection refused" in notification.last_error
-
-        # Not due yet: a duplicate message does not spend an attempt.
-        assert notification_deliver(notification_id=pk) == DeliveryStatus.PENDING
-        assert notifications_resend_due() == 0
-        assert Notification.objects.get(pk=pk).attempts == 1
-
-        clock.shift(30)
-        assert notifications_resend_due() == 1
-        notification = Notification.objects.get(pk=pk)
-        assert notification.attempts == 2
-        assert notification.next_attempt_at == start + datetime.timedelta(seconds=30 + 60)
-
-        clock.shift(60)
-        assert notifications_resend_due() == 1
-        notification = Notification.objects.get(pk=pk)
-        assert (notification.status, notification.attempts) == (DeliveryStatus.FAILED, 3)
-
-        clock.shift(3600)
-        assert notifications_resend_due() == 0
-        assert notification_deliver(notification_id=pk) == DeliveryStatus.FAILED
-
-    [event] = TicketEvent.objects.filter(ticket=ticket, kind=EventKind.NOTIFICATION_FAILED)
-    assert event.actor_id is None
-    assert event.data == {
-        "notification": pk,
-        "channel": "email",
-        "target": "ops@example.com",
-        "attempts": 3,
-        "error": notification.last_error,
-    }
-
-
-def test_the_sweep_takes_the_oldest_due_first_up_to_the_limit(db, monkeypatch):
-    sent: list[list[int]] = []
-    monkeypatch.setattr(
-        notifications, "enqueue", lambda name, **kwargs: sent.append(kwargs["notification_ids"]) or True
-    )
-    now = timezone.now()
-    ticket = TicketFactory()
-
-    def row(minutes_ago: int, status: str = DeliveryStatus.PENDING) -> int:
-        return Notification.objects.create(
-            channel=Channel.EMAIL,
-            target="a@example.com",
-            subject="s",
-            ticket=ticket,
-            status=status,
-            next_attempt_at=now - datetime.timedelta(minutes=minutes_ago),
-        ).pk
-
-    newer, older, oldest = row(1), row(5), row(10)
-    row(-5)  # not due
-    row(20, DeliveryStatus.SENT)
-    row(20, DeliveryStatus.FAILED)
-    assert notifications_resend_due(now=now, limit=2) == 2
-    assert sent == [[oldest, older]]
-    sent.clear()
-    assert notifications_resend_due(now=now) == 3
-    assert sent == [[oldest, older, newer]]
-
-
 # --- admin -------------------------------------------------------------------------------------
-
-
-def failed_notification(**extra) -> Notification:
-    fields = {
-        "channel": Channel.EMAIL,
-        "target": "ops@example.com",
-        "subject": "Overdue",
-        "body": "b",
-        "status": DeliveryStatus.FAILED,
-        "attempts": 5,
-        "last_error": "SMTP down",
-        "next_attempt_at": timezone.now() - datetime.timedelta(hours=1),
-    }
-    return Notification.objects.create(ticket=TicketFactory(), **{**fields, **extra})
-
-
-def test_admin_lists_and_filters_notifications(admin_client):
-    failed_notification()
-    for query in ("", "?status__exact=failed", "?channel__exact=webhook"):
-        response = admin_client.get(f"/admin/escalation/notification/{query}")
-        assert response.status_code == 200
-    assert b"ops@example.com" in admin_client.get("/admin/escalation/notification/?status__exact=failed").content
-
-
-def test_admin_notifications_are_read_only(admin_client):
-    notification = failed_notification()
-    assert admin_client.get("/admin/escalation/notification/add/").status_code == 403
-    response = admin_client.post(f"/admin/escalation/notification/{notification.pk}/change/", {"target": "x@y.z"})
-    assert response.status_code == 403
-    assert Notification.objects.get(pk=notification.pk).target == "ops@example.com"
-
-
-def test_admin_retry_now_resets_failed_ones_and_sends_them(
-    admin_client, mailoutbox, django_capture_on_commit_callbacks
-):
-    failed = failed_notification()
-    sent = failed_notification(status=DeliveryStatus.SENT, sent_at=timezone.now())
-    with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(
-            "/admin/escalation/notification/",
-            {"action": "retry_now", "_selected_action": [failed.pk, sent.pk]},
-            follow=True,
-        )
-    assert response.status_code == 200
-    assert b"1 notification(s) queued" in response.content
-    failed.refresh_from_db()
-    assert (failed.status, failed.attempts) == (DeliveryStatus.SENT, 1)
-    assert [m.to for m in mailoutbox] == [["ops@example.com"]]
-    assert Notification.objects.get(pk=sent.pk).attempts == 5  # left alone
-
-
-def test_admin_retry_now_needs_the_change_permission(client, django_capture_on_commit_callbacks):
-    staff_user = UserFactory(role=Role.MANAGER, is_staff=True)
-    staff_user.user_permissions.add(Permission.objects.get(codename="view_notification"))
-    client.force_login(staff_user)
-    failed = failed_notification()
-    response = client.get("/admin/escalation/notification/")
-    assert response.status_code == 200
-    assert b"retry_now" not in response.content
-    with django_capture_on_commit_callbacks(execute=True):
-        client.post("/admin/escalation/notification/", {"action": "retry_now", "_selected_action": [failed.pk]})
-    assert Notification.objects.get(pk=failed.pk).status == DeliveryStatus.FAILED
 
 
 def test_admin_rule_form_rejects_bad_notify_specs(admin_client):
@@ -600,12 +409,6 @@ def test_recipients_are_looked_up_once_per_spec_not_per_ticket(
     tier_agent = {1: staff["l1"], 2: staff["l2"], 3: staff["l3"]}
     for ticket in tickets:
         assert by_ticket[ticket.pk] == {tier_agent[ticket.tier].email, staff["manager"].email, "ops@example.com"}
-
-
-def test_tasks_are_registered_by_name_and_the_sweep_runs_every_minute(settings):
-    assert {"escalation.deliver_notifications", "escalation.resend_notifications"} <= set(celery_app.tasks)
-    [entry] = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "escalation.resend_notifications"]
-    assert entry["schedule"] == 60
 
 
 # --- digests -------------------------------------------------------------------------------------
@@ -668,7 +471,7 @@ def test_a_digest_mixes_with_single_messages_per_recipient(staff, django_capture
 def test_a_long_digest_describes_the_first_tickets_and_names_them_all(
     db, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(notifications, "DIGEST_LIST_MAX", 2)
+    monkeypatch.setattr(notify, "DIGEST_LIST_MAX", 2)
     tickets = TicketFactory.create_batch(5)
     with django_capture_on_commit_callbacks(execute=False):
         [pk] = _create_for(tickets, digest_after=1, specs=("email:ops@example.com",))

@@ -1,4 +1,4 @@
-"""The outbox's Prometheus figure, read at scrape time (registered in EscalationConfig.ready)."""
+"""The outbox's Prometheus figure, read at scrape time (registered in NotificationsConfig.ready)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from escalation.models import DeliveryStatus, Notification
+from notifications.models import DeliveryStatus, Notification
 
 
 class OutboxCollector(Collector):
