@@ -22,6 +22,7 @@ API_ROOT = {
     "silences": "silence-list",
     "escalation-rules": "escalation-rule-list",
     "webhooks": "webhook-list",
+    "mailboxes": "mailbox-list",
 }
 
 api_v1 = [
@@ -30,6 +31,7 @@ api_v1 = [
     path("", include("dashboard.api.urls")),
     path("", include("monitoring.api.urls")),
     path("", include("escalation.api.urls")),
+    path("", include("mail.api.urls")),
     *api_root_urls(API_ROOT),
 ]
 

@@ -7,3 +7,10 @@ class MailConfig(AppConfig):
     name = "mail"
     label = "mail"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from mail import tasks  # noqa: F401  (the tasks in every process: beat and web requests name them)
+        from mail.services import outbound
+        from tickets.signals import events_recorded
+
+        events_recorded.connect(outbound.on_events_recorded, dispatch_uid="mail.outbound")

@@ -10,7 +10,7 @@ from django.db.models import Q
 from helpdesk.models import User
 from mail import parsing
 from mail.models import Direction, ThreadMessage
-from notifications import outbox
+from notifications.delivery import notifications_mark_bounced
 
 _REASON_MAX = User._meta.get_field("email_bounce_reason").max_length
 
@@ -24,7 +24,7 @@ def bounce_apply(*, bounce: parsing.Bounce, now: datetime) -> str:
         sent = ThreadMessage.objects.filter(
             message_id=bounce.original_message_id, direction=Direction.OUT, notification_id__isnull=False
         ).values_list("notification_id", flat=True)
-        failed = outbox.notifications_mark_bounced(ids=list(sent), error=f"bounced: {status}"[:_REASON_MAX])
+        failed = notifications_mark_bounced(ids=list(sent), error=f"bounced: {status}"[:_REASON_MAX])
     if recipients:
         query = Q()
         for address in recipients:

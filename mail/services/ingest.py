@@ -30,7 +30,7 @@ from django.utils import timezone
 from helpdesk.errors import ServiceError
 from mail import parsing
 from mail.models import InboundMessage, Mailbox, Outcome
-from mail.services import bounces, threads
+from mail.services import addresses, bounces, threads
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def _sender_over_limit(mail: parsing.ParsedMail, now: datetime) -> bool:
 
 def _route(mailbox: Mailbox, mail: parsing.ParsedMail, now: datetime) -> Ingested:
     """Decide and do, inside the claiming transaction."""
-    if threads.is_own_address(mail.from_address):
+    if addresses.is_own_address(mail.from_address):
         return Ingested(Outcome.IGNORED, reason="our own mail")
     if mail.bounce is not None:
         return Ingested(Outcome.IGNORED, reason=bounces.bounce_apply(bounce=mail.bounce, now=now))

@@ -33,8 +33,9 @@ from helpdesk import markdown, roles
 from helpdesk.models import User
 from mail.models import Direction, ThreadMessage
 from mail.parsing import subject_for
-from mail.services.threads import reply_mailbox, thread_for
-from notifications import outbox
+from mail.services.addresses import reply_mailbox, thread_for
+from notifications.models import Channel
+from notifications.outbox import TARGET_MAX, OutboxRow, notifications_insert, one_line
 from tickets.models import Comment, EventKind, Status, Ticket
 
 # References name the thread's first message and its latest ones (RFC 5322 lets us shorten).
@@ -52,6 +53,7 @@ class Outgoing:
     text: str
     html: str
     headers: dict[str, str]
+    sender: str
     ticket_id: int
     message_id: str
     comment_id: int | None = None
@@ -123,28 +125,38 @@ def _customer_message(
         subject=subject,
         text=render_to_string(f"mail/customer/{template}.txt", full).strip() + "\n",
         html=render_to_string(f"mail/customer/{template}.html", full),
-        headers={**_thread_headers(ticket.pk, message_id, reply_to, automatic), "From": _sender(mailbox)},
+        headers=_thread_headers(ticket.pk, message_id, reply_to, automatic),
+        sender=_sender(mailbox),
         ticket_id=ticket.pk,
         message_id=message_id,
         comment_id=comment_id,
     )
 
 
-def _write(messages: list[Outgoing]) -> None:
+def email_row(
+    *, to: str, subject: str, text: str, html: str, sender: str, headers: dict[str, str], cc=(), ticket_id=None
+) -> OutboxRow:
+    """An outbox row for one finished message (the e-mail sender sends it as written)."""
+    payload = {"from": sender, "headers": headers, "html": html, "verbatim": True, "cc": list(cc)}
+    return OutboxRow(Channel.EMAIL, to[:TARGET_MAX], one_line(subject), text, payload, ticket_id)
+
+
+def _write(messages: list[Outgoing | None]) -> None:
     """Outbox rows and the thread's record of each message, in the caller's transaction."""
     messages = [m for m in messages if m is not None]
     if not messages:
         return
-    ids = outbox.notifications_write(
-        [
-            outbox.EmailRow(
-                target=m.to,
+    ids = notifications_insert(
+        rows=[
+            email_row(
+                to=m.to,
                 subject=m.subject,
-                body=m.text,
-                ticket_id=m.ticket_id,
+                text=m.text,
                 html=m.html,
+                sender=m.sender,
                 headers=m.headers,
-                cc=list(m.cc),
+                cc=m.cc,
+                ticket_id=m.ticket_id,
             )
             for m in messages
         ]
@@ -177,6 +189,15 @@ def acknowledgement_send(*, ticket: Ticket) -> bool:
     message = _customer_message(ticket, "acknowledgement", {}, automatic=True)
     _write([message])
     return message is not None
+
+
+def on_created(rows: list[tuple[int, int | None, dict]]) -> None:
+    """The acknowledgement of tickets opened in the pages or the API; the mail
+    ingest acknowledges its own once the ticket's thread knows its mailbox."""
+    for ticket_id, _, data in rows:
+        if data.get("via") != "email":
+            ticket = Ticket.objects.select_related("requester").get(pk=ticket_id)
+            acknowledgement_send(ticket=ticket)
 
 
 def _public_agent_comments(rows: list[tuple[int, int | None, dict]]) -> list[Comment]:
@@ -247,16 +268,16 @@ def _agent_context(ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def _agent_row(user: User, subject: str, template: str, context: dict[str, Any], ticket_id: int | None):
+def _agent_row(user: User, subject: str, template: str, context: dict[str, Any], ticket_id: int | None) -> OutboxRow:
     text = render_to_string(f"mail/agent/{template}.txt", context).strip() + "\n"
-    return outbox.EmailRow(
-        target=user.email,
+    return email_row(
+        to=user.email,
         subject=subject,
-        body=text,
-        ticket_id=ticket_id,
+        text=text,
         html=render_to_string("mail/agent/message.html", {"text": text, "subject": subject}),
-        headers={"Auto-Submitted": "auto-generated", "From": settings.HELPDESK_EMAIL_FROM},
-        cc=[],
+        sender=settings.HELPDESK_EMAIL_FROM,
+        headers={"Auto-Submitted": "auto-generated"},
+        ticket_id=ticket_id,
     )
 
 
@@ -284,7 +305,8 @@ def on_assigned(rows: list[tuple[int, int | None, dict]]) -> None:
         ticket = tickets[pk]
         context = {**_agent_context(ticket), "actor": _person(actor_id)}
         out.append(_agent_row(user, f"[{ticket.number}] assigned to you: {ticket.title}", "assigned", context, pk))
-    outbox.notifications_write(out)
+    if out:
+        notifications_insert(rows=out)
 
 
 def agent_customer_replies(rows: list[tuple[int, int | None, dict]]) -> None:
@@ -308,7 +330,8 @@ def agent_customer_replies(rows: list[tuple[int, int | None, dict]]) -> None:
         context = {**_agent_context(ticket), "actor": _person(comment.author_id), "body": comment.body}
         subject = f"[{ticket.number}] customer reply: {ticket.title}"
         out.append(_agent_row(holder, subject, "customer_reply", context, ticket.pk))
-    outbox.notifications_write(out)
+    if out:
+        notifications_insert(rows=out)
 
 
 def on_escalated(rows: list[tuple[int, int | None, dict]]) -> None:
@@ -346,10 +369,12 @@ def on_escalated(rows: list[tuple[int, int | None, dict]]) -> None:
             subject = f"{len(ids)} tickets escalated to tier {tier}"
         single = ids[0] if len(ids) == 1 else None
         out.extend(_agent_row(agent, subject, "escalated", context, single) for agent in agents)
-    outbox.notifications_write(out)
+    if out:
+        notifications_insert(rows=out)
 
 
 RECEIVERS = {
+    EventKind.CREATED: on_created,
     EventKind.COMMENTED: on_commented,
     EventKind.STATUS_CHANGED: on_status_changed,
     EventKind.ASSIGNED: on_assigned,

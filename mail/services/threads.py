@@ -14,17 +14,16 @@ in someone's name.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 
 from helpdesk.models import User
 from mail import parsing
 from mail.models import Direction, Mailbox, MailThread, Outcome, ThreadMessage
+from mail.services import outbound
+from mail.services.addresses import is_own_address, thread_for
 from tickets import services as tickets
 from tickets.models import Comment, Status, Ticket, TicketCc, Via
 
@@ -46,55 +45,6 @@ class Landed:
     ticket: int
     comment: int | None
     reason: str
-
-
-# --- our addresses and tokens ------------------------------------------------------------
-
-
-def own_addresses() -> set[str]:
-    """Every address the product sends from or receives at, lower-case."""
-    addresses = {a.lower() for a in Mailbox.objects.values_list("address", flat=True)}
-    default_from = parseaddr(settings.HELPDESK_EMAIL_FROM)[1].lower()
-    if default_from:
-        addresses.add(default_from)
-    return addresses
-
-
-def is_own_address(address: str) -> bool:
-    """The address is one of ours, or a reply address of one of ours (``local+token@domain``)."""
-    address = address.lower()
-    local, _, domain = address.rpartition("@")
-    base = f"{local.split('+', 1)[0]}@{domain}"
-    own = own_addresses()
-    return address in own or base in own
-
-
-def new_token() -> str:
-    """An unguessable reply token: 128 bits, URL-safe, fits an address's local part."""
-    return secrets.token_urlsafe(16)
-
-
-def thread_for(ticket: Ticket, *, mailbox: Mailbox | None = None) -> MailThread:
-    """The ticket's thread, made on first use with a fresh reply token; ``mailbox``
-    is the one it speaks through (the first mailbox that wrote or received for it)."""
-    thread = MailThread.objects.filter(ticket_id=ticket.pk).first()
-    if thread is not None:
-        if thread.mailbox_id is None and mailbox is not None:
-            thread.mailbox = mailbox
-            thread.save(update_fields=["mailbox"])
-        return thread
-    try:
-        with transaction.atomic():
-            return MailThread.objects.create(ticket_id=ticket.pk, token=new_token(), mailbox=mailbox)
-    except IntegrityError:  # made concurrently
-        return MailThread.objects.get(ticket_id=ticket.pk)
-
-
-def reply_mailbox(thread: MailThread) -> Mailbox | None:
-    """The mailbox whose address a thread's replies go to: its own, else the first enabled one."""
-    if thread.mailbox_id is not None:
-        return thread.mailbox
-    return Mailbox.objects.filter(enabled=True).order_by("id").first()
 
 
 # --- matching ------------------------------------------------------------------------------
@@ -241,11 +191,12 @@ def ticket_open(
     if ccs:
         TicketCc.objects.bulk_create([TicketCc(ticket=ticket, email=a) for a in ccs], ignore_conflicts=True)
     thread_for(ticket, mailbox=mailbox)
+    _record_in(ticket.pk, mail, None)
+    outbound.acknowledgement_send(ticket=ticket)
     comment_id = None
     if mail.attachments:
         files = len(mail.attachments)
         body = f"{files} file{'s' if files != 1 else ''} sent with the request."
         comment_id = tickets.comment_create(ticket=ticket.pk, actor=requester, body=body, via=Via.EMAIL).pk
         _attach(comment_id, requester, mail)
-    _record_in(ticket.pk, mail, comment_id)
     return Landed(Outcome.CREATED, ticket.pk, comment_id, reason)

@@ -10,7 +10,7 @@ from django.utils import timezone
 from helpdesk.roles import Role
 from helpdesk.tests.factories import UserFactory
 from mail.models import InboundMessage, MailThread, Outcome, ThreadMessage
-from mail.services import threads
+from mail.services import addresses
 from mail.services.ingest import mail_ingest, quarantine_discard, quarantine_retry
 from mail.tests.factories import MailboxFactory, raw_message
 from tickets.models import Comment, Status, Ticket, TicketCc, Via
@@ -239,4 +239,4 @@ def test_the_reply_token_is_unguessable_and_unique_per_ticket(mailbox):
     tokens = {MailThread.objects.get(ticket=t).token for t in (first, second)}
     assert len(tokens) == 2
     assert all(len(t) >= 20 for t in tokens)
-    assert threads.is_own_address(_reply_address(first))
+    assert addresses.is_own_address(_reply_address(first))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timedelta
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings

@@ -186,7 +186,7 @@ def ticket_create(
         )
         sla.refresh_due_times(ticket)
         ticket.save(force_insert=True)
-        events.ticket_created(ticket, actor)
+        events.ticket_created(ticket, actor, via=via if via == Via.EMAIL else "")
         if parent is not None:
             _adjust_linked_count(parent.pk, +1, ticket, actor)
     return ticket
