@@ -26,15 +26,23 @@ module only gives it the means):
    the server renumbered it): UIDs mean nothing any more, so start again from
    ``uids_after(0)`` with the new UIDVALIDITY stored, and rely on the unique
    constraint on (mailbox, Message-ID or digest) to skip what was taken before.
+   A mailbox polled for the first time may start at 0 (everything already in
+   the folder) or at ``uidnext - 1`` (only what arrives from now on).
 2. :meth:`ImapMailbox.fetch` reads with ``BODY.PEEK[]``: fetching never sets
    ``\\Seen``, so a worker killed after a fetch leaves the message as it was.
-3. Take each message (ticket or comment, or quarantine; a ``raw`` of None is
-   "too large") and commit, advancing ``last_uid`` in the same transaction.
-4. Only after the commit :meth:`ImapMailbox.mark_seen`. A crash between 3 and 4
-   leaves the message unseen but behind ``last_uid``, or (``last_uid`` lost with
-   a rolled-back transaction) fetched again and skipped by the unique constraint.
-   ``\\Seen`` is a courtesy to the people reading the mailbox, never the
-   poller's memory: a message someone read by hand is still taken.
+3. Take each message in ascending UID order (ticket or comment, or quarantine;
+   a ``raw`` of None is "too large") and commit, advancing ``last_uid`` in the
+   same transaction as what the message became.
+4. Only after the commit :meth:`ImapMailbox.mark_seen`. A crash before the
+   commit leaves nothing behind: the next poll fetches the message again. A
+   crash after it leaves the message unseen but at or below ``last_uid``: never
+   taken twice, merely not flagged. ``\\Seen`` is a courtesy to the people
+   reading the mailbox, never the poller's memory: a message someone read by
+   hand is still taken.
+
+The session never deletes or expunges: it ends with LOGOUT, not CLOSE (which
+would expunge what someone else flagged ``\\Deleted``). ``timeout`` bounds each
+network operation, not a whole poll: the Celery task's time limit does that.
 """
 
 from __future__ import annotations
@@ -267,6 +275,7 @@ class ImapMailbox:
     Raises ImapError for every failure; the connection is closed on exit."""
 
     uidvalidity: int
+    uidnext: int | None  # the UID the next message will get, when the server says
 
     def __init__(self, settings: ImapSettings, *, ssl_context: ssl.SSLContext | None = None) -> None:
         self.settings = settings
@@ -313,9 +322,7 @@ class ImapMailbox:
         if imap is None:
             return
         try:
-            if imap.state == "SELECTED":
-                imap.close()  # CLOSE, not EXPUNGE: nothing is deleted here
-            imap.logout()
+            imap.logout()  # not CLOSE: that would expunge messages flagged \Deleted
         except (imaplib.IMAP4.error, OSError):
             pass
         try:
@@ -373,6 +380,11 @@ class ImapMailbox:
             self.uidvalidity = int(values[-1])
         except (TypeError, ValueError, IndexError):
             raise ImapError("the server did not report the folder's UIDVALIDITY") from None
+        _name, values = imap.response("UIDNEXT")
+        try:
+            self.uidnext = int(values[-1])
+        except (TypeError, ValueError, IndexError):
+            self.uidnext = None
 
     def _command(self, what: str, *args: str) -> list:
         """``UID <args>`` on the open session: its data, or ImapError."""

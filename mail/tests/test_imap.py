@@ -248,6 +248,7 @@ def test_uids_after_lists_every_uid_above_the_mark_read_or_not(dovecot, folder, 
         # "UID n:*" with n above every UID still matches the highest one: filtered out.
         assert mailbox.uids_after(third) == []
         assert mailbox.uids_after(third + 100) == []
+        assert mailbox.uidnext == third + 1  # "from now on" starts at uidnext - 1
         with pytest.raises(ValueError):
             mailbox.uids_after(-1)
 
@@ -309,6 +310,16 @@ def test_fetch_skips_uids_that_are_not_there(dovecot, folder, outbound_allow_loo
     with ImapMailbox(plain(dovecot, folder)) as mailbox:
         assert [item.uid for item in mailbox.fetch([uid, uid + 1, uid + 50], max_bytes=100_000)] == [uid]
         assert list(mailbox.fetch([], max_bytes=100_000)) == []
+
+
+def test_the_session_never_expunges(dovecot, folder, outbound_allow_loopback):
+    """A message someone flagged \\Deleted stays: the session ends with LOGOUT, not CLOSE."""
+    uid = dovecot.append("support", message("deleted by a person"), ["\\Deleted"], folder=folder)
+    with ImapMailbox(plain(dovecot, folder)) as mailbox:
+        assert mailbox.uids_after(0) == [uid]
+        mailbox.mark_seen([uid])
+    assert dovecot.count("support", folder=folder) == 1
+    assert {"\\Deleted", "\\Seen"} <= dovecot.flags("support", uid, folder=folder)
 
 
 def test_a_recreated_folder_has_a_new_uidvalidity(dovecot, outbound_allow_loopback):
