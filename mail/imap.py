@@ -264,7 +264,7 @@ def _connection_reason(exc: BaseException) -> str:
         return "the server did not answer in time"
     if isinstance(exc, _LiteralTooLarge) or isinstance(exc.__context__, _LiteralTooLarge):  # imaplib re-raises
         return "the server sent far more than it announced"
-    if isinstance(exc, imaplib.IMAP4.abort):
+    if isinstance(exc, (imaplib.IMAP4.abort, ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
         return "the server closed the connection"
     return "the connection failed"
 

@@ -183,6 +183,11 @@ def test_the_products_own_broker_is_refused_even_with_loopback_allowed(dovecot, 
             listener.accept()
 
 
+def test_a_host_that_does_not_resolve():
+    settings = ImapSettings(host="mail.helpdesk-test.invalid", port=993, security="ssl", username="u", password="p")
+    assert imap_check(settings) == "the host name does not resolve"
+
+
 def test_nothing_listening(outbound_allow_loopback):
     settings = ImapSettings(host="127.0.0.1", port=free_port(), security="none", username="u", password="p")
     assert imap_check(settings) == "the connection was refused"
