@@ -293,10 +293,18 @@ class ImapMailbox:
     ) -> None:
         self.close()
 
+    def _context(self) -> ssl.SSLContext:
+        if self._ssl_context is not None:
+            return self._ssl_context
+        try:
+            return tls_context()
+        except (OSError, ssl.SSLError):
+            raise ImapError("HELPDESK_MAIL_CA_FILE cannot be read as PEM certificates") from None
+
     def open(self) -> None:
         settings = self.settings
-        context = self._ssl_context or tls_context()
         folder = encode_folder(settings.folder)
+        context = self._context() if settings.security != "none" else None
         try:
             if settings.security == "ssl":
                 imap: imaplib.IMAP4 = _CheckedIMAP4SSL(
@@ -308,7 +316,7 @@ class ImapMailbox:
             raise ImapError(_connection_reason(exc)) from None
         self._imap = imap
         try:
-            if settings.security == "starttls":
+            if context is not None and settings.security == "starttls":
                 self._starttls(imap, context)
             self._login(imap)
             self._select(imap, folder)

@@ -94,6 +94,16 @@ def test_starttls_with_the_ca_from_the_setting(dovecot, folder, outbound_allow_l
         assert mailbox.uidvalidity > 0
 
 
+def test_an_unreadable_ca_file_is_a_reason_not_a_crash(dovecot, outbound_allow_loopback, settings, tmp_path):
+    settings.HELPDESK_MAIL_CA_FILE = str(tmp_path / "missing.pem")
+    settings_ = plain(dovecot, host="localhost", port=dovecot.ssl_port, security="ssl")
+    assert imap_check(settings_) == "HELPDESK_MAIL_CA_FILE cannot be read as PEM certificates"
+    (tmp_path / "garbage.pem").write_text("not a certificate")
+    settings.HELPDESK_MAIL_CA_FILE = str(tmp_path / "garbage.pem")
+    assert imap_check(settings_) == "HELPDESK_MAIL_CA_FILE cannot be read as PEM certificates"
+    assert imap_check(plain(dovecot)) is None  # plaintext needs no CA
+
+
 @pytest.mark.parametrize("security", ["ssl", "starttls"])
 def test_an_untrusted_certificate_is_refused(dovecot, security, outbound_allow_loopback):
     port = dovecot.ssl_port if security == "ssl" else dovecot.port
