@@ -429,6 +429,9 @@ HELPDESK_AT_RISK_PCT = env_int("HELPDESK_AT_RISK_PCT", 80)
 # DENY refuses more and wins over ALLOW.
 HELPDESK_OUTBOUND_ALLOW = env_list("HELPDESK_OUTBOUND_ALLOW", "")
 HELPDESK_OUTBOUND_DENY = env_list("HELPDESK_OUTBOUND_DENY", "")
+# IMAP over TLS verifies the server's certificate against the system's trust store;
+# a PEM file of further CAs (a company's own) to trust as well (mail/imap.py).
+HELPDESK_MAIL_CA_FILE = os.environ.get("HELPDESK_MAIL_CA_FILE", "")
 
 # --- Notifications ------------------------------------------------------------
 # Webhook bodies are signed with each endpoint's own secret (escalation.WebhookEndpoint,
