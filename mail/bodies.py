@@ -277,7 +277,8 @@ class _TextConverter(HTMLParser):
             href, start = self.link
             self.link = None
             shown = " ".join("".join(self.current)[start:].split())
-            if _SAFE_LINK.match(href) and href.split(":", 1)[-1].lstrip("/") not in (shown, shown.rstrip("/")):
+            bare = href.split(":", 1)[-1].lstrip("/")
+            if _SAFE_LINK.match(href) and shown.rstrip("/") not in (href.rstrip("/"), bare.rstrip("/")):
                 self.current.append(f" ({href})" if shown else href)
         elif tag in _PARAGRAPHS:
             self._blank()
@@ -301,8 +302,10 @@ def html_to_text(html: str) -> str:
         converter.close()
     except Exception:  # html.parser is lenient, but an AssertionError on odd markup is on record
         converter._break()
-    text = "\n".join(converter.lines)
-    return tidy(clean_text(text))
+    lines = converter.lines
+    while lines and not lines[-1].strip(" >"):  # a quote's closing blank lines
+        lines.pop()
+    return tidy(clean_text("\n".join(lines)))
 
 
 def tidy(text: str) -> str:
@@ -326,16 +329,18 @@ _ATTRIBUTION = re.compile(
     r"""^\s*(?:
         On\s.{1,250}?\swrote\s?:                  # en (Gmail, Apple Mail, Thunderbird)
       | Am\s.{1,250}?\sschrieb\s.{0,200}?:        # de
-      | .{0,250}?\sschrieb\s?:                    # de (Thunderbird: "Max Muster schrieb:")
       | Le\s.{1,250}?\sa\s[ée]crit\s?:            # fr
       | El\s.{1,250}?\sescribi[óo]\s?:            # es
       | Op\s.{1,250}?\sschreef\s.{0,200}?:        # nl
-      | .{0,250}?\sschreef\s?:                    # nl (short form)
       | Il\s.{1,250}?\sha\sscritto\s?:            # it
       | Em\s.{1,250}?\sescreveu\s?:               # pt
       | Den\s.{1,250}?\sskrev\s.{0,200}?:         # sv, da, no
     )\s*$""",
     re.IGNORECASE | re.VERBOSE,
+)
+# Thunderbird's short form ("Max Muster schrieb:"), on one line of its own only.
+_ATTRIBUTION_SHORT = re.compile(
+    r"^\s*\S.{0,120}?\s(?:schrieb|schreef|wrote|a\s[ée]crit|escribi[óo]|skrev)\s?:\s*$", re.IGNORECASE
 )
 _SEPARATOR = re.compile(
     r"""^\s*-{2,}\s*(?:
@@ -385,13 +390,14 @@ def _history_start(lines: list[str]) -> int | None:
             return index
         joined = stripped
         for extra in range(3):
-            if len(joined) <= 600 and _ATTRIBUTION.match(joined):
+            if len(joined) <= 600 and (_ATTRIBUTION.match(joined) or (extra == 0 and _ATTRIBUTION_SHORT.match(joined))):
                 following = lines[index + extra + 1 : index + extra + 4]
                 # An attribution is followed by the quote (">" lines, or nothing left);
                 # "Am Montag schrieb ich:" in running text is not one.
                 if not following or any(n.strip().startswith(">") or not n.strip() for n in following):
                     return index
-            if index + extra + 1 >= len(lines):
+            # A wrapped attribution goes on in the next line, never past a blank one.
+            if index + extra + 1 >= len(lines) or not lines[index + extra + 1].strip():
                 break
             joined = f"{joined} {lines[index + extra + 1].strip()}"
     return None
