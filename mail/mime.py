@@ -20,6 +20,9 @@ from email.message import Message
 
 from mail.bodies import clean_line, decode_bytes
 
+# policy.default's address parser takes quadratic time on some values (thousands of
+# quotes or backslashes): longer values go to email.utils.getaddresses only.
+MAX_STRUCTURED = 1000
 MAX_IDS = 100  # In-Reply-To / References kept: the first (the thread's root) and the latest
 _ANGLE_ID = re.compile(r"<([^<>\s]+)>")
 ADDR_SPEC = re.compile(r"^[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\]+$")
@@ -94,21 +97,26 @@ def addresses(msg: Message, *names: str) -> list[tuple[str, str]]:
 def _pairs(raw: str) -> list[tuple[str, str]]:
     """(display name, addr-spec) pairs of one address header value: policy.default's
     parser (which reads encoded-words where the standard puts them) or, when it
-    raises or finds nothing, ``email.utils.getaddresses``."""
-    try:
-        header = email.policy.default.header_factory("to", raw)
-        pairs = [(a.display_name, a.addr_spec) for group in header.groups for a in group.addresses]
-        if pairs:
-            return pairs
-    except Exception:
-        pass
+    raises, finds nothing or the value is long, ``email.utils.getaddresses``."""
     # Encoded-words decoded into quoted strings first: one that hides specials (an
     # encoded "Bcc: x@y") stays a display name instead of becoming an address.
     quoted = _ENCODED_WORD.sub(lambda m: '"' + re.sub(r'["\\]', "", decode_words(m.group())) + '"', raw)
     try:
-        return email.utils.getaddresses([quoted])
+        lenient = email.utils.getaddresses([quoted])
     except Exception:
-        return []
+        lenient = []
+    if len(raw) <= MAX_STRUCTURED:
+        try:
+            header = email.policy.default.header_factory("to", raw)
+            pairs = [(a.display_name, a.addr_spec) for group in header.groups for a in group.addresses]
+        except Exception:
+            pairs = []
+        if pairs:
+            # The old form "addr (Name)" has its name in a comment, which only the
+            # lenient reader returns.
+            comments = {addr: name for name, addr in lenient if name}
+            return [(name or comments.get(addr, ""), addr) for name, addr in pairs]
+    return lenient
 
 
 def unique(values: Iterable[str]) -> tuple[str, ...]:
@@ -149,7 +157,15 @@ def date_of(msg: Message) -> datetime | None:
         return None
     if parsed is None:
         return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    if parsed.tzinfo is None:  # "-0000": the zone is unknown, the time is UTC
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        in_utc = parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+    # A date the database and the pages can hold and sort by: nothing before the
+    # e-mail era or in the far future (a broken clock, a forged header).
+    return parsed if 1970 <= in_utc.year <= 9000 else None
 
 
 def automatic_reason(msg: Message) -> str | None:

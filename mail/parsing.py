@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
+from typing import Any
 
 from helpdesk.text import parse_id
 from mail.bodies import MAX_BODY_CHARS, clean_line, clean_text, decode_bytes, html_to_text, reply_text, tidy
@@ -50,6 +51,7 @@ from mail.mime import (
 from tickets.attachment_rules import clean_filename
 
 MAX_DEPTH = 20  # MIME parts nested deeper than this are dropped (noted in ParsedMail.problems)
+MAX_PARTS = 500  # MIME parts past this many are dropped (noted too)
 MAX_KEY = 255
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _SUBJECT_NUMBER = re.compile(r"\[HD-([0-9]{1,19})\]", re.IGNORECASE | re.ASCII)
@@ -105,6 +107,24 @@ class ParsedMail:
     # What was left out and why (parts nested too deep, a body cut at its limit), for
     # an internal note; empty for an ordinary message.
     problems: tuple[str, ...] = field(default=())
+
+
+class _ReadingPolicy(email.policy.EmailPolicy):
+    """``policy.default``, except that the headers which give the MIME structure are
+    read as ``policy.compat32`` reads them (the raw string). policy.default's parser for
+    structured headers takes quadratic time on some inputs (a few thousand quotes or
+    semicolons in a Content-Type cost seconds, and the parser reads Content-Type
+    several times per part) and raises on others; the parameter readers
+    (``Message.get_param``, RFC 2231 included) work on the string either way."""
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if name.lower() in _STRUCTURE_HEADERS:
+            return email.policy.compat32.header_fetch_parse(name, value)
+        return super().header_fetch_parse(name, value)
+
+
+_STRUCTURE_HEADERS = frozenset({"content-type", "content-disposition", "content-transfer-encoding"})
+POLICY = _ReadingPolicy()
 
 
 # --- Parts -----------------------------------------------------------------------
@@ -164,14 +184,21 @@ class _Walk:
     attachments: list[Attachment] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     reports: list[Message] = field(default_factory=list)  # multipart/report parts
+    parts: int = 0
+
+    def drop(self, problem: str) -> None:
+        if problem not in self.problems:
+            self.problems.append(problem)
 
 
 def _walk(part: Message, walk: _Walk, *, depth: int, body: bool, related: bool) -> None:
     """Collect ``part``'s body text (when ``body``) and attachments, depth first."""
     if depth > MAX_DEPTH:
-        problem = f"Parts nested deeper than {MAX_DEPTH} levels were left out."
-        if problem not in walk.problems:
-            walk.problems.append(problem)
+        walk.drop(f"Parts nested deeper than {MAX_DEPTH} levels were left out.")
+        return
+    walk.parts += 1
+    if walk.parts > MAX_PARTS:
+        walk.drop(f"Parts past the first {MAX_PARTS} were left out.")
         return
     ctype = content_type_of(part)
     if ctype in ("message/delivery-status", "message/global-delivery-status", "text/rfc822-headers"):
@@ -280,7 +307,7 @@ def _bounce(report: Message) -> Bounce | None:
             if inner:
                 original = message_id_of(inner[0])
         elif ctype == "text/rfc822-headers" and original is None:
-            headers = email.message_from_bytes(payload_bytes(part), policy=email.policy.default)
+            headers = email.message_from_bytes(payload_bytes(part), policy=POLICY)
             original = message_id_of(headers)
     return Bounce(
         original_message_id=original,
@@ -311,7 +338,7 @@ def parse_message(raw: bytes) -> ParsedMail:
 def _parse(raw: bytes) -> ParsedMail:
     if not raw.strip():
         raise MailParseError("The message is empty.")
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    msg = email.message_from_bytes(raw, policy=POLICY)
     senders = addresses(msg, "From")
     if not senders:
         raise MailParseError("The message has no usable From address.")
@@ -319,9 +346,10 @@ def _parse(raw: bytes) -> ParsedMail:
 
     walk = _Walk()
     _walk(msg, walk, depth=0, body=True, related=False)
-    if walk.plain:
-        text = tidy("\n\n".join(clean_text(t) for t in walk.plain))
-    else:
+    # The text parts, or the HTML ones converted when there is no text (or only an
+    # empty text alternative, as some mobile clients send).
+    text = tidy("\n\n".join(clean_text(t) for t in walk.plain))
+    if not text.strip():
         text = tidy("\n\n".join(html_to_text(h) for h in walk.html))
     if sum(map(len, walk.plain or walk.html)) > MAX_BODY_CHARS:
         walk.problems.append(f"The body was cut at {MAX_BODY_CHARS} characters.")

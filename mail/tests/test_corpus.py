@@ -197,7 +197,7 @@ def test_dsn_bounce_with_returned_message():
         recipients=("no.such.user@example.net",),  # the delayed cc.person@example.net is not failed
         status="5.1.1",
     )
-    assert mail.from_address == "mailer-daemon@mx.helpdesk.example"
+    assert (mail.from_address, mail.from_name) == ("mailer-daemon@mx.helpdesk.example", "Mail Delivery System")
     assert mail.automatic == "auto-submitted"
     assert mail.text.startswith("This is the mail system at host mx.helpdesk.example.")
     assert [(a.filename, a.content_type) for a in mail.attachments] == [

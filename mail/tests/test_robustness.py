@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mail.parsing import MAX_DEPTH, MailParseError, ParsedMail, message_key, parse_message
+from mail.parsing import MAX_DEPTH, MAX_PARTS, MailParseError, ParsedMail, message_key, parse_message
 
 CORPUS = Path(__file__).parent / "corpus"
 CORPUS_FILES = sorted(CORPUS.glob("*.eml"))
@@ -232,3 +232,31 @@ def test_a_25_mb_message_with_a_24_mb_attachment():
     assert dump.filename == "dump.bin" and dump.content == payload
     assert elapsed < 30, elapsed  # ~3 s here; generous for a shared CI machine under tracemalloc
     assert peak < 12 * len(raw), peak  # a few copies of the message, not a blow-up
+
+
+def test_many_parts_are_cut_with_a_reason():
+    part = b'--b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename="p.txt"\r\n\r\nx\r\n'
+    raw = b"From: a@b.example\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" + part * 600 + b"--b--\r\n"
+    mail = parse_message(raw)
+    assert len(mail.attachments) == MAX_PARTS - 1  # the multipart itself is a part
+    assert mail.problems == (f"Parts past the first {MAX_PARTS} were left out.",)
+
+
+@pytest.mark.parametrize(
+    "unit", [b'"a', b"\\\\", b";", b"(", b"=?utf-8?q?a?= ", b"a@b.example, ", b"<", b"filename*0*=x;"]
+)
+def test_pathological_header_values_parse_quickly(unit):
+    """policy.default's structured-header parser is quadratic on some values; the
+    parser reads MIME structure and long address lists without it."""
+    value = unit * (40000 // len(unit))
+    raw = b"".join(
+        [
+            b"From: a@b.example\r\nTo: " + value + b"\r\nCc: " + value + b"\r\nSubject: " + value + b"\r\n",
+            b'Content-Type: multipart/mixed; boundary="b"; x=' + value + b"\r\n\r\n",
+            b"--b\r\nContent-Type: text/plain; name=" + value + b"\r\n",
+            b"Content-Disposition: attachment; filename=" + value + b"\r\n\r\nx\r\n--b--\r\n",
+        ]
+    )
+    started = time.monotonic()
+    parse_or_refuse(raw)
+    assert time.monotonic() - started < 5

@@ -146,3 +146,19 @@ def test_date_without_zone_and_broken_date():
     assert naive.date is not None and naive.date.utcoffset().total_seconds() == 0
     assert parse_message(b"From: a@b.example\r\nDate: yesterday-ish\r\n\r\nx").date is None
     assert parse_message(b"From: a@b.example\r\nDate: Mon, 7 Dec 99999 10:00:00 +0000\r\n\r\nx").date is None
+    assert parse_message(b"From: a@b.example\r\nDate: Mon, 1 Jan 1000 00:00:00 +0100\r\n\r\nx").date is None
+    assert parse_message(b"From: a@b.example\r\nDate: Fri, 31 Dec 9999 23:59:59 -2359\r\n\r\nx").date is None
+
+
+def test_an_empty_text_alternative_falls_back_to_the_html():
+    raw = (
+        b"From: a@b.example\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n"
+        b"--b\r\nContent-Type: text/plain\r\n\r\n \r\n"
+        b"--b\r\nContent-Type: text/html\r\n\r\n<p>Hello <b>there</b></p>\r\n--b--\r\n"
+    )
+    assert parse_message(raw).text == "Hello there"
+
+
+def test_old_style_comment_name():
+    mail = parse_message(b"From: jo@b.example (Jo Smith)\r\n\r\nx")
+    assert (mail.from_address, mail.from_name) == ("jo@b.example", "Jo Smith")
