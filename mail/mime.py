@@ -79,7 +79,7 @@ def header_text(msg: Message, name: str) -> str:
     return decode_words(values[0]) if values else ""
 
 
-def addresses(msg: Message, *names: str) -> list[tuple[str, str]]:
+def address_pairs(msg: Message, *names: str) -> list[tuple[str, str]]:
     """(display name, addr-spec) of every valid address in the headers ``names``; the
     addr-spec with its domain lower-cased, the local part as written."""
     found: list[tuple[str, str]] = []

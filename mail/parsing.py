@@ -31,7 +31,7 @@ from helpdesk.text import parse_id
 from mail.bodies import MAX_BODY_CHARS, clean_line, clean_text, decode_bytes, html_to_text, reply_text, tidy
 from mail.mime import (
     ADDR_SPEC,
-    addresses,
+    address_pairs,
     automatic_reason,
     charset_of,
     children_of,
@@ -161,6 +161,12 @@ def _filename(part: Message, ctype: str) -> str:
     return name
 
 
+def _eml_name(subject: str) -> str:
+    """``<subject>.eml`` as a safe file name (a slash in the subject is no path)."""
+    stem = clean_filename(subject.replace("/", "-").replace("\\", "-"))
+    return clean_filename(f"{stem}.eml") if stem else "message.eml"
+
+
 def _serialised(inner: Message) -> bytes:
     """A message/rfc822 part's message as bytes for an .eml attachment."""
     for policy in (email.policy.compat32, email.policy.default):
@@ -223,7 +229,7 @@ def _walk(part: Message, walk: _Walk, *, depth: int, body: bool, related: bool) 
         subject = header_text(inner, "Subject") if inner is not None else ""
         walk.attachments.append(
             Attachment(
-                filename=clean_filename(f"{subject}.eml") if subject else "message.eml",
+                filename=_eml_name(subject),
                 content_type="message/rfc822",
                 content=_serialised(inner) if inner is not None else payload_bytes(part),
                 inline=False,
@@ -241,7 +247,11 @@ def _walk(part: Message, walk: _Walk, *, depth: int, body: bool, related: bool) 
             filename=_filename(part, ctype),
             content_type=ctype,
             content=payload_bytes(part),
-            inline=disposition == "inline" or (related and content_id is not None and disposition != "attachment"),
+            # An image shown in the body: in a multipart/related, named by a Content-ID
+            # or marked inline (Apple Mail); a PDF marked inline is still a file.
+            inline=ctype.startswith("image/")
+            and disposition != "attachment"
+            and (related or disposition == "inline" or content_id is not None),
             content_id=content_id,
         )
     )
@@ -293,7 +303,10 @@ def _bounce(report: Message) -> Bounce | None:
     for part in children_of(report):
         ctype = content_type_of(part)
         if ctype in ("message/delivery-status", "message/global-delivery-status"):
-            for block in _status_blocks(part)[1:] or _status_blocks(part):
+            blocks = _status_blocks(part)
+            # The first block is about the message (Reporting-MTA ...), the others
+            # one recipient each; an MTA that writes one block writes a recipient's.
+            for block in blocks[1:] or blocks:
                 address = _recipient(block.get("final-recipient") or block.get("original-recipient") or "")
                 if address is None:
                     continue
@@ -339,7 +352,7 @@ def _parse(raw: bytes) -> ParsedMail:
     if not raw.strip():
         raise MailParseError("The message is empty.")
     msg = email.message_from_bytes(raw, policy=POLICY)
-    senders = addresses(msg, "From")
+    senders = address_pairs(msg, "From")
     if not senders:
         raise MailParseError("The message has no usable From address.")
     from_name, from_address = senders[0]
@@ -359,9 +372,9 @@ def _parse(raw: bytes) -> ParsedMail:
         if bounce is not None:
             break
 
-    to = addresses(msg, "To")
-    cc = addresses(msg, "Cc")
-    delivered = addresses(msg, "To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To")
+    to = address_pairs(msg, "To")
+    cc = address_pairs(msg, "Cc")
+    delivered = address_pairs(msg, "To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To")
     return ParsedMail(
         message_id=message_id_of(msg),
         in_reply_to=id_list(msg, "In-Reply-To"),
@@ -388,7 +401,9 @@ def message_key(parsed: ParsedMail) -> str:
     Message-ID, a digest of it when longer than 255 characters, ``sha256:<digest of
     the raw bytes>`` when it has none."""
     if parsed.message_id:
-        if len(parsed.message_id) <= MAX_KEY:
+        # A Message-ID shaped like one of the digest keys is hashed too, so a sender
+        # cannot claim another message's key.
+        if len(parsed.message_id) <= MAX_KEY and not parsed.message_id.startswith(("sha256:", "msgid-sha256:")):
             return parsed.message_id
         return "msgid-sha256:" + hashlib.sha256(parsed.message_id.encode("utf-8")).hexdigest()
     return "sha256:" + parsed.raw_digest

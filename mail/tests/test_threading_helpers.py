@@ -162,3 +162,40 @@ def test_an_empty_text_alternative_falls_back_to_the_html():
 def test_old_style_comment_name():
     mail = parse_message(b"From: jo@b.example (Jo Smith)\r\n\r\nx")
     assert (mail.from_address, mail.from_name) == ("jo@b.example", "Jo Smith")
+
+
+def test_a_message_id_shaped_like_a_digest_key_is_hashed():
+    forged = parse_message(b"From: a@b.example\r\nMessage-ID: <sha256:" + b"0" * 64 + b">\r\n\r\nx")
+    assert message_key(forged) == "msgid-sha256:" + hashlib.sha256(b"sha256:" + b"0" * 64).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("subject", "name"),
+    [(b"Re: a/b\\c", "Re: a-b-c.eml"), (b"...", "message.eml"), (b"", "message.eml"), (b"x" * 300, "x" * 251 + ".eml")],
+)
+def test_forwarded_message_names(subject, name):
+    raw = (
+        b"From: a@b.example\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+        b"Content-Type: message/rfc822\r\n\r\nFrom: c@d.example\r\nSubject: " + subject + b"\r\n\r\ninner\r\n--b--\r\n"
+    )
+    (attachment,) = parse_message(raw).attachments
+    assert (attachment.filename, attachment.content_type) == (name, "message/rfc822")
+
+
+@pytest.mark.parametrize(
+    ("headers", "inline"),
+    [
+        (b"Content-Type: image/png\r\nContent-Disposition: inline; filename=a.png", True),
+        (b"Content-Type: image/png\r\nContent-ID: <a@b>", True),
+        (b"Content-Type: image/png\r\nContent-ID: <a@b>\r\nContent-Disposition: attachment", False),
+        (b"Content-Type: image/png\r\nContent-Disposition: attachment; filename=a.png", False),
+        (b"Content-Type: application/pdf\r\nContent-Disposition: inline; filename=a.pdf", False),
+    ],
+)
+def test_inline_means_an_image_shown_in_the_body(headers, inline):
+    raw = (
+        b"From: a@b.example\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+        b"Content-Type: text/plain\r\n\r\nhi\r\n--b\r\n" + headers + b"\r\n\r\nxx\r\n--b--\r\n"
+    )
+    (attachment,) = parse_message(raw).attachments
+    assert attachment.inline is inline
