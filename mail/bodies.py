@@ -36,12 +36,15 @@ _SUPERSETS = {
     "unicode-1-1-utf-7": "utf-7",
 }
 
+_NOT_CHARSETS = frozenset({"punycode", "idna", "unicode-escape", "raw-unicode-escape", "undefined", "mbcs", "oem"})
+
 # C0 and C1 controls except tab and newline, and every surrogate code point.
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _NEWLINES = re.compile("\r\n?|[\x0b\x0c\x85\u2028\u2029]")
 
 MAX_BODY_CHARS = 1_000_000  # a comment longer than this is cut (the .eml keeps everything)
+MAX_BODY_BYTES = 4 * MAX_BODY_CHARS  # of one text part, read before decoding
 MAX_HTML_CHARS = 2_000_000  # HTML beyond this is not converted (the converter is pure Python)
 
 
@@ -70,7 +73,12 @@ def codec_for(charset: str | None) -> str | None:
         info = codecs.lookup(label)
     except (LookupError, ValueError, TypeError):
         return None
-    return info.name if getattr(info, "_is_text_encoding", True) else None
+    # codecs marks its bytes-to-bytes and str-to-str codecs (zlib, base64, rot13) as
+    # no text encodings; the others listed decode Python source or domain names,
+    # never mail (and punycode takes quadratic time).
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
+        return None
+    return info.name
 
 
 def decode_bytes(data: bytes, charset: str | None) -> str:
@@ -79,7 +87,14 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     latin-1 (which reads any byte). Invalid bytes in a known charset become U+FFFD."""
     codec = codec_for(charset)
     text: str | None = None
-    if codec is not None and codec not in ("cp1252", "ascii"):
+    if codec == "cp1252":
+        # Labelled latin-1, windows-1252 or us-ascii: often UTF-8 under a client's
+        # default label; Latin-1 text is almost never valid UTF-8 by accident.
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("cp1252", "replace")
+    elif codec is not None:
         try:
             text = data.decode(codec, "replace")
         except Exception:  # a codec may refuse its input in ways other than UnicodeError
@@ -147,6 +162,7 @@ _PARAGRAPHS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "dl",
 _VOID = frozenset(
     {"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed", "param", "source", "wbr"}
 )
+MAX_QUOTE_MARKS = 10  # "> " per line at most: a thousand nested blockquotes must not cost quadratic text
 _SAFE_LINK = re.compile(r"^(https?://|mailto:)", re.IGNORECASE)
 
 
@@ -175,7 +191,7 @@ class _TextConverter(HTMLParser):
         if self.pre_depth == 0:
             line = " ".join(line.split())
         if line or force:
-            self.lines.append(("> " * self.quote_depth + line).rstrip())
+            self.lines.append(("> " * min(self.quote_depth, MAX_QUOTE_MARKS) + line).rstrip())
         self.current = []
         if self.link is not None:
             self.link = (self.link[0], 0)
@@ -186,7 +202,7 @@ class _TextConverter(HTMLParser):
     def _blank(self) -> None:
         """End the paragraph: the current line, then one blank line."""
         self._line(force=False)
-        blank = ("> " * self.quote_depth).rstrip()
+        blank = ("> " * min(self.quote_depth, MAX_QUOTE_MARKS)).rstrip()
         if self.lines and self.lines[-1] != blank:
             self.lines.append(blank)
 
@@ -298,7 +314,10 @@ def html_to_text(html: str) -> str:
     styles; links as ``text (url)``; at most two newlines in a row)."""
     converter = _TextConverter()
     try:
-        converter.feed(html[:MAX_HTML_CHARS])
+        if len(html) > MAX_HTML_CHARS:  # cut after a tag, not inside one
+            html = html[:MAX_HTML_CHARS]
+            html = html[: html.rfind(">") + 1]
+        converter.feed(html)
         converter.close()
     except Exception:  # html.parser is lenient, but an AssertionError on odd markup is on record
         converter._break()

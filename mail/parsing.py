@@ -28,7 +28,16 @@ from email.message import Message
 from typing import Any
 
 from helpdesk.text import parse_id
-from mail.bodies import MAX_BODY_CHARS, clean_line, clean_text, decode_bytes, html_to_text, reply_text, tidy
+from mail.bodies import (
+    MAX_BODY_BYTES,
+    MAX_BODY_CHARS,
+    clean_line,
+    clean_text,
+    decode_bytes,
+    html_to_text,
+    reply_text,
+    tidy,
+)
 from mail.mime import (
     ADDR_SPEC,
     address_pairs,
@@ -238,7 +247,11 @@ def _walk(part: Message, walk: _Walk, *, depth: int, body: bool, related: bool) 
         return
     has_name = _param(part, "filename", "content-disposition") or _param(part, "name", "content-type")
     if body and ctype in ("text/plain", "text/html") and disposition != "attachment" and not has_name:
-        text = decode_bytes(payload_bytes(part), charset_of(part))
+        data = payload_bytes(part)
+        if len(data) > MAX_BODY_BYTES:
+            walk.drop(f"The body was cut at {MAX_BODY_CHARS} characters.")
+            data = data[:MAX_BODY_BYTES]
+        text = decode_bytes(data, charset_of(part))
         (walk.plain if ctype == "text/plain" else walk.html).append(text)
         return
     content_id = _content_id(part)
@@ -365,7 +378,7 @@ def _parse(raw: bytes) -> ParsedMail:
     if not text.strip():
         text = tidy("\n\n".join(html_to_text(h) for h in walk.html))
     if sum(map(len, walk.plain or walk.html)) > MAX_BODY_CHARS:
-        walk.problems.append(f"The body was cut at {MAX_BODY_CHARS} characters.")
+        walk.drop(f"The body was cut at {MAX_BODY_CHARS} characters.")
     bounce = None
     for report in walk.reports:
         bounce = _bounce(report)

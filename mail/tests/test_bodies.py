@@ -34,6 +34,8 @@ def html_part(name: str) -> str:
         (b"abc\x00def\x07\r\nx", "utf-8", "abcdef\nx"),
         (b"x", "zlib", "x"),  # a bytes codec is no charset
         (b"x", "base64", "x"),
+        (b"xn--mnchen-3ya", "punycode", "xn--mnchen-3ya"),  # not a mail charset
+        ("Grüße".encode(), "us-ascii", "Grüße"),  # UTF-8 under a default label
         (b"+2AA-", "utf-7", "\ufffd"),  # a lone surrogate never leaks
     ],
 )

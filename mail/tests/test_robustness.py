@@ -260,3 +260,27 @@ def test_pathological_header_values_parse_quickly(unit):
     started = time.monotonic()
     parse_or_refuse(raw)
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "punycode", "utf-16", "iso-2022-jp", "x-bogus"])
+def test_a_huge_text_body_is_cut_with_a_reason(charset):
+    body = b"A line of text that goes on.\r\n" * 400_000  # 12 MB
+    raw = b"From: a@b.example\r\nContent-Type: text/plain; charset=" + charset.encode() + b"\r\n\r\n" + body
+    started = time.monotonic()
+    mail = parse_message(raw)
+    assert time.monotonic() - started < 20
+    assert len(mail.text) <= 1_000_000 and mail.reply_text
+    assert mail.problems == ("The body was cut at 1000000 characters.",)
+    assert_clean(mail)
+
+
+@pytest.mark.parametrize(
+    "unit", [b"<blockquote>x", b"<ol><li>x", b"<pre>x\n", b"<td>x", b"<div>", b"<a href=x>", b"&amp;" * 10]
+)
+def test_a_huge_html_body_is_cut_with_a_reason(unit):
+    raw = b"From: a@b.example\r\nContent-Type: text/html\r\n\r\n" + unit * (12_000_000 // len(unit))
+    started = time.monotonic()
+    mail = parse_message(raw)
+    assert time.monotonic() - started < 20
+    assert len(mail.text) <= 1_000_000 and "<" not in mail.text
+    assert mail.problems == ("The body was cut at 1000000 characters.",)
