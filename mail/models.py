@@ -166,8 +166,10 @@ class ThreadMessage(models.Model):
     direction = models.CharField(max_length=3, choices=Direction.choices)
     # The comment it carried (in or out), if any.
     comment = models.ForeignKey(Comment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    # The outbox row that sends it (out).
-    notification_id = models.BigIntegerField(null=True, blank=True)
+    # The outbox row that sends it (out); a bounce naming the message marks that row failed.
+    notification = models.ForeignKey(
+        "notifications.Notification", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     # Who it went to or came from.
     address = models.CharField(max_length=254, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
