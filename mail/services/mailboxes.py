@@ -151,7 +151,9 @@ def mailbox_update(*, mailbox: Mailbox, changes: dict[str, Any], expected_versio
     def prepare(locked: Mailbox, changes: dict[str, Any]) -> dict[str, Any]:
         if "host" in changes and changes["host"] != locked.host and "password" not in changes:
             changes = {**changes, "password": ""}  # never send a stored password to a new host
-        if {"host", "port", "security", "username", "folder"} & {f for f in changes if changes[f] != getattr(locked, f)}:
+        if {"host", "port", "security", "username", "folder"} & {
+            f for f in changes if changes[f] != getattr(locked, f)
+        }:
             # Another mailbox on the server: its UIDs mean nothing here.
             changes = {**changes, "uidvalidity": None, "last_uid": 0}
         mailbox_validate({**_values(locked), **changes}, stored_host=locked.host)

@@ -74,7 +74,9 @@ def _domain(mailbox) -> str:
 
 
 def _thread_headers(ticket_id: int, message_id: str, reply_to: str, automatic: bool) -> dict[str, str]:
-    known = list(ThreadMessage.objects.filter(ticket_id=ticket_id).order_by("id").values_list("message_id", "direction"))
+    known = list(
+        ThreadMessage.objects.filter(ticket_id=ticket_id).order_by("id").values_list("message_id", "direction")
+    )
     ids = [mid for mid, _ in known]
     references = ids[:1] + ids[1:][-(REFERENCES_MAX - 1) :] if ids else []
     headers = {"Message-ID": f"<{message_id}>", "Reply-To": reply_to}
@@ -287,7 +289,7 @@ def _person(user_id: int | None) -> str:
 
 
 def on_assigned(rows: list[tuple[int, int | None, dict]]) -> None:
-    """"Assigned to you" for each new assignee who did not assign themselves."""
+    """ "Assigned to you" for each new assignee who did not assign themselves."""
     wanted = {
         pk: (actor_id, (data.get("after") or {}).get("assignee"))
         for pk, actor_id, data in rows
@@ -310,7 +312,7 @@ def on_assigned(rows: list[tuple[int, int | None, dict]]) -> None:
 
 
 def agent_customer_replies(rows: list[tuple[int, int | None, dict]]) -> None:
-    """"The customer replied" to the assignee of each ticket a customer commented on."""
+    """ "The customer replied" to the assignee of each ticket a customer commented on."""
     customer_comments = [
         (pk, data.get("comment")) for pk, actor_id, data in rows if not data.get("internal") and actor_id
     ]
@@ -335,7 +337,7 @@ def agent_customer_replies(rows: list[tuple[int, int | None, dict]]) -> None:
 
 
 def on_escalated(rows: list[tuple[int, int | None, dict]]) -> None:
-    """"Escalated into your tier" to the agents of each target tier: one message
+    """ "Escalated into your tier" to the agents of each target tier: one message
     per agent and batch, listing up to 100 of the batch's tickets."""
     by_tier: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for pk, _, data in rows:

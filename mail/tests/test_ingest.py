@@ -40,7 +40,10 @@ def test_a_new_message_opens_a_ticket_with_the_mailbox_defaults(mailbox):
     mailbox.category = category
     mailbox.save()
     ticket = _new_ticket(
-        mailbox, subject="  VPN   down ", body="Since 9:00.\n", cc="Bob <bob@customer.example>, support0@helpdesk.example"
+        mailbox,
+        subject="  VPN   down ",
+        body="Since 9:00.\n",
+        cc="Bob <bob@customer.example>, support0@helpdesk.example",
     )
     assert ticket.title == "VPN down"
     assert ticket.description.strip() == "Since 9:00."
@@ -137,9 +140,7 @@ def test_a_reply_reopens_a_resolved_ticket(mailbox):
 def test_a_reply_long_after_the_resolution_opens_a_follow_up(mailbox, settings):
     settings.HELPDESK_REOPEN_DAYS = 14
     ticket = _new_ticket(mailbox)
-    Ticket.objects.filter(pk=ticket.pk).update(
-        status=Status.RESOLVED, resolved_at=timezone.now() - timedelta(days=15)
-    )
+    Ticket.objects.filter(pk=ticket.pk).update(status=Status.RESOLVED, resolved_at=timezone.now() - timedelta(days=15))
     result = mail_ingest(mailbox=mailbox, raw=raw_message(to=_reply_address(ticket), body="Again"))
     assert result.outcome == Outcome.CREATED
     follow_up = Ticket.objects.get(pk=result.ticket)
