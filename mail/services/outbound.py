@@ -33,7 +33,7 @@ from helpdesk import markdown, roles
 from helpdesk.models import User
 from mail.models import Direction, ThreadMessage
 from mail.parsing import subject_for
-from mail.services.addresses import reply_mailbox, thread_for
+from mail.services.addresses import thread_for, ticket_mailbox
 from notifications.models import Channel
 from notifications.outbox import TARGET_MAX, OutboxRow, notifications_insert, one_line
 from tickets.models import Comment, EventKind, Status, Ticket
@@ -105,10 +105,10 @@ def _customer_message(
     to, cc = _customer_recipients(ticket)
     if to is None:
         return None
-    thread = thread_for(ticket)
-    mailbox = reply_mailbox(thread)
+    _, mailbox = ticket_mailbox(ticket)
     if mailbox is None:
         return None  # no mailbox: the helpdesk does not talk by e-mail
+    thread = thread_for(ticket, mailbox=mailbox)
     local, _, domain = mailbox.address.partition("@")
     reply_to = formataddr((_team(), f"{local}+{thread.token}@{domain}"))
     message_id = make_msgid(idstring=f"hd{ticket.pk}", domain=_domain(mailbox))[1:-1]
@@ -184,8 +184,7 @@ def _write(messages: list[Outgoing | None]) -> None:
 def acknowledgement_send(*, ticket: Ticket) -> bool:
     """Tell the requester their new ticket's number, unless its mailbox switched
     acknowledgements off. Returns whether a message was written."""
-    thread = thread_for(ticket)
-    mailbox = reply_mailbox(thread)
+    _, mailbox = ticket_mailbox(ticket)
     if mailbox is None or not mailbox.acknowledge:
         return False
     message = _customer_message(ticket, "acknowledgement", {}, automatic=True)

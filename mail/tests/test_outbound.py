@@ -130,6 +130,7 @@ def test_without_a_mailbox_nobody_is_mailed(agent):
     ticket = services.ticket_create(actor=agent, requester=customer, title="Phone call")
     services.comment_create(ticket=ticket, actor=agent, body="Done.")
     assert _deliver_all() == []
+    assert not MailThread.objects.exists()
 
 
 def test_tickets_opened_by_agents_are_acknowledged_through_the_default_mailbox(mailbox, agent):
