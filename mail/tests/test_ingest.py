@@ -252,4 +252,3 @@ def test_ignored_messages_drop_their_bytes_after_the_keep_period(mailbox, settin
     ignored = InboundMessage.objects.get(outcome=Outcome.IGNORED)
     assert ignored.raw is None and ignored.reason
     assert InboundMessage.objects.get(ticket=kept).raw is not None
-
