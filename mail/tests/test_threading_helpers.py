@@ -199,3 +199,18 @@ def test_inline_means_an_image_shown_in_the_body(headers, inline):
     )
     (attachment,) = parse_message(raw).attachments
     assert attachment.inline is inline
+
+
+@pytest.mark.parametrize(
+    ("subject", "decoded"),
+    [
+        ("Привет =?utf-8?q?J=C3=B6rg?= und =?utf-8?b?w6Q=?=".encode(), "Привет Jörg und ä"),
+        (b"=?utf-8?q?a?= =?utf-8?q?b?=  c", "ab c"),
+        (b"=?utf-8?q?a?=\r\n =?utf-8?q?_b?=", "a b"),
+        (b"=?bogus?q?x?= =?utf-8?b?!!!?= y", "x y"),  # undecodable base64 reads as nothing
+        (b"no words here", "no words here"),
+        (b"=?utf-8?q?tab=09and=0Anewline?=", "tab and newline"),
+    ],
+)
+def test_subjects(subject, decoded):
+    assert parse_message(b"From: a@b.example\r\nSubject: " + subject + b"\r\n\r\nx").subject == decoded
