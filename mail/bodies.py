@@ -122,6 +122,36 @@ def _guess(data: bytes) -> str:
         return data.decode("latin-1")
 
 
+def unflow(text: str, *, delsp: bool) -> str:
+    """A ``format=flowed`` text part (RFC 3676; Thunderbird, Apple Mail) as its
+    paragraphs: a line ending in a space goes on in the next line of the same quote
+    depth; space-stuffing removed; the ``-- `` signature line stays a line."""
+    out: list[str] = []
+    paragraph: str | None = None
+    paragraph_depth = 0
+    for line in text.split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        if content.startswith(" "):
+            content = content[1:]
+        if paragraph is not None and (depth != paragraph_depth or content == "-- "):
+            out.append(paragraph)
+            paragraph = None
+        flowed = content.endswith(" ") and content != "-- "
+        if flowed and delsp:
+            content = content[:-1]
+        if paragraph is None:
+            paragraph, paragraph_depth = ("> " * depth if depth else "") + content, depth
+        else:
+            paragraph += content
+        if not flowed:
+            out.append(paragraph)
+            paragraph = None
+    if paragraph is not None:
+        out.append(paragraph)
+    return "\n".join(out)
+
+
 # --- HTML to text -----------------------------------------------------------------
 
 _SKIPPED = frozenset({"script", "style", "head", "title", "template", "noscript", "svg", "math", "iframe", "object"})

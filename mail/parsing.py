@@ -19,6 +19,7 @@ import email
 import email.policy
 import email.utils
 import hashlib
+import logging
 import mimetypes
 import re
 from collections.abc import Iterable
@@ -37,6 +38,7 @@ from mail.bodies import (
     html_to_text,
     reply_text,
     tidy,
+    unflow,
 )
 from mail.mime import (
     ADDR_SPEC,
@@ -58,6 +60,8 @@ from mail.mime import (
     unique,
 )
 from tickets.attachment_rules import clean_filename
+
+log = logging.getLogger(__name__)
 
 MAX_DEPTH = 20  # MIME parts nested deeper than this are dropped (noted in ParsedMail.problems)
 MAX_PARTS = 500  # MIME parts past this many are dropped (noted too)
@@ -170,6 +174,10 @@ def _filename(part: Message, ctype: str) -> str:
     return name
 
 
+def _flowed(part: Message) -> bool:
+    return (_param(part, "format", "content-type") or "").lower() == "flowed"
+
+
 def _eml_name(subject: str) -> str:
     """``<subject>.eml`` as a safe file name (a slash in the subject is no path)."""
     stem = clean_filename(subject.replace("/", "-").replace("\\", "-"))
@@ -252,6 +260,8 @@ def _walk(part: Message, walk: _Walk, *, depth: int, body: bool, related: bool) 
             walk.drop(f"The body was cut at {MAX_BODY_CHARS} characters.")
             data = data[:MAX_BODY_BYTES]
         text = decode_bytes(data, charset_of(part))
+        if ctype == "text/plain" and _flowed(part):
+            text = unflow(text, delsp=_param(part, "delsp", "content-type") == "yes")
         (walk.plain if ctype == "text/plain" else walk.html).append(text)
         return
     content_id = _content_id(part)
@@ -358,6 +368,9 @@ def parse_message(raw: bytes) -> ParsedMail:
     except RecursionError:
         raise MailParseError("The message is nested too deeply.") from None
     except Exception:  # the email package's own bugs included: quarantine, never crash the caller
+        # Logged with its traceback: a message that reaches here shows a case the
+        # parser (or the email package) gets wrong, worth a corpus file.
+        log.warning("mail parse failed on a message of %d bytes", len(raw), exc_info=True)
         raise MailParseError("The message could not be read.") from None
 
 
