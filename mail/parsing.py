@@ -20,7 +20,6 @@ import email.policy
 import email.utils
 import hashlib
 import logging
-import mimetypes
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -59,7 +58,7 @@ from mail.mime import (
     unescape,
     unique,
 )
-from tickets.attachment_rules import clean_filename
+from tickets.attachment_rules import ALLOWED_TYPES, clean_filename
 
 log = logging.getLogger(__name__)
 
@@ -165,11 +164,25 @@ def _param(part: Message, name: str, header: str) -> str | None:
     return decode_words(value) if "=?" in value else clean_line(value)
 
 
+# The extension of an unnamed part by its type: the attachment rules' own (so the
+# stored name gets the type the rules accept) and a few that mail carries; the
+# platform's mimetypes tables differ between machines, these do not.
+_EXTENSIONS = {ctype: ext for ext, ctype in reversed(ALLOWED_TYPES.items())} | {
+    "text/html": "html",
+    "text/calendar": "ics",
+    "image/bmp": "bmp",
+    "image/tiff": "tif",
+    "application/ms-tnef": "dat",
+    "application/pkcs7-signature": "p7s",
+    "application/pgp-signature": "asc",
+}
+
+
 def _filename(part: Message, ctype: str) -> str:
     raw = _param(part, "filename", "content-disposition") or _param(part, "name", "content-type")
     name = clean_filename(raw) if raw else ""
     if not name:
-        extension = ".txt" if ctype == "text/plain" else (mimetypes.guess_extension(ctype, strict=False) or ".bin")
+        extension = "." + _EXTENSIONS.get(ctype, "bin")
         name = ("image" if ctype.startswith("image/") else "attachment") + extension
     return name
 
