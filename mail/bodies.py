@@ -406,7 +406,8 @@ _HEADER_SENT = re.compile(
     r"^\s*\*?(?:Sent|Date|Gesendet|Datum|Envoyé|Date d'envoi|Enviado(?:\sel)?|Fecha|Verzonden|Verstuurd|Inviato|Data|Skickat|Sendt)\s?:\*?\s",
     re.IGNORECASE,
 )
-_UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
+# The rule above that block: Outlook's underscores in text, an <hr> ("---") in HTML.
+_RULE = re.compile(r"^\s*(?:_{10,}|-{3,})\s*$")
 # The signature delimiter ("-- ", RFC 3676; "--" when a client trimmed the space)
 # and the mobile clients' one-line signatures.
 _SIGNATURE = re.compile(r"^(?:-- ?|—)$")
@@ -431,7 +432,7 @@ def _history_start(lines: list[str]) -> int | None:
             continue
         if _SEPARATOR.match(stripped):
             return index
-        if _UNDERSCORES.match(stripped) and any(_HEADER_FROM.match(n) for n in lines[index + 1 : index + 3]):
+        if _RULE.match(stripped) and any(_HEADER_FROM.match(n + " ") for n in lines[index + 1 : index + 3]):
             return index
         if _HEADER_FROM.match(stripped + " ") and any(
             _HEADER_SENT.match(n + " ") for n in lines[index + 1 : index + 5]
