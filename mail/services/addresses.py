@@ -31,8 +31,9 @@ def is_own_address(address: str) -> bool:
 
 
 def new_token() -> str:
-    """An unguessable reply token: 128 bits, URL-safe, fits an address's local part."""
-    return secrets.token_urlsafe(16)
+    """An unguessable reply token: 128 bits as lower-case hex, so that a mail server
+    or client that lower-cases addresses cannot break it."""
+    return secrets.token_hex(16)
 
 
 def thread_for(ticket: Ticket, *, mailbox: Mailbox | None = None) -> MailThread:
