@@ -311,6 +311,7 @@ SPECTACULAR_SETTINGS = {
         "LevelEnum": "catalog.models.Level",
         "SourceKindEnum": "monitoring.models.SourceKind",
         "KindEnum": "tickets.models.Kind",
+        "MailboxKindEnum": "mail.models.MailboxKind",
     },
 }
 

@@ -14,9 +14,10 @@ stored Message-ID, In-Reply-To and References chaining the ticket's thread, the
 ticket's reply address as Reply-To, and ``[HD-000123] <title>`` as its subject.
 
 Agents hear, each behind a switch on their settings page: a ticket assigned to
-them, a customer reply on a ticket they hold, a ticket escalated into their tier
-(one message per agent for each batch of escalations: the engine's tick that
-escalates 500 tickets sends each agent of the tier one list, not 500 messages).
+them, a customer reply on a ticket they hold, a ticket escalated into their tier.
+What a person does is announced here; what an escalation rule does is announced by
+the rule's own notify list (escalation.notify), so nobody hears of it twice.
+Escalations are announced once per agent and batch (a list, not one message each).
 """
 
 from __future__ import annotations
@@ -292,7 +293,7 @@ def on_assigned(rows: list[tuple[int, int | None, dict]]) -> None:
     wanted = {
         pk: (actor_id, (data.get("after") or {}).get("assignee"))
         for pk, actor_id, data in rows
-        if (data.get("after") or {}).get("assignee") not in (None, actor_id)
+        if actor_id is not None and (data.get("after") or {}).get("assignee") not in (None, actor_id)
     }
     if not wanted:
         return
@@ -339,7 +340,9 @@ def on_escalated(rows: list[tuple[int, int | None, dict]]) -> None:
     """ "Escalated into your tier" to the agents of each target tier: one message
     per agent and batch, listing up to 100 of the batch's tickets."""
     by_tier: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for pk, _, data in rows:
+    for pk, actor_id, data in rows:
+        if actor_id is None:
+            continue  # the engine's: a rule names whom it notifies (escalation.notify)
         tier = (data.get("after") or {}).get("tier")
         if isinstance(tier, int):
             by_tier[tier].append((pk, data.get("reason") or ""))
