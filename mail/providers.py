@@ -146,7 +146,10 @@ def _body_read(request: HttpRequest) -> HttpResponse | None:
         return _plain(400, "Bad Content-Length.")
     if declared > limit:
         return _plain(413, "Larger than this helpdesk takes.")
-    body = request.read(limit + 1)
+    try:
+        body = request.read(limit + 1)
+    except OSError:  # the client went away mid-body
+        return _plain(400, "The body could not be read.")
     if len(body) > limit:
         return _plain(413, "Larger than this helpdesk takes.")
     request._body = body  # what HttpRequest.body returns from now on

@@ -431,3 +431,14 @@ def test_only_inbound_endpoints_are_mounted():
     ):
         assert Client().post(BASE + path, {}).status_code == 404
     assert Client().get(BASE + "postmark/inbound/", HTTP_AUTHORIZATION=_basic()).status_code == 405
+
+
+def test_a_post_past_twice_the_mail_limit_is_a_413_unread(mailbox):
+    with override_settings(HELPDESK_MAIL_MAX_BYTES=1000):
+        response = postmark_post(postmark_payload(text="x" * 3000))
+    assert response.status_code == 413
+    assert not InboundMessage.objects.exists()
+
+
+def test_a_provider_checking_the_url_with_head_gets_200():
+    assert Client().head(BASE + "postmark/inbound/").status_code == 200
