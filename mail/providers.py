@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from email import encoders
 from email.utils import getaddresses
 from typing import Any
 
@@ -49,7 +50,22 @@ class NotStored(Exception):
     """The message could not be stored now; the provider must send it again (503)."""
 
 
+def _binary_parts_encoded(message: AnymailInboundMessage) -> None:
+    """anymail rebuilds a parsed post's attachments (Mailgun's and SendGrid's files)
+    as raw bytes without a Content-Transfer-Encoding; serialised as they are, their
+    CR LF pairs would become LF. Base64 keeps every byte."""
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_maintype() in ("text", "message"):
+            continue
+        if part.get("Content-Transfer-Encoding", "7bit").strip().lower() in ("7bit", "8bit", "binary"):
+            data = part.get_payload(decode=True) or b""
+            del part["Content-Transfer-Encoding"]
+            part.set_payload(data)
+            encoders.encode_base64(part)
+
+
 def _raw(message: AnymailInboundMessage) -> bytes:
+    _binary_parts_encoded(message)
     try:
         return message.as_bytes()
     except (LookupError, UnicodeError, ValueError, TypeError):

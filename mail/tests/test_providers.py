@@ -12,13 +12,14 @@ import logging
 import uuid
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import OperationalError
 from django.test import Client, override_settings
 
 from mail import providers
 from mail.models import InboundMessage, MailboxKind, MailThread, Outcome
 from mail.tests.factories import MailboxFactory, raw_message
-from tickets.models import Comment, Ticket
+from tickets.models import Attachment, Comment, Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -231,10 +232,11 @@ def test_a_message_opens_a_ticket_once(provider, mailbox):
     assert Ticket.objects.count() == 1
 
 
-def test_postmark_parsed_json_with_an_attachment_bigger_than_djangos_form_limit(mailbox):
+def test_postmark_parsed_json_with_an_attachment_bigger_than_djangos_form_limit(mailbox, settings, tmp_path):
     """Postmark's default post (no RawEmail) is rebuilt into a message by anymail; a
     3 MiB attachment is past Django's 2.5 MB DATA_UPLOAD_MAX_MEMORY_SIZE, and is taken."""
-    content = b"%PDF-1.4\n" + b"0" * (3 * 2**20)
+    settings.HELPDESK_ATTACHMENT_ROOT = tmp_path
+    content = b"%PDF-1.4\r\n" + b"0\r\n" * (2**20)
     attachment = {
         "Name": "report.pdf",
         "Content": base64.b64encode(content).decode(),
@@ -246,6 +248,8 @@ def test_postmark_parsed_json_with_an_attachment_bigger_than_djangos_form_limit(
     row = InboundMessage.objects.get()
     assert (row.outcome, row.message_key) == (Outcome.CREATED, "pm-big@customer.example")
     assert Ticket.objects.get().title == "Printer on fire"
+    (stored,) = Attachment.objects.all()
+    assert (stored.name, stored.sha256) == ("report.pdf", hashlib.sha256(content).hexdigest())
 
 
 def test_a_reply_to_the_reply_address_lands_on_its_ticket(mailbox):
@@ -442,3 +446,88 @@ def test_a_post_past_twice_the_mail_limit_is_a_413_unread(mailbox):
 
 def test_a_provider_checking_the_url_with_head_gets_200():
     assert Client().head(BASE + "postmark/inbound/").status_code == 200
+
+
+# --- what the message carries arrives whole -----------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", POSTS)
+def test_non_ascii_headers_and_bodies_arrive_intact(provider, mailbox):
+    raw = _message(
+        sender="Jürgen Groß <juergen@customer.example>",
+        subject="Drucker brennt – schon wieder",
+        body="Grüße aus Köln: 温度が高い\n",
+        message_id="<utf8@customer.example>",
+    )
+    assert POSTS[provider](raw).status_code == 200
+    ticket = Ticket.objects.get()
+    assert ticket.title == "Drucker brennt – schon wieder"
+    assert "Grüße aus Köln: 温度が高い" in ticket.description
+    assert ticket.requester.get_full_name() == "Jürgen Groß"
+
+
+def test_mailgun_parsed_attachments_arrive_as_files_and_land_on_the_ticket(mailbox, settings, tmp_path):
+    settings.HELPDESK_ATTACHMENT_ROOT = tmp_path
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    token, timestamp = uuid.uuid4().hex, "1765137600"
+    fields = {
+        "token": token,
+        "timestamp": timestamp,
+        "signature": hmac.new(SIGNING_KEY.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest(),
+        "recipient": "support@helpdesk.example",
+        "sender": "jane@customer.example",
+        "message-headers": json.dumps(
+            [
+                ["From", "Jane Doe <jane@customer.example>"],
+                ["To", "support@helpdesk.example"],
+                ["Subject", "Screenshot attached"],
+                ["Message-Id", "<att@customer.example>"],
+                ["Date", "Sun, 07 Dec 2026 10:00:00 +0000"],
+            ]
+        ),
+        "body-plain": "See the picture.\n",
+        "attachment-count": "1",
+        "attachment-1": SimpleUploadedFile("screen.png", png, content_type="image/png"),
+    }
+    response = Client().post(BASE + "mailgun/inbound/", fields, HTTP_AUTHORIZATION=_basic())
+    assert response.status_code == 200, response.content
+    ticket = Ticket.objects.get()
+    assert ticket.title == "Screenshot attached"
+    (attachment,) = Attachment.objects.filter(comment__ticket=ticket)
+    assert (attachment.name, attachment.size) == ("screen.png", len(png))
+    assert attachment.sha256 == hashlib.sha256(png).hexdigest()  # CR LF inside kept
+
+
+def test_sendgrid_parsed_fields_in_their_own_charsets(mailbox):
+    """SendGrid's default mode: headers and parts as form fields, each in the charset
+    its "charsets" field names (the shape SendGrid sends, as anymail's tests keep it)."""
+    post = (
+        b"--xYzZY\r\n"
+        b'Content-Disposition: form-data; name="headers"\r\n\r\n'
+        b"Date: Sun, 07 Dec 2026 10:00:00 +0000\r\n"
+        b"To: support@helpdesk.example\r\n"
+        b"From: =?utf-8?q?Op=C3=A9rateur?= <operateur@customer.example>\r\n"
+        b"Subject: =?cp850?q?Como_usted_pidi=A2?=\r\n"
+        b"Message-ID: <sg-parsed@customer.example>\r\n\r\n"
+        b"--xYzZY\r\n"
+        b'Content-Disposition: form-data; name="text"\r\n\r\n'
+        b"The ESP\x92s charset\x85\r\n"
+        b"--xYzZY\r\n"
+        b'Content-Disposition: form-data; name="envelope"\r\n\r\n'
+        b'{"to":["support@helpdesk.example"],"from":"operateur@customer.example"}\r\n'
+        b"--xYzZY\r\n"
+        b'Content-Disposition: form-data; name="charsets"\r\n\r\n'
+        b'{"to":"UTF-8","subject":"cp850","from":"UTF-8","text":"windows-1252"}\r\n'
+        b"--xYzZY--\r\n"
+    )
+    response = Client().post(
+        BASE + "sendgrid/inbound/",
+        post,
+        content_type="multipart/form-data; boundary=xYzZY",
+        HTTP_AUTHORIZATION=_basic(),
+    )
+    assert response.status_code == 200, response.content
+    ticket = Ticket.objects.get()
+    assert ticket.title == "Como usted pidió"
+    assert "The ESP’s charset…" in ticket.description
+    assert InboundMessage.objects.get().message_key == "sg-parsed@customer.example"
