@@ -9,7 +9,8 @@ What a provider is answered, and why (each retries on anything but 2xx):
   duplicate of one stored before), so the provider stops sending it;
 - 400: the signature or basic auth is wrong (nothing read, nothing stored), or the
   payload is not one of the provider's inbound posts; 401 (Amazon SNS only): no
-  basic auth yet, SNS then sends it; 413: larger than twice HELPDESK_MAIL_MAX_BYTES;
+  basic auth yet, SNS then sends it; 413: larger than twice HELPDESK_MAIL_MAX_BYTES
+  (than Django's DATA_UPLOAD_MAX_MEMORY_SIZE for a post without the basic auth);
 - 404: the endpoint is off (its secret is not set);
 - 503: not stored (no enabled http mailbox, the database failing): the provider
   keeps the message and tries again.
@@ -28,6 +29,7 @@ from typing import Any
 from anymail.exceptions import AnymailConfigurationError, AnymailError, AnymailWebhookValidationFailure
 from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent
+from anymail.utils import get_request_basic_auth
 from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView
 from anymail.webhooks.base import AnymailBaseWebhookView, AnymailCoreWebhookView
 from anymail.webhooks.mailgun import MailgunInboundWebhookView
@@ -36,6 +38,7 @@ from anymail.webhooks.sendgrid import SendGridInboundWebhookView
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 
 from mail.services.providers import provider_ingest
@@ -172,15 +175,28 @@ def _body_read(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
+def _credentialed(request: HttpRequest) -> bool:
+    """The post carries one of the configured basic-auth secrets, or none is configured.
+    Only then is the body read past Django's limit: a stranger's post goes to anymail
+    unread, which refuses it (the check stays anymail's)."""
+    secrets = settings.ANYMAIL.get("WEBHOOK_SECRET") or []
+    if isinstance(secrets, str):
+        secrets = [secrets]
+    if not secrets:
+        return True
+    given = get_request_basic_auth(request) or ""
+    return any(constant_time_compare(given, secret) for secret in secrets)
+
+
 def provider_endpoint(provider: Provider) -> Callable[..., HttpResponse]:
     """The provider's anymail view behind our answers (module docstring)."""
     inner = provider.view.as_view()
 
     @csrf_exempt
     def endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not getattr(settings, "ANYMAIL", {}).get(provider.secret):
+        if not settings.ANYMAIL.get(provider.secret):
             raise Http404("This provider's inbound webhook is not configured.")
-        if request.method == "POST" and (refused := _body_read(request)) is not None:
+        if request.method == "POST" and _credentialed(request) and (refused := _body_read(request)) is not None:
             return refused
         try:
             return inner(request, *args, **kwargs)

@@ -444,6 +444,21 @@ def test_a_post_past_twice_the_mail_limit_is_a_413_unread(mailbox):
     assert not InboundMessage.objects.exists()
 
 
+def test_only_a_credentialed_post_is_read_past_djangos_limit(mailbox):
+    """Over Django's 2.5 MB: with the basic auth it is read (here: past the mail limit,
+    413); without, it goes to anymail under Django's limit, which refuses it (400; SNS
+    asks for credentials, 401)."""
+    big = postmark_payload(text="x" * (3 * 2**20))
+    with override_settings(HELPDESK_MAIL_MAX_BYTES=2**20):
+        assert postmark_post(big).status_code == 413
+        assert postmark_post(big, auth=_basic("hook:wrong")).status_code == 400
+        sns = ses_notification(_message(body="x" * (3 * 2**20)))
+        assert ses_post(sns, auth="").status_code == 401
+        # anymail's SNS check reads the body before the auth: Django's own limit answers.
+        assert ses_post(sns, auth=_basic("hook:wrong")).status_code == 413
+    assert not InboundMessage.objects.exists()
+
+
 def test_a_provider_checking_the_url_with_head_gets_200():
     assert Client().head(BASE + "postmark/inbound/").status_code == 200
 
