@@ -18,6 +18,8 @@ from django.test import Client, override_settings
 
 from mail import providers
 from mail.models import InboundMessage, MailboxKind, MailThread, Outcome
+from mail.services.ingest import quarantine_retry
+from mail.services.providers import mailbox_address
 from mail.tests.factories import MailboxFactory, raw_message
 from tickets.models import Attachment, Comment, Ticket
 
@@ -401,6 +403,17 @@ def test_mail_for_no_mailbox_is_quarantined_in_the_oldest_http_mailbox(mailbox):
     assert InboundMessage.objects.count() == 1
 
 
+def test_a_manager_retries_unrouted_mail_into_that_mailbox(mailbox):
+    raw = _message(to="nobody@helpdesk.example", message_id="<stray@customer.example>")
+    assert sendgrid_post(raw, to="nobody@helpdesk.example").status_code == 200
+    row = InboundMessage.objects.get()
+    assert row.outcome == Outcome.QUARANTINED
+    result = quarantine_retry(message=row)
+    assert result.outcome == Outcome.CREATED
+    assert Ticket.objects.get().pk == result.ticket
+    assert InboundMessage.objects.get().mailbox == mailbox
+
+
 def test_a_disabled_mailbox_takes_nothing_and_without_any_the_provider_retries():
     MailboxFactory(address="support@helpdesk.example", name="support", enabled=False)
     raw = _message(message_id="<wait@customer.example>")
@@ -546,3 +559,18 @@ def test_sendgrid_parsed_fields_in_their_own_charsets(mailbox):
     assert ticket.title == "Como usted pidió"
     assert "The ESP’s charset…" in ticket.description
     assert InboundMessage.objects.get().message_key == "sg-parsed@customer.example"
+
+
+@pytest.mark.parametrize(
+    ("address", "mailbox_of"),
+    [
+        ("Support+Xk3_9-a@Helpdesk.Example", "support@helpdesk.example"),
+        ("support+a+b@helpdesk.example", "support@helpdesk.example"),
+        ("support@helpdesk.example", "support@helpdesk.example"),
+        ("no-at-sign", ""),
+        ("@helpdesk.example", ""),
+        ("support@", ""),
+    ],
+)
+def test_the_mailbox_an_address_reaches(address, mailbox_of):
+    assert mailbox_address(address) == mailbox_of
