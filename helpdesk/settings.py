@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "axes",
+    "anymail",
     "helpdesk",
     "catalog",
     "tickets",
@@ -391,7 +392,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 86400.0,
         "options": {"expires": 3600},
     },
-    "helpdesk-purge-api-tokens": {"task": "helpdesk.purge_api_tokens", "schedule": 86400.0, "options": {"expires": 3600}},
+    "helpdesk-purge-api-tokens": {
+        "task": "helpdesk.purge_api_tokens",
+        "schedule": 86400.0,
+        "options": {"expires": 3600},
+    },
     # Files whose attachment rows are gone (deleted with their comment).
     "tickets-purge-attachment-files": {
         "task": "tickets.purge_attachment_files",
@@ -477,6 +482,16 @@ HELPDESK_MAIL_IMAP_TIMEOUT_SECONDS = env_int("HELPDESK_MAIL_IMAP_TIMEOUT_SECONDS
 HELPDESK_MAIL_CA_FILE = os.environ.get("HELPDESK_MAIL_CA_FILE", "")
 # Ignored messages keep their bytes this long (for "why was this ignored?"), then only their row.
 HELPDESK_MAIL_KEEP_IGNORED_DAYS = env_int("HELPDESK_MAIL_KEEP_IGNORED_DAYS", 30)
+# Providers' inbound webhooks (docs/EMAIL.md "Providers"), through django-anymail: inbound
+# only, outbound stays on EMAIL_*. Each endpoint answers 404 until its secret is set:
+# "user:password" pairs (comma-separated, for rotation) for the basic-auth providers
+# (Postmark, SendGrid, Amazon SES), Mailgun's signing key for Mailgun.
+ANYMAIL = {
+    "WEBHOOK_SECRET": env_list("HELPDESK_ANYMAIL_WEBHOOK_SECRET", ""),
+    "MAILGUN_WEBHOOK_SIGNING_KEY": os.environ.get("MAILGUN_WEBHOOK_SIGNING_KEY", ""),
+    # Never fetch anything a payload names: SNS subscriptions are confirmed by the operator.
+    "AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS": False,
+}
 
 # --- Operations endpoints and push limits (docs/RELIABILITY.md) ------------------
 # /metrics needs `Authorization: Bearer <this>` when set; unset, production serves it

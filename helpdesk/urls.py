@@ -50,6 +50,8 @@ urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
     path("metrics", ops.metrics, name="metrics"),
+    # Mail providers' inbound webhooks (machine endpoints with the provider's own auth).
+    path("mail/providers/", include("mail.provider_urls")),
     # Pages
     path("", views.home, name="home"),
     path("login/", views.LoginView.as_view(), name="login"),

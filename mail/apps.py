@@ -9,8 +9,15 @@ class MailConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from mail import tasks  # noqa: F401  (the tasks in every process: beat and web requests name them)
+        from anymail.signals import inbound
+
+        from mail import (
+            providers,
+            tasks,  # noqa: F401  (the tasks in every process: beat and web requests name them)
+        )
         from mail.services import outbound
         from tickets.signals import events_recorded
 
         events_recorded.connect(outbound.on_events_recorded, dispatch_uid="mail.outbound")
+        # Providers' inbound webhooks (anymail) -> the one ingest path.
+        inbound.connect(providers.inbound_received, dispatch_uid="mail.providers")

@@ -490,11 +490,36 @@ def _page_rows() -> list[Row]:
     rows += [
         page("GET", "/healthz", "-", expect(everyone=200)),
         page("GET", "/readyz", "-", expect(everyone=200)),
-        page("GET", "/metrics", "-", expect(everyone=200), note="development; HELPDESK_METRICS_TOKEN or loopback only in production (test_ops)"),
+        page(
+            "GET",
+            "/metrics",
+            "-",
+            expect(everyone=200),
+            note="development; HELPDESK_METRICS_TOKEN or loopback only in production (test_ops)",
+        ),
         page("GET", "/favicon.ico", "-", expect(everyone=301)),
         page("GET", "/api/schema/", "-", expect(everyone=200), note="the API description is public"),
         page("GET", "/api/docs/", "-", expect(everyone=200)),
     ]
+    # mail: provider webhooks
+    # Machine endpoints: the provider's signature or basic auth (HELPDESK_ANYMAIL_WEBHOOK_SECRET,
+    # MAILGUN_WEBHOOK_SIGNING_KEY, set by the test's world) is the only credential; a user's
+    # session is none (400: refused before anything is read). Off (404) while the secret is unset.
+    provider_note = "a provider's inbound webhook: its signature or basic auth, never a user's session"
+    rows += [
+        page("POST", f"/mail/providers/{path}", "-", expect(everyone=400), {}, note=provider_note)
+        for path in ("mailgun/inbound/", "mailgun/inbound_mime/", "postmark/inbound/", "sendgrid/inbound/")
+    ]
+    rows.append(
+        page(
+            "POST",
+            "/mail/providers/amazon_ses/inbound/",
+            "-",
+            expect(everyone=401),
+            {},
+            note="Amazon SNS sends its basic auth after a 401 asking for it",
+        )
+    )
     return rows
 
 

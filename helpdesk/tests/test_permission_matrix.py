@@ -137,7 +137,10 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Worl
     root = tmp_path_factory.mktemp("attachments")
     with (
         override_settings(
-            HELPDESK_ATTACHMENT_ROOT=root, PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]
+            HELPDESK_ATTACHMENT_ROOT=root,
+            PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+            # The mail providers' webhooks are on (their rows: "mail: provider webhooks").
+            ANYMAIL={"WEBHOOK_SECRET": ["hook:secret"], "MAILGUN_WEBHOOK_SIGNING_KEY": "key-test"},
         ),
         django_db_blocker.unblock(),
     ):

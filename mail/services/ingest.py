@@ -104,6 +104,22 @@ def _quarantine(mailbox: Mailbox, raw: bytes, key: str, reason: str, now: dateti
     return Ingested(Outcome.QUARANTINED, reason=row.reason, message=row.pk)
 
 
+def mail_quarantine(*, mailbox: Mailbox, raw: bytes, reason: str, now: datetime | None = None) -> Ingested:
+    """Keep ``raw`` in ``mailbox``'s quarantine unread by the router, with ``reason``
+    (a provider's message addressed to no mailbox). Once, like any message: under its
+    Message-ID (the raw bytes' digest without one), so a re-send answers ``duplicate``;
+    a manager's retry ingests it into ``mailbox``."""
+    now = now or timezone.now()
+    try:
+        mail = parsing.parse_message(raw) if len(raw) <= settings.HELPDESK_MAIL_MAX_BYTES else None
+    except parsing.MailParseError:
+        mail = None
+    key = parsing.message_key(mail) if mail is not None else _digest_key(raw)
+    if (taken := _taken(mailbox, key)) is not None:
+        return _duplicate(taken)
+    return _quarantine(mailbox, raw, key, reason, now, mail)
+
+
 def mail_ingest(*, mailbox: Mailbox, raw: bytes, now: datetime | None = None) -> Ingested:
     """Take ``raw`` (an RFC 5322 message) for ``mailbox`` exactly once and say
     what became of it. Never raises for anything in the message."""
