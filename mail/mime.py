@@ -1,5 +1,6 @@
 """Lenient readers for a message parsed by the standard library's ``email`` package:
-header values, addresses, message ids, content types and payloads.
+the policy it is parsed with (``POLICY``), header values, addresses, message ids,
+content types and payloads.
 
 Header values are read from the raw fields (``Message.raw_items``) and decoded here:
 ``policy.default``'s header classes raise on some broken headers (an encoded CR/LF in
@@ -17,6 +18,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.message import Message
+from typing import Any
 
 from mail.bodies import clean_line, decode_bytes
 
@@ -29,6 +31,24 @@ ADDR_SPEC = re.compile(r"^[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\]+$")
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
 _ENCODED_RUN = re.compile(r"(=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=(?:\s+=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)*)")
 _MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
+
+
+class _ReadingPolicy(email.policy.EmailPolicy):
+    """``policy.default``, except that the headers which give the MIME structure are
+    read as ``policy.compat32`` reads them (the raw string). policy.default's parser for
+    structured headers takes quadratic time on some inputs (a few thousand quotes or
+    semicolons in a Content-Type cost seconds, and the parser reads Content-Type
+    several times per part) and raises on others; the parameter readers
+    (``Message.get_param``, RFC 2231 included) work on the string either way."""
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if name.lower() in _STRUCTURE_HEADERS:
+            return email.policy.compat32.header_fetch_parse(name, value)
+        return super().header_fetch_parse(name, value)
+
+
+_STRUCTURE_HEADERS = frozenset({"content-type", "content-disposition", "content-transfer-encoding"})
+POLICY = _ReadingPolicy()
 
 
 def raw_values(msg: Message, name: str) -> list[str]:

@@ -24,4 +24,3 @@ def poll_mailbox(mailbox_id: int) -> dict:
 def purge_ignored_raw() -> int:
     """Daily: the bytes of ignored messages past HELPDESK_MAIL_KEEP_IGNORED_DAYS."""
     return ingest.ignored_raw_purge()
-

@@ -213,10 +213,10 @@ def ignored_raw_purge(*, now: datetime | None = None, batch_size: int = 1000) ->
     purged = 0
     while True:
         ids = list(
-            InboundMessage.objects.filter(outcome=Outcome.IGNORED, received_at__lt=cutoff, raw__isnull=False)
-            .values_list("id", flat=True)[:batch_size]
+            InboundMessage.objects.filter(
+                outcome=Outcome.IGNORED, received_at__lt=cutoff, raw__isnull=False
+            ).values_list("id", flat=True)[:batch_size]
         )
         if not ids:
             return purged
         purged += InboundMessage.objects.filter(pk__in=ids).update(raw=None)
-

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mail.bodies import clean_text, codec_for, decode_bytes, html_to_text, reply_text, unflow
+from mail.bodies import clean_text, codec_for, decode_bytes, unflow
+from mail.html_text import html_to_text
+from mail.reply_trim import reply_text
 
 CORPUS = Path(__file__).parent / "corpus"
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from mail.bodies import html_to_text, reply_text
+from mail.html_text import html_to_text
 from mail.parsing import Attachment, Bounce, MailParseError, ParsedMail, message_key, parse_message, reply_token
+from mail.reply_trim import reply_text
 
 CORPUS = Path(__file__).parent / "corpus"
 MAILBOX = "support@helpdesk.example"

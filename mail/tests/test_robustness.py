@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mail.parsing import MAX_DEPTH, MAX_PARTS, MailParseError, ParsedMail, message_key, parse_message
+from mail.parsing import MailParseError, ParsedMail, message_key, parse_message
+from mail.parts import MAX_DEPTH, MAX_PARTS
 
 CORPUS = Path(__file__).parent / "corpus"
 CORPUS_FILES = sorted(CORPUS.glob("*.eml"))
