@@ -73,7 +73,7 @@ def account(request: HttpRequest) -> HttpResponse:
     refuses agent switches for customers."""
     user = request.user
     is_agent = roles.is_agent(user)
-    form = NotificationSettingsForm(request.POST or None, user=user) if is_agent else None
+    form = NotificationSettingsForm(request.POST if request.method == "POST" else None, user=user) if is_agent else None
     status = 200
     if request.method == "POST":
         if form is not None and form.is_valid():

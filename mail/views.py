@@ -70,7 +70,7 @@ def mailbox_new(request: HttpRequest) -> HttpResponse:
     kind = request.POST.get("kind") or request.GET.get("kind") or MailboxKind.HTTP
     if kind not in MailboxKind.values:
         kind = MailboxKind.HTTP
-    form = MailboxForm(request.POST or None, kind=kind)
+    form = MailboxForm(request.POST if request.method == "POST" else None, kind=kind)
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -92,7 +92,7 @@ def mailbox_new(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def mailbox_edit(request: HttpRequest, mailbox_id: int) -> HttpResponse:
     mailbox = _mailbox(mailbox_id)
-    form = MailboxForm(request.POST or None, kind=mailbox.kind, mailbox=mailbox)
+    form = MailboxForm(request.POST if request.method == "POST" else None, kind=mailbox.kind, mailbox=mailbox)
     status = 200
     if request.method == "POST":
         if form.is_valid():

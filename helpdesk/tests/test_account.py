@@ -73,3 +73,10 @@ def test_the_service_writes_only_what_differs(l1, django_assert_num_queries):
 def test_get_and_post_only(client, l1):
     client.force_login(l1)
     assert client.put(ACCOUNT).status_code == 405
+
+
+def test_an_agent_turns_every_switch_off(client, l1):
+    client.force_login(l1)
+    assert client.post(ACCOUNT, {}).status_code == 303
+    l1.refresh_from_db()
+    assert not (l1.notify_assigned or l1.notify_customer_reply or l1.notify_escalated)

@@ -389,3 +389,11 @@ def test_get_on_a_write_is_refused(login, manager, mailbox):
     client = login(manager)
     assert client.get(f"/mail/quarantine/{message.pk}/retry/").status_code == 405
     assert client.get(f"{edit_url(mailbox)}rotate-token/").status_code == 405
+
+
+def test_an_empty_form_shows_the_errors(login, manager, mailbox):
+    client = login(manager)
+    for url in (NEW, edit_url(mailbox)):
+        response = client.post(url, {})
+        assert response.status_code == 400
+        assert response.context["form"].errors["name"], url
