@@ -55,13 +55,17 @@ def _token_page(request: HttpRequest, mailbox: Mailbox, token: str, *, created: 
 @manager_required
 @require_GET
 def mailbox_list(request: HttpRequest) -> HttpResponse:
+    return _mailbox_list(request)
+
+
+def _mailbox_list(request: HttpRequest, status: int = 200) -> HttpResponse:
     queryset = (
         Mailbox.objects.defer("password")
         .annotate(quarantined=Count("messages", filter=Q(messages__outcome=Outcome.QUARANTINED)))
         .order_by("name", "id")
     )
     context = {"page": paginate(request, queryset), "kinds": MailboxKind.choices, "section": "mailboxes"}
-    return render(request, "mail/pages/mailboxes.html", context)
+    return render(request, "mail/pages/mailboxes.html", context, status=status)
 
 
 @manager_required
@@ -120,7 +124,7 @@ def mailbox_enable(request: HttpRequest, mailbox_id: int) -> HttpResponse:
     form = EnableForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Say whether to enable or disable the mailbox.")
-        return see_other(reverse("mail-mailboxes"))
+        return _mailbox_list(request, status=400)
     try:
         saved = mailboxes.mailbox_update(mailbox=mailbox, changes={"enabled": form.cleaned_data["enabled"]})
     except ServiceError as error:

@@ -16,7 +16,8 @@ Scopes (objects the placeholders are filled with, see the test's ``World``):
 ``known_issue``, ``application``, ``source``, ``monitor``, ``alert``,
 ``silence``, ``rule``, ``webhook`` one row of each; ``webhook.used`` a webhook
 endpoint a rule notifies; ``token`` an API token of the manager's (not the one
-the requests use); ``-`` nothing.
+the requests use); ``mailbox`` an http mailbox and ``quarantined`` a message
+in its quarantine; ``-`` nothing.
 
 Rules the table encodes:
 - API: anonymous 401; a role that may not use an endpoint 403; a customer

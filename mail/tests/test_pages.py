@@ -278,7 +278,8 @@ def test_enable_and_disable(login, manager, mailbox):
     assert client.post(f"{edit_url(mailbox)}enable/", {"enabled": "1"}).status_code == 303
     mailbox.refresh_from_db()
     assert mailbox.enabled
-    assert client.post(f"{edit_url(mailbox)}enable/", {"enabled": "maybe"}).status_code == 303
+    for bad in ({"enabled": "maybe"}, {}):
+        assert client.post(f"{edit_url(mailbox)}enable/", bad).status_code == 400
     mailbox.refresh_from_db()
     assert mailbox.enabled and mailbox.version == 3
 
