@@ -43,10 +43,13 @@ def test_a_manager_adds_an_http_mailbox_by_keyboard_and_sees_its_token_once(web,
     page.reload()
     web.goto("/mail/mailboxes/")
     assert token not in page.content()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     web.goto(f"/mail/mailboxes/{box.pk}/")
     assert token not in page.content()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
+@pytest.mark.parametrize("web", [390], indirect=True)
 def test_a_manager_discards_a_quarantined_message_by_keyboard(web, manager):
     box, _ = mailboxes.mailbox_create(name="support", address="support@helpdesk.example", kind="http")
     mail_ingest(mailbox=box, raw=b"\x00\x01 not a message")
