@@ -539,7 +539,7 @@ def _mail_rows() -> list[Row]:
             "-",
             expect(everyone=401),
             {},
-            note="takes an http mailbox's bearer token, never a user's (test_pages/test_api in mail/tests)",
+            note="takes an http mailbox's bearer token, never a user's",
         ),
         api("GET", "mail/quarantine/", "-", MANAGER_ONLY),
         api("GET", "mail/quarantine/{id}/", "quarantined", MANAGER_ONLY),
