@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 
 from helpdesk import roles
-from helpdesk.errors import NotAllowed
+from helpdesk.errors import InvalidInput, NotAllowed
 from helpdesk.models import User
 from helpdesk.roles import Role
 from helpdesk.tokens import api_tokens_revoke_all
@@ -57,4 +57,26 @@ def user_save(*, actor: User, user: User, changed: Collection[str]) -> User:
         user.save()
         if not adding and "is_active" in changed and not user.is_active:
             api_tokens_revoke_all(user=user)
+    return user
+
+
+NOTIFICATION_SETTINGS = ("notify_assigned", "notify_customer_reply", "notify_escalated")
+
+
+def user_notification_settings_update(*, user: User, changes: dict[str, bool]) -> User:
+    """A user's own switches for agent e-mail (docs/EMAIL.md "Agents"). They are
+    agents' only: a customer gets no agent mail, so naming one is refused and
+    nothing changes. Writes only the switches that differ."""
+    unknown = sorted(set(changes) - set(NOTIFICATION_SETTINGS))
+    if unknown:
+        raise InvalidInput({field: ["Unknown field."] for field in unknown})
+    if changes and not roles.is_agent(user):
+        raise InvalidInput({field: ["Only agents receive agent e-mail."] for field in changes})
+    if any(not isinstance(value, bool) for value in changes.values()):
+        raise InvalidInput({f: ["True or false."] for f, v in changes.items() if not isinstance(v, bool)})
+    differ = [field for field, value in changes.items() if getattr(user, field) != value]
+    for field in differ:
+        setattr(user, field, changes[field])
+    if differ:
+        user.save(update_fields=differ)
     return user

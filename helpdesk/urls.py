@@ -58,5 +58,7 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("", include("dashboard.urls")),
     path("monitoring/", include("monitoring.urls")),
+    path("mail/", include("mail.urls")),
+    path("account/", views.account, name="account"),
     path("", include("tickets.urls")),
 ]

@@ -16,7 +16,8 @@ Scopes (objects the placeholders are filled with, see the test's ``World``):
 ``known_issue``, ``application``, ``source``, ``monitor``, ``alert``,
 ``silence``, ``rule``, ``webhook`` one row of each; ``webhook.used`` a webhook
 endpoint a rule notifies; ``token`` an API token of the manager's (not the one
-the requests use); ``-`` nothing.
+the requests use); ``mailbox`` an http mailbox and ``quarantined`` a message
+in its quarantine; ``-`` nothing.
 
 Rules the table encodes:
 - API: anonymous 401; a role that may not use an endpoint 403; a customer
@@ -523,7 +524,90 @@ def _page_rows() -> list[Row]:
     return rows
 
 
-ROWS: list[Row] = _ticket_rows() + _config_rows() + _page_rows()
+# mail: manager pages and API
+def _mail_rows() -> list[Row]:
+    """Mailboxes and the quarantine are managers'; the inbound endpoint takes an http
+    mailbox's bearer token, never a user's; /account/ is every user's own page."""
+    login = 302
+    manager_page = expect(anon=login, customers=404, engineers=404, managers=200)
+    manager_post = expect(anon=login, customers=404, engineers=404, managers=303)
+    manager_write = expect(anon=401, customers=403, engineers=403, managers=201)
+    return [
+        api("GET", "mailboxes/", "-", MANAGER_ONLY),
+        api(
+            "POST",
+            "mailboxes/",
+            "-",
+            manager_write,
+            {"name": "Sales", "address": "sales@helpdesk.example", "kind": "http"},
+        ),
+        api("GET", "mailboxes/{id}/", "mailbox", MANAGER_ONLY),
+        api(
+            "PUT",
+            "mailboxes/{id}/",
+            "mailbox",
+            MANAGER_ONLY,
+            {"name": "Support desk", "address": "matrix@helpdesk.example", "kind": "http"},
+        ),
+        api("PATCH", "mailboxes/{id}/", "mailbox", MANAGER_ONLY, {"enabled": False}),
+        api("DELETE", "mailboxes/{id}/", "mailbox", expect(anon=401, customers=403, engineers=403, managers=204)),
+        api("POST", "mailboxes/{id}/rotate-token/", "mailbox", MANAGER_ONLY),
+        api(
+            "POST",
+            "mail/inbound/",
+            "-",
+            expect(everyone=401),
+            {},
+            note="takes an http mailbox's bearer token, never a user's",
+        ),
+        api("GET", "mail/quarantine/", "-", MANAGER_ONLY),
+        api("GET", "mail/quarantine/{id}/", "quarantined", MANAGER_ONLY),
+        api(
+            "POST", "mail/quarantine/{id}/retry/", "quarantined", MANAGER_ONLY, note="quarantined again: still garbage"
+        ),
+        api(
+            "POST",
+            "mail/quarantine/{id}/discard/",
+            "quarantined",
+            expect(anon=401, customers=403, engineers=403, managers=204),
+        ),
+        page("GET", "/mail/mailboxes/", "-", manager_page),
+        page("GET", "/mail/mailboxes/new/?kind=imap", "-", manager_page),
+        page(
+            "POST",
+            "/mail/mailboxes/new/",
+            "-",
+            expect(anon=login, customers=404, engineers=404, managers=400),
+            {},
+            note="an empty form shows the errors",
+        ),
+        page("GET", "/mail/mailboxes/{mailbox_id}/", "mailbox", manager_page),
+        page(
+            "POST",
+            "/mail/mailboxes/{mailbox_id}/",
+            "mailbox",
+            expect(anon=login, customers=404, engineers=404, managers=400),
+            {},
+        ),
+        page("POST", "/mail/mailboxes/{mailbox_id}/enable/", "mailbox", manager_post, {"enabled": "0"}),
+        page(
+            "POST",
+            "/mail/mailboxes/{mailbox_id}/rotate-token/",
+            "mailbox",
+            manager_page,
+            note="the answer shows the new token once",
+        ),
+        page("POST", "/mail/mailboxes/{mailbox_id}/test/", "mailbox", manager_post, note="an http mailbox: a message"),
+        page("GET", "/mail/quarantine/", "-", manager_page),
+        page("POST", "/mail/quarantine/{quarantined_id}/retry/", "quarantined", manager_post),
+        page("POST", "/mail/quarantine/{quarantined_id}/discard/", "quarantined", manager_post),
+        page("GET", "/mail/quarantine/{quarantined_id}/raw/", "quarantined", manager_page),
+        page("GET", "/account/", "-", expect(anon=login, users=200)),
+        page("POST", "/account/", "-", expect(anon=login, users=303), {}, note="every user's own settings"),
+    ]
+
+
+ROWS: list[Row] = _ticket_rows() + _config_rows() + _page_rows() + _mail_rows()
 
 # URL patterns with no rows of their own, and why.
 EXEMPT_ROUTE_PREFIXES = {

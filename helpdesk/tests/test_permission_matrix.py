@@ -28,6 +28,8 @@ from helpdesk.roles import Role
 from helpdesk.tests.factories import UserFactory
 from helpdesk.tests.permission_matrix import EXEMPT_ROUTE_MARKERS, EXEMPT_ROUTE_PREFIXES, ROLES, ROWS, Row
 from helpdesk.tokens import api_token_issue
+from mail.services.ingest import mail_ingest
+from mail.tests.factories import MailboxFactory
 from monitoring.tests.factories import AlertFactory, MonitorFactory, SilenceFactory
 from tickets import attachment_rules, services
 from tickets.models import Kind
@@ -77,6 +79,11 @@ class World:
             attachment_rules.storage().save(attachment.stored_name, ContentFile(b"log line\n"))
             self.attachments[key] = attachment
 
+        # mail: manager pages and API
+        self.mailbox = MailboxFactory(name="matrix", address="matrix@helpdesk.example")
+        quarantined = mail_ingest(mailbox=self.mailbox, raw=b"\x00\x01 not a message")
+        self.quarantined = self.mailbox.messages.get(pk=quarantined.message)
+
         self.payloads = {
             "priority-matrix": {
                 "cells": [
@@ -122,6 +129,8 @@ class World:
             "webhook": self.webhook,
             "webhook.used": self.webhook_used,
             "token": self.spare_token,
+            "mailbox": self.mailbox,
+            "quarantined": self.quarantined,
         }
         if scope in objects:
             pk = objects[scope].pk
