@@ -29,7 +29,7 @@ from tickets.forms import (
     ResolveLinkedForm,
     TransitionForm,
 )
-from tickets.models import Ticket
+from tickets.models import Ticket, Via
 from tickets.selectors import pages, scoped
 
 
@@ -125,7 +125,7 @@ def _comment(request, ticket, data) -> str:
     # One transaction: a refused file (type, size) leaves no comment behind either.
     with transaction.atomic():
         comment = services.comment_create(
-            ticket=ticket, actor=request.user, body=data["body"], internal=data["internal"]
+            ticket=ticket, actor=request.user, body=data["body"], internal=data["internal"], via=Via.WEB
         )
         if data.get("file") is not None:
             services.attachment_create(comment=comment, actor=request.user, upload=data["file"])
