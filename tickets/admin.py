@@ -144,43 +144,13 @@ class TicketAdmin(admin.ModelAdmin):
     list_select_related = ("assignee", "requester")
     raw_id_fields = ("parent",)
     fields = (
-        "title",
-        "description",
-        "kind",
-        "major",
-        "urgency",
-        "impact",
-        "category",
-        "application",
-        "parent",
-        "status",
-        "tier",
-        "priority",
-        "requester",
-        "assignee",
-        "resolution",
-        "version",
-        "created_at",
-        "updated_at",
-        "first_responded_at",
-        "resolved_at",
-        "closed_at",
-        "sla_breached",
+        "title", "description", "kind", "major", "urgency", "impact", "category", "application", "parent",
+        "status", "tier", "priority", "requester", "assignee", "resolution", "version",
+        "created_at", "updated_at", "first_responded_at", "resolved_at", "closed_at", "sla_breached",
     )
     readonly_fields = (
-        "status",
-        "tier",
-        "priority",
-        "requester",
-        "assignee",
-        "resolution",
-        "version",
-        "created_at",
-        "updated_at",
-        "first_responded_at",
-        "resolved_at",
-        "closed_at",
-        "sla_breached",
+        "status", "tier", "priority", "requester", "assignee", "resolution", "version",
+        "created_at", "updated_at", "first_responded_at", "resolved_at", "closed_at", "sla_breached",
     )
     inlines = [CommentInline, EventInline]
 

@@ -27,8 +27,7 @@ class TicketFilter(filters.FilterSet):
     tier = IntFilter(field_name="tier", max_value=3)
     priority = IntFilter(field_name="priority", max_value=5)
     assignee = filters.CharFilter(
-        method="filter_assignee",
-        validators=[RegexValidator(r"^(me|none|[0-9]{1,19})$", "Use a user id, 'me' or 'none'.")],
+        method="filter_assignee", validators=[RegexValidator(r"^(me|none|[0-9]{1,19})$", "Use a user id, 'me' or 'none'.")]
     )
     requester = IntFilter(field_name="requester_id")
     application = IntFilter(field_name="application_id")

@@ -52,21 +52,8 @@ def snapshot() -> dict:
         "api_tokens": ApiToken.objects.count(),
         "tickets": list(
             Ticket.objects.order_by("id").values_list(
-                "id",
-                "version",
-                "title",
-                "description",
-                "status",
-                "tier",
-                "assignee_id",
-                "priority",
-                "urgency",
-                "impact",
-                "kind",
-                "category_id",
-                "application_id",
-                "parent_id",
-                "linked_count",
+                "id", "version", "title", "description", "status", "tier", "assignee_id", "priority", "urgency",
+                "impact", "kind", "category_id", "application_id", "parent_id", "linked_count",
             )
         ),
         "comments": Comment.objects.count(),
@@ -394,9 +381,7 @@ def _fill(value, world):
 @pytest.mark.parametrize(("endpoint", "body"), list(_cases()))
 def test_junk_body_is_400_and_changes_nothing(api, world, endpoint, body):
     who, path, method = ENDPOINTS[endpoint]
-    url = V1 + path.format(
-        ticket=world["ticket"].pk, category=world["category"].pk, application=world["application"].pk
-    )
+    url = V1 + path.format(ticket=world["ticket"].pk, category=world["category"].pk, application=world["application"].pk)
     client = api.as_(world["users"][who] if who else None)
     before = snapshot()
     call = getattr(client, method)

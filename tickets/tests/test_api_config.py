@@ -166,9 +166,7 @@ def test_password_never_appears_in_responses(api, admin_user, manager, l1):
         assert "password" not in body and STRONG not in body and "pbkdf2" not in body and "md5$" not in body
     rows = responses[1].data["results"]
     assert {row["username"] for row in rows} >= {"pw", admin_user.username, manager.username, l1.username}
-    assert all(
-        set(row) == {"id", "username", "email", "first_name", "last_name", "role", "tier", "is_active"} for row in rows
-    )
+    assert all(set(row) == {"id", "username", "email", "first_name", "last_name", "role", "tier", "is_active"} for row in rows)
 
 
 @pytest.mark.parametrize("password", ["123", "password", "12345678901", "short1!"])
@@ -354,22 +352,11 @@ def test_managers_write_categories(api, request, role):
     user = request.getfixturevalue(role)
     r = api.as_(user).post(f"{V1}categories/", {"name": "Minor code fix", "scope_tier": 2}, format="json")
     assert r.status_code == 201, r.data
-    assert r.data == {
-        "id": r.data["id"],
-        "name": "Minor code fix",
-        "description": "",
-        "scope_tier": 2,
-        "is_active": True,
-        "version": 1,
-    }
+    assert r.data == {"id": r.data["id"], "name": "Minor code fix", "description": "", "scope_tier": 2, "is_active": True, "version": 1}
     cid = r.data["id"]
-    r = api.as_(user).patch(
-        f"{V1}categories/{cid}/", {"scope_tier": 3, "is_active": False}, format="json", **if_match(cid, Category)
-    )
+    r = api.as_(user).patch(f"{V1}categories/{cid}/", {"scope_tier": 3, "is_active": False}, format="json", **if_match(cid, Category))
     assert r.status_code == 200 and r.data["scope_tier"] == 3 and r.data["is_active"] is False
-    r = api.as_(user).put(
-        f"{V1}categories/{cid}/", {"name": "Renamed", "scope_tier": 1}, format="json", **if_match(cid, Category)
-    )
+    r = api.as_(user).put(f"{V1}categories/{cid}/", {"name": "Renamed", "scope_tier": 1}, format="json", **if_match(cid, Category))
     assert r.status_code == 200 and r.data["name"] == "Renamed"
     assert api.as_(user).delete(f"{V1}categories/{cid}/").status_code == 204
     assert not Category.objects.filter(pk=cid).exists()
@@ -435,8 +422,7 @@ def test_manager_creates_application_with_generated_slug(api, manager):
     assert r.data["slug"] == "billing-api-production"
     assert (r.data["environment"], r.data["criticality"], r.data["owner_tier"]) == ("production", "medium", 2)
     r = api.as_(manager).post(
-        f"{V1}applications/",
-        {"name": "Billing API", "environment": "Staging", "criticality": "high", "owner_tier": 1},
+        f"{V1}applications/", {"name": "Billing API", "environment": "Staging", "criticality": "high", "owner_tier": 1},
         format="json",
     )
     assert r.status_code == 201 and r.data["slug"] == "billing-api-staging" and r.data["owner_tier"] == 1
@@ -450,9 +436,7 @@ def test_manager_creates_application_with_generated_slug(api, manager):
 
 def test_manager_updates_and_deletes_applications(api, manager):
     app = ApplicationFactory(slug="keep-me")
-    r = api.as_(manager).patch(
-        f"{V1}applications/{app.pk}/", {"name": "Renamed", "owner_tier": 3}, format="json", **if_match(app)
-    )
+    r = api.as_(manager).patch(f"{V1}applications/{app.pk}/", {"name": "Renamed", "owner_tier": 3}, format="json", **if_match(app))
     assert r.status_code == 200 and r.data["name"] == "Renamed" and r.data["slug"] == "keep-me"
     assert r.data["owner_tier"] == 3
     assert api.as_(manager).delete(f"{V1}applications/{app.pk}/").status_code == 204

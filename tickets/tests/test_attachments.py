@@ -55,15 +55,13 @@ def raw_upload(client, comment: Comment, filename: str, content: bytes = b"plain
     """A multipart body built by hand: the test client would strip a path from the name."""
     boundary = "----helpdesk-test-boundary"
     body = (
-        (
-            f"--{boundary}\r\n"
-            f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-            "Content-Type: text/html\r\n\r\n"
-        ).encode()
-        + content
-        + f"\r\n--{boundary}--\r\n".encode()
+        f"--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        "Content-Type: text/html\r\n\r\n"
+    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    return client.generic(
+        "POST", upload_url(comment), body, content_type=f"multipart/form-data; boundary={boundary}"
     )
-    return client.generic("POST", upload_url(comment), body, content_type=f"multipart/form-data; boundary={boundary}")
 
 
 def state(ticket: Ticket, root: Path) -> dict:
@@ -156,9 +154,7 @@ def test_customer_cannot_attach_to_an_agents_comment(api, customer, ticket, publ
     assert state(ticket, root) == before
 
 
-def test_internal_comments_and_foreign_tickets_are_404_for_customers(
-    api, customer, other_customer, internal_note, root
-):
+def test_internal_comments_and_foreign_tickets_are_404_for_customers(api, customer, other_customer, internal_note, root):
     foreign_ticket = TicketFactory(requester=other_customer)
     foreign_comment = CommentFactory(ticket=foreign_ticket, author=other_customer)
     client = api.as_(customer)
@@ -297,7 +293,9 @@ def test_a_failing_transaction_leaves_no_file(api, l1, ticket, customer_comment,
 
     monkeypatch.setattr(events, "attachment_added", broken)
     with pytest.raises(RuntimeError):
-        services.attachment_create(comment=customer_comment, actor=l1, upload=SimpleUploadedFile("a.png", PNG))
+        services.attachment_create(
+            comment=customer_comment, actor=l1, upload=SimpleUploadedFile("a.png", PNG)
+        )
     assert not Attachment.objects.exists()
     assert stored_files(root) == []
 
@@ -451,9 +449,7 @@ def test_internal_and_foreign_attachments_are_404_for_customers(api, l1, custome
     assert api.as_(other_customer).get(foreign.data["url"]).status_code == 200
 
 
-def test_customer_does_not_see_internal_attachments_in_comments_or_events(
-    api, l1, customer, ticket, internal_note, shot
-):
+def test_customer_does_not_see_internal_attachments_in_comments_or_events(api, l1, customer, ticket, internal_note, shot):
     upload(api.as_(l1), internal_note, "secret.txt", b"x", content_type="text/plain")
     comments = api.as_(customer).get(f"{TICKETS}{ticket.pk}/comments/").data["results"]
     assert [[a["name"] for a in c["attachments"]] for c in comments] == [["screen.png"]]

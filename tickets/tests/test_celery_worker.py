@@ -140,7 +140,9 @@ def test_matrix_change_reprioritises_open_tickets_in_a_real_worker(
             WAIT_SECONDS,
             celery_worker.assert_alive,
             every=0.2,
-            details=lambda: f"priorities {priorities(tickets)}; worker log:\n{celery_worker.log()[-4000:]}",
+            details=lambda: (
+                f"priorities {priorities(tickets)}; worker log:\n{celery_worker.log()[-4000:]}"
+            ),
         )
 
     assert_reprioritised_by(tickets, manager.pk)

@@ -146,9 +146,7 @@ def test_managers_create_change_and_delete(api, request, role):
     kid = r.data["id"]
     r = client.patch(f"{KI}{kid}/", {"is_active": False, "category": None}, format="json", **if_match(kid, KnownIssue))
     assert r.status_code == 200 and r.data["is_active"] is False and r.data["category"] is None
-    r = client.put(
-        f"{KI}{kid}/", {"title": "Renamed", "resolution_steps": "New steps"}, format="json", **if_match(kid, KnownIssue)
-    )
+    r = client.put(f"{KI}{kid}/", {"title": "Renamed", "resolution_steps": "New steps"}, format="json", **if_match(kid, KnownIssue))
     assert r.status_code == 200 and r.data["title"] == "Renamed" and r.data["application"] == app.pk
     assert client.delete(f"{KI}{kid}/").status_code == 204
     assert not KnownIssue.objects.filter(pk=kid).exists()
@@ -307,9 +305,7 @@ def test_list_is_paginated(api, l1):
 KI_LIST_QUERIES = 2
 
 
-@pytest.mark.parametrize(
-    "params", [{}, {"q": "printer"}, {"application": 1, "is_active": "true", "q": "printer toner"}]
-)
+@pytest.mark.parametrize("params", [{}, {"q": "printer"}, {"application": 1, "is_active": "true", "q": "printer toner"}])
 def test_list_query_count_is_constant(api, l1, params, django_assert_max_num_queries):
     app = ApplicationFactory(pk=1)
     rows = KnownIssueFactory.build_batch(120)
@@ -620,7 +616,9 @@ def test_if_match(api, l1, ticket, vpn):
     r = api.as_(l1).post(apply_url(ticket), {"known_issue": vpn.pk}, format="json", HTTP_IF_MATCH='"99"')
     assert r.status_code == 412
     assert ticket_state(ticket) == before
-    r = api.as_(l1).post(apply_url(ticket), {"known_issue": vpn.pk}, format="json", HTTP_IF_MATCH=f'"{ticket.version}"')
+    r = api.as_(l1).post(
+        apply_url(ticket), {"known_issue": vpn.pk}, format="json", HTTP_IF_MATCH=f'"{ticket.version}"'
+    )
     assert r.status_code == 200
     stale = api.as_(l1).post(
         apply_url(ticket), {"known_issue": other.pk}, format="json", HTTP_IF_MATCH=f'"{ticket.version}"'

@@ -62,13 +62,7 @@ def test_the_system_user_keeps_the_levels_its_alert_gives():
         actor=system, requester=system, title="[CRITICAL] Webshop", kind=Kind.INCIDENT,
         urgency=Level.HIGH, impact=Level.HIGH, tier=2,
     )  # fmt: skip
-    assert (ticket.kind, ticket.urgency, ticket.impact, ticket.priority, ticket.tier) == (
-        "incident",
-        "high",
-        "high",
-        1,
-        2,
-    )
+    assert (ticket.kind, ticket.urgency, ticket.impact, ticket.priority, ticket.tier) == ("incident", "high", "high", 1, 2)
 
 
 def test_agents_still_set_them(api, l1, customer):
