@@ -56,5 +56,6 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("", include("dashboard.urls")),
     path("monitoring/", include("monitoring.urls")),
+    path("mail/", include("mail.urls")),
     path("", include("tickets.urls")),
 ]

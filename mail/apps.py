@@ -11,6 +11,10 @@ class MailConfig(AppConfig):
     def ready(self) -> None:
         from mail import tasks  # noqa: F401  (the tasks in every process: beat and web requests name them)
         from mail.services import outbound
+        from mail.timeline import original_message_links
+        from tickets import timeline_links
         from tickets.signals import events_recorded
 
         events_recorded.connect(outbound.on_events_recorded, dispatch_uid="mail.outbound")
+        # The ticket page links a comment that came by e-mail to its original message.
+        timeline_links.register("mail.original", original_message_links)
