@@ -1,4 +1,5 @@
-"""Mail pages for managers (the API is under /api/v1/)."""
+"""Mail pages: managers' mailboxes and quarantine, agents' original messages (the API is
+under /api/v1/; included by name from helpdesk/urls.py)."""
 
 from django.urls import path
 
@@ -15,4 +16,5 @@ urlpatterns = [
     path("quarantine/<int:message_id>/retry/", views.quarantine_retry, name="mail-quarantine-retry"),
     path("quarantine/<int:message_id>/discard/", views.quarantine_discard, name="mail-quarantine-discard"),
     path("quarantine/<int:message_id>/raw/", views.quarantine_raw, name="mail-quarantine-raw"),
+    path("messages/<int:message_id>/original/", views.message_original, name="mail-message-original"),
 ]

@@ -1,5 +1,5 @@
-"""Mail pages for managers: mailboxes (their health, settings, tokens, a connection
-test) and the quarantine. Thin views: every write goes through the service the API
+"""Mail pages: for managers, mailboxes (their health, settings, tokens, a connection
+test) and the quarantine; for agents, the original message of a ticket's e-mail. Thin views: every write goes through the service the API
 and the admin use (``mail.services.mailboxes``, ``mail.services.ingest``).
 
 An http mailbox's bearer token is rendered in the answer to the POST that made it
@@ -17,12 +17,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from helpdesk.errors import ServiceError, StaleVersion
-from helpdesk.pages import error_text, manager_required, paginate, see_other
+from helpdesk.pages import agent_required, error_text, manager_required, paginate, see_other
 from helpdesk.text import parse_id
 from mail import imap
 from mail.forms import EnableForm, MailboxForm
 from mail.models import InboundMessage, Mailbox, MailboxKind, Outcome
 from mail.services import ingest, mailboxes, polling
+from tickets.selectors import scoped
 
 
 def _mailbox(mailbox_id: int) -> Mailbox:
@@ -219,4 +220,27 @@ def quarantine_raw(request: HttpRequest, message_id: int) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="quarantined-{message.pk}.eml"'
     response["Cache-Control"] = "no-store"
     response["X-Content-Type-Options"] = "nosniff"
+
+
+@agent_required
+def message_original(request: HttpRequest, message_id: int) -> HttpResponse:
+    """The raw message a ticket or comment came from, as an ``.eml`` download; 404
+    for a message that is on no ticket the agent sees, or whose bytes are gone
+    (quarantined messages are the managers', on their own page)."""
+    row = (
+        InboundMessage.objects.filter(pk=message_id, ticket__isnull=False, raw__isnull=False)
+        .only("id", "ticket_id", "raw")
+        .first()
+    )
+    if row is None:
+        raise Http404
+    try:
+        ticket = scoped.ticket_get_for(user=request.user, ticket_id=row.ticket_id)
+    except ServiceError:
+        raise Http404 from None
+    response = HttpResponse(bytes(row.raw), content_type="message/rfc822")
+    response["Content-Disposition"] = f'attachment; filename="{ticket.number}-message-{row.pk}.eml"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
     return response

@@ -143,7 +143,9 @@ class SlaPolicy(models.Model):
         verbose_name_plural = "SLA policies"
         constraints = [
             models.CheckConstraint(condition=Q(priority__gte=1, priority__lte=5), name="sla_priority_1_5"),
-            models.CheckConstraint(condition=Q(first_response_minutes__gt=0, resolution_minutes__gt=0), name="sla_targets_positive"),
+            models.CheckConstraint(
+                condition=Q(first_response_minutes__gt=0, resolution_minutes__gt=0), name="sla_targets_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -237,6 +239,8 @@ class Ticket(models.Model):
             models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
             models.Index(fields=["created_at"], name="ticket_created"),
             models.Index(fields=["resolved_at"], name="ticket_resolved"),
+            # "Followed by HD-..." on the ticket page: few tickets follow another, so a small partial index.
+            models.Index(fields=["follows"], name="ticket_follows", condition=Q(follows__isnull=False)),
             # SLA sweeps: only active tickets that have not breached yet are scanned.
             models.Index(
                 fields=["first_response_due_at"],
@@ -458,6 +462,7 @@ class EventKind(models.TextChoices):
     NOTIFICATION_FAILED = "notification_failed"
     KNOWN_ISSUE_APPLIED = "known_issue_applied"
     ATTACHMENT_ADDED = "attachment_added"
+    CC_CHANGED = "cc_changed"
 
 
 class AppendOnlyQuerySet(models.QuerySet):

@@ -17,7 +17,8 @@ Scopes (objects the placeholders are filled with, see the test's ``World``):
 ``silence``, ``rule``, ``webhook`` one row of each; ``webhook.used`` a webhook
 endpoint a rule notifies; ``token`` an API token of the manager's (not the one
 the requests use); ``mailbox`` an http mailbox and ``quarantined`` a message
-in its quarantine; ``-`` nothing.
+in its quarantine; ``mail.original`` a message that came by mail as a reply on
+t1 (its raw bytes kept); ``-`` nothing.
 
 Rules the table encodes:
 - API: anonymous 401; a role that may not use an endpoint 403; a customer
@@ -607,7 +608,60 @@ def _mail_rows() -> list[Row]:
     ]
 
 
-ROWS: list[Row] = _ticket_rows() + _config_rows() + _page_rows() + _mail_rows()
+
+# mail: ticket side -----------------------------------------------------------------------------
+# The ticket's CCs (API PATCH and page), the requester's bounce, the original message
+# of a ticket's e-mail (scope ``mail.original``: a reply on t1, its raw bytes kept).
+
+
+def _mail_ticket_rows() -> list[Row]:
+    rows = [
+        page(
+            "GET",
+            "/mail/messages/{message_id}/original/",
+            "mail.original",
+            expect(anon=302, customers=404, agents=200),
+            note="agents only: the raw message, an .eml download; the requester too gets a 404",
+        ),
+    ]
+    for tier in (1, 2, 3):
+        t = f"t{tier}"
+        rows += [
+            api(
+                "PATCH",
+                "tickets/{id}/",
+                t,
+                work(tier, 200),
+                {"cc": ["boss@example.com"]},
+                note="cc: agents who may work the ticket; the requester reads it",
+            ),
+            page(
+                "POST",
+                "/tickets/{ticket_id}/cc/add/",
+                t,
+                page_work(tier),
+                lambda w, tier=tier: {"cc": "boss@example.com", "version": w.ticket_version(tier)},
+            ),
+            page(
+                "POST",
+                "/tickets/{ticket_id}/cc/remove/",
+                t,
+                page_work(tier),
+                lambda w, tier=tier: {"cc": "nobody@example.com", "version": w.ticket_version(tier)},
+                note="removing an address that is not there changes nothing",
+            ),
+            page(
+                "POST",
+                "/tickets/{ticket_id}/requester-bounce/clear/",
+                t,
+                expect(anon=302, customer=403, other=404, agents=303),
+                note="any agent who sees the ticket; the flag is not shown to customers",
+            ),
+        ]
+    return rows
+
+
+ROWS: list[Row] = _ticket_rows() + _config_rows() + _page_rows() + _mail_rows() + _mail_ticket_rows()
 
 # URL patterns with no rows of their own, and why.
 EXEMPT_ROUTE_PREFIXES = {

@@ -338,6 +338,21 @@ def _updated_text(data: dict[str, Any], names: Names) -> str:
     return "Changed: " + ", ".join(sorted(after)) if after else "Updated"
 
 
+def cc_changed(ticket: Ticket, actor: User | None, *, before: list[str], after: list[str]) -> TicketEvent:
+    """The ticket's CC addresses changed (tickets.services.ccs): both whole lists."""
+    return record_changes(ticket, actor, EventKind.CC_CHANGED, {"cc": before}, {"cc": after})
+
+
+@sentence(EventKind.CC_CHANGED)
+def _cc_changed_text(data: dict[str, Any], names: Names) -> str:
+    before, after = _before(data).get("cc") or [], _after(data).get("cc") or []
+    added = [a for a in after if a not in before]
+    removed = [a for a in before if a not in after]
+    parts = [f"added {', '.join(added)}"] if added else []
+    parts += [f"removed {', '.join(removed)}"] if removed else []
+    return "CC " + "; ".join(parts) if parts else "CC unchanged"
+
+
 def linked(ticket: Ticket, actor: User | None, before: int | None) -> TicketEvent:
     return record_changes(ticket, actor, EventKind.LINKED, {"parent": before}, {"parent": ticket.parent_id})
 

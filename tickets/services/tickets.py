@@ -25,9 +25,21 @@ from tickets.models import (
 )
 from tickets.services import sla
 from tickets.services.base import check_version, lock_ticket, require_worker, save_ticket
+from tickets.services.ccs import cc_addresses_clean, cc_apply_locked
 from tickets.services.priority import priority_for, tickets_raise_levels
 
-EDITABLE_FIELDS = ("title", "description", "urgency", "impact", "category", "application", "kind", "major", "parent")
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "urgency",
+    "impact",
+    "category",
+    "application",
+    "kind",
+    "major",
+    "parent",
+    "cc",
+)
 ACTION_ONLY_FIELDS = ("status", "tier", "assignee")
 # Triage is the agents' work (docs/PRODUCT.md "Triage"): a customer's ticket starts as a medium/medium
 # service request whatever the customer sent, and only agents change these or link.
@@ -201,7 +213,8 @@ def ticket_update(
     input is checked before any lock (``_check_update_input``); the locked, open
     ticket takes the values that differ (``_apply_field_changes``), the incident
     link is checked (``_parent_change``) and the kind rules hold
-    (``_apply_kind_rules``). Nothing differs: no save, no event. Otherwise the
+    (``_apply_kind_rules``); ``cc`` (the whole list) goes through the CC service's
+    core (tickets.services.ccs, its own event). Nothing differs: no save, no event. Otherwise the
     priority and SLA due times follow urgency and impact (``_refresh_priority``),
     one save writes every changed column, and the events say what changed
     (``_record_update``), all in one transaction."""
@@ -217,7 +230,8 @@ def ticket_update(
         old_parent = ticket.parent_id
         parent_changed = _parent_change(ticket, changes)
         _apply_kind_rules(ticket, changes, before, after)
-        if not before and not parent_changed:
+        cc_changed = "cc" in changes and cc_apply_locked(ticket, actor, changes["cc"])
+        if not before and not parent_changed and not cc_changed:
             return ticket
 
         fields = list(before)
@@ -256,6 +270,8 @@ def _check_update_input(*, actor: User, changes: dict[str, Any]) -> None:
         changes["title"] = clean_text(changes["title"], "title", required=True)
     if "description" in changes and changes["description"] is None:
         changes["description"] = ""
+    if "cc" in changes:
+        changes["cc"] = cc_addresses_clean(changes["cc"])
 
 
 def _apply_field_changes(ticket: Ticket, changes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -264,7 +280,7 @@ def _apply_field_changes(ticket: Ticket, changes: dict[str, Any]) -> tuple[dict[
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     for field in EDITABLE_FIELDS:
-        if field not in changes or field == "parent":
+        if field not in changes or field in ("parent", "cc"):
             continue
         new = changes[field]
         attname = field + "_id" if field in ("category", "application") else field
