@@ -220,6 +220,7 @@ def quarantine_raw(request: HttpRequest, message_id: int) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="quarantined-{message.pk}.eml"'
     response["Cache-Control"] = "no-store"
     response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @agent_required
