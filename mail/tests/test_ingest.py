@@ -200,6 +200,32 @@ def test_unreadable_bytes_are_quarantined_and_kept(mailbox):
     assert mail_ingest(mailbox=mailbox, raw=raw).outcome == Outcome.DUPLICATE
 
 
+def test_addresses_longer_than_smtp_carries_are_not_addresses(mailbox):
+    """Over 254 characters no address column holds it (it made a DataError, a 500 at
+    the inbound endpoint and a poll stuck on the message): a From of that length is
+    no usable sender, a Cc of that length is left out."""
+    long_address = "x" * 250 + "@customer.example"
+
+    def raw(sender: str, cc: str, message_id: str) -> bytes:
+        return (
+            f"From: {sender}\r\nTo: support0@helpdesk.example\r\nCc: {cc}\r\nSubject: Long\r\n"
+            f"Message-ID: <{message_id}@customer.example>\r\n\r\nHello.\r\n"
+        ).encode()
+
+    quarantined = mail_ingest(mailbox=mailbox, raw=raw(long_address, "bob@customer.example", "long-from"))
+    assert (quarantined.outcome, quarantined.reason) == (
+        Outcome.QUARANTINED,
+        "cannot be read: The message has no usable From address.",
+    )
+    created = mail_ingest(
+        mailbox=mailbox, raw=raw("jane@customer.example", f"{long_address}, Bob <bob@customer.example>", "long-cc")
+    )
+    assert created.outcome == Outcome.CREATED, created
+    assert list(TicketCc.objects.filter(ticket_id=created.ticket).values_list("email", flat=True)) == [
+        "bob@customer.example"
+    ]
+
+
 def test_a_message_from_a_deactivated_account_is_quarantined_then_retried(mailbox):
     user = UserFactory(email="gone@customer.example", role=Role.CUSTOMER, is_active=False)
     raw = raw_message(sender="gone@customer.example")
