@@ -241,3 +241,25 @@ def test_a_worker_killed_mid_poll_loses_nothing_and_takes_nothing_twice(dovecot,
     assert all(is_seen for _, is_seen in server_state(dovecot, folder).values())
     assert Outcome.QUARANTINED not in set(InboundMessage.objects.values_list("outcome", flat=True))
     print(f"killed after {taken} of {MESSAGES} rows; {len(seen)} were \\Seen")  # noqa: T201 (shown with -s)
+
+
+def test_two_polls_at_once_take_each_message_once(dovecot, folder, mailbox, workers):
+    """A slow poll overlapping the next one (two pool processes, two poll tasks at once)."""
+    raws = [raw_message(sender=f"p{n}@customer.example", to=ADDRESS, subject=f"Overlap {n}") for n in range(60)]
+    with dovecot.client("support") as imap:
+        for raw in raws:
+            typ, data = imap.append(f'"{folder}"', None, None, raw)
+            assert typ == "OK", data
+    worker = workers.worker("pair", concurrency=2)
+    since = timezone.now()
+    poll(mailbox)
+    poll(mailbox)
+    wait_until(lambda: polled_up_to(mailbox, 60, since), "both polls", 30, check=worker.assert_alive)
+    wait_until(lambda: worker.log().count(" succeeded in ") >= 2, "both tasks done", 30)
+
+    rows = rows_by_message_id()
+    assert set(rows) == {message_id_of(raw) for raw in raws} and set(rows.values()) == {1}
+    assert Counter(Ticket.objects.values_list("title", flat=True)) == Counter(f"Overlap {n}" for n in range(60))
+    assert all(is_seen for _, is_seen in server_state(dovecot, folder).values())
+    mailbox.refresh_from_db()
+    assert mailbox.last_uid == 60
