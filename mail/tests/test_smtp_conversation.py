@@ -236,7 +236,7 @@ def test_a_conversation_by_email_end_to_end(conversation):
             sender=f"Jane Doe <{JANE}>",
             to=str(received["Reply-To"]),
             subject=f"Re: {received['Subject']}",
-            body="Restarted, it works.\n\nOn Monday the support team wrote:\n> **Restart** it, please.\n",
+            body="Restarted, it works. <script>alert(2)</script>\n\nOn Monday the support team wrote:\n> **Restart** it, please.\n",
             in_reply_to=str(received["Message-ID"]),
             references=f"{received['References']} {received['Message-ID']}",
         ),
@@ -244,9 +244,12 @@ def test_a_conversation_by_email_end_to_end(conversation):
     assert (status, body["outcome"], body["ticket"]) == (202, Outcome.APPENDED, ticket.pk), body
     reply = Comment.objects.get(pk=body["comment"])
     assert (reply.author.email, reply.internal, reply.via) == (JANE, False, "email")
-    assert reply.body.strip() == "Restarted, it works."
+    assert Ticket.objects.get(pk=ticket.pk).status == Status.OPEN  # the reply took it out of pending
+    assert reply.body.strip() == "Restarted, it works. <script>alert(2)</script>"
     replied = one(conversation.wait_for(5), alice.email, "customer reply")
-    assert "Restarted, it works." in parts(replied)[0]
+    text, html = parts(replied)
+    assert "Restarted, it works. <script>alert(2)</script>" in text
+    assert "<script" not in html and "&lt;script&gt;" in html  # the customer's words, escaped
 
     # 5. Escalated into tier 2: Carol hears, Dave switched it off.
     ticket_escalate(ticket=ticket, actor=alice, to_tier=2, reason="Needs the vendor.")
