@@ -7,10 +7,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from helpdesk.errors import Conflict
 from helpdesk.roles import Role
 from helpdesk.tests.factories import UserFactory
+from mail.imap import Fetched
 from mail.models import InboundMessage, MailThread, Outcome, ThreadMessage
-from mail.services import addresses
+from mail.services import addresses, polling
 from mail.services.ingest import mail_ingest, quarantine_discard, quarantine_retry
 from mail.tests.factories import MailboxFactory, raw_message
 from tickets.models import Comment, Status, Ticket, TicketCc, Via
@@ -238,6 +240,26 @@ def test_a_message_from_a_deactivated_account_is_quarantined_then_retried(mailbo
     retried = quarantine_retry(message=InboundMessage.objects.get())
     assert retried.outcome == Outcome.CREATED
     assert InboundMessage.objects.get().outcome == Outcome.CREATED
+
+
+def test_a_message_left_on_the_imap_server_cannot_be_retried_from_here(mailbox, api, manager):
+    """Too large to fetch, it has no bytes here: a retry used to replace its row with an
+    "empty message" quarantine (and a second such retry dropped the row as a duplicate
+    of the first), so the message on the server was forgotten for good."""
+    now = timezone.now()
+    for uid in (7, 8):
+        polling._too_large(mailbox, 42, Fetched(uid=uid, raw=None, size=50 * 2**20), now)
+    first, second = InboundMessage.objects.order_by("id")
+    with pytest.raises(Conflict):
+        quarantine_retry(message=first)
+    response = api.as_(manager).post(f"/api/v1/mail/quarantine/{second.pk}/retry/")
+    assert response.status_code == 409, response.content
+    assert "UID 8" in response.json()["detail"]
+    rows = list(InboundMessage.objects.order_by("id").values_list("message_key", "outcome", "reason"))
+    assert rows == [
+        ("imap:42:7", Outcome.QUARANTINED, first.reason),
+        ("imap:42:8", Outcome.QUARANTINED, second.reason),
+    ]
 
 
 def test_discarding_a_quarantined_message_drops_its_bytes(mailbox):
