@@ -311,6 +311,7 @@ SPECTACULAR_SETTINGS = {
         "LevelEnum": "catalog.models.Level",
         "SourceKindEnum": "monitoring.models.SourceKind",
         "KindEnum": "tickets.models.Kind",
+        "MailboxKindEnum": "mail.models.MailboxKind",
     },
 }
 
@@ -409,6 +410,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": float(HELPDESK_POLL_DISPATCH_SECONDS),
         "options": {"expires": HELPDESK_POLL_DISPATCH_SECONDS},
     },
+    "mail-purge-ignored-raw": {"task": "mail.purge_ignored_raw", "schedule": 86400.0, "options": {"expires": 3600}},
     "monitoring-purge-samples": {"task": "monitoring.purge_samples", "schedule": 86400.0, "options": {"expires": 3600}},
     # Stored Alertmanager pushes the broker never got (outage) or a dead worker left.
     "monitoring-resume-alertmanager-pushes": {

@@ -122,6 +122,36 @@ def _guess(data: bytes) -> str:
         return data.decode("latin-1")
 
 
+def unflow(text: str, *, delsp: bool) -> str:
+    """A ``format=flowed`` text part (RFC 3676; Thunderbird, Apple Mail) as its
+    paragraphs: a line ending in a space goes on in the next line of the same quote
+    depth; space-stuffing removed; the ``-- `` signature line stays a line."""
+    out: list[str] = []
+    paragraph: str | None = None
+    paragraph_depth = 0
+    for line in text.split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        if content.startswith(" "):
+            content = content[1:]
+        if paragraph is not None and (depth != paragraph_depth or content == "-- "):
+            out.append(paragraph)
+            paragraph = None
+        flowed = content.endswith(" ") and content != "-- "
+        if flowed and delsp:
+            content = content[:-1]
+        if paragraph is None:
+            paragraph, paragraph_depth = ("> " * depth if depth else "") + content, depth
+        else:
+            paragraph += content
+        if not flowed:
+            out.append(paragraph)
+            paragraph = None
+    if paragraph is not None:
+        out.append(paragraph)
+    return "\n".join(out)
+
+
 # --- HTML to text -----------------------------------------------------------------
 
 _SKIPPED = frozenset({"script", "style", "head", "title", "template", "noscript", "svg", "math", "iframe", "object"})
@@ -376,7 +406,8 @@ _HEADER_SENT = re.compile(
     r"^\s*\*?(?:Sent|Date|Gesendet|Datum|Envoyé|Date d'envoi|Enviado(?:\sel)?|Fecha|Verzonden|Verstuurd|Inviato|Data|Skickat|Sendt)\s?:\*?\s",
     re.IGNORECASE,
 )
-_UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
+# The rule above that block: Outlook's underscores in text, an <hr> ("---") in HTML.
+_RULE = re.compile(r"^\s*(?:_{10,}|-{3,})\s*$")
 # The signature delimiter ("-- ", RFC 3676; "--" when a client trimmed the space)
 # and the mobile clients' one-line signatures.
 _SIGNATURE = re.compile(r"^(?:-- ?|—)$")
@@ -401,7 +432,7 @@ def _history_start(lines: list[str]) -> int | None:
             continue
         if _SEPARATOR.match(stripped):
             return index
-        if _UNDERSCORES.match(stripped) and any(_HEADER_FROM.match(n) for n in lines[index + 1 : index + 3]):
+        if _RULE.match(stripped) and any(_HEADER_FROM.match(n + " ") for n in lines[index + 1 : index + 3]):
             return index
         if _HEADER_FROM.match(stripped + " ") and any(
             _HEADER_SENT.match(n + " ") for n in lines[index + 1 : index + 5]

@@ -30,6 +30,7 @@ _ANGLE_ID = re.compile(r"<([^<>\s]+)>")
 ADDRESS_MAX = 254
 ADDR_SPEC = re.compile(r"^[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\]+$")
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+_ENCODED_RUN = re.compile(r"(=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=(?:\s+=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)*)")
 _MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
 
 
@@ -60,20 +61,23 @@ def _has_surrogates(value: str) -> bool:
 
 def decode_words(value: str) -> str:
     """A header value with its RFC 2047 encoded-words decoded, as one clean line.
-    Adjacent encoded-words in one charset are joined before decoding, so a character
-    split across two of them survives; an unknown charset reads as UTF-8/windows-1252."""
-    try:
-        chunks = email.header.decode_header(value)
-    except Exception:
-        return clean_line(value)
+    Adjacent encoded-words are joined before decoding (the whitespace between them
+    dropped, as the standard says), so a character split across two of them survives;
+    the text around them is kept as written (raw 8-bit UTF-8 included); an unknown
+    charset reads as UTF-8, else windows-1252."""
+    pieces = _ENCODED_RUN.split(value)
     out = []
-    for chunk, charset in chunks:
-        if isinstance(chunk, str):
-            out.append(chunk)
-        else:
-            out.append(decode_bytes(chunk, charset))
-    # decode_header drops the space between an encoded-word and plain text only when
-    # the standard says so; it keeps it otherwise.
+    for index, piece in enumerate(pieces):
+        if index % 2 == 0:
+            out.append(piece)
+            continue
+        try:
+            chunks = email.header.decode_header(piece)
+        except Exception:
+            out.append(piece)
+            continue
+        for chunk, charset in chunks:
+            out.append(chunk if isinstance(chunk, str) else decode_bytes(chunk, charset))
     return clean_line("".join(out))
 
 

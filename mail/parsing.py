@@ -19,7 +19,7 @@ import email
 import email.policy
 import email.utils
 import hashlib
-import mimetypes
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -37,6 +37,7 @@ from mail.bodies import (
     html_to_text,
     reply_text,
     tidy,
+    unflow,
 )
 from mail.mime import (
     ADDR_SPEC,
@@ -57,7 +58,9 @@ from mail.mime import (
     unescape,
     unique,
 )
-from tickets.attachment_rules import clean_filename
+from tickets.attachment_rules import ALLOWED_TYPES, clean_filename
+
+log = logging.getLogger(__name__)
 
 MAX_DEPTH = 20  # MIME parts nested deeper than this are dropped (noted in ParsedMail.problems)
 MAX_PARTS = 500  # MIME parts past this many are dropped (noted too)
@@ -161,13 +164,31 @@ def _param(part: Message, name: str, header: str) -> str | None:
     return decode_words(value) if "=?" in value else clean_line(value)
 
 
+# The extension of an unnamed part by its type: the attachment rules' own (so the
+# stored name gets the type the rules accept) and a few that mail carries; the
+# platform's mimetypes tables differ between machines, these do not.
+_EXTENSIONS = {ctype: ext for ext, ctype in reversed(ALLOWED_TYPES.items())} | {
+    "text/html": "html",
+    "text/calendar": "ics",
+    "image/bmp": "bmp",
+    "image/tiff": "tif",
+    "application/ms-tnef": "dat",
+    "application/pkcs7-signature": "p7s",
+    "application/pgp-signature": "asc",
+}
+
+
 def _filename(part: Message, ctype: str) -> str:
     raw = _param(part, "filename", "content-disposition") or _param(part, "name", "content-type")
     name = clean_filename(raw) if raw else ""
     if not name:
-        extension = ".txt" if ctype == "text/plain" else (mimetypes.guess_extension(ctype, strict=False) or ".bin")
+        extension = "." + _EXTENSIONS.get(ctype, "bin")
         name = ("image" if ctype.startswith("image/") else "attachment") + extension
     return name
+
+
+def _flowed(part: Message) -> bool:
+    return (_param(part, "format", "content-type") or "").lower() == "flowed"
 
 
 def _eml_name(subject: str) -> str:
@@ -252,6 +273,8 @@ def _walk(part: Message, walk: _Walk, *, depth: int, body: bool, related: bool) 
             walk.drop(f"The body was cut at {MAX_BODY_CHARS} characters.")
             data = data[:MAX_BODY_BYTES]
         text = decode_bytes(data, charset_of(part))
+        if ctype == "text/plain" and _flowed(part):
+            text = unflow(text, delsp=_param(part, "delsp", "content-type") == "yes")
         (walk.plain if ctype == "text/plain" else walk.html).append(text)
         return
     content_id = _content_id(part)
@@ -358,6 +381,9 @@ def parse_message(raw: bytes) -> ParsedMail:
     except RecursionError:
         raise MailParseError("The message is nested too deeply.") from None
     except Exception:  # the email package's own bugs included: quarantine, never crash the caller
+        # Logged with its traceback: a message that reaches here shows a case the
+        # parser (or the email package) gets wrong, worth a corpus file.
+        log.warning("mail parse failed on a message of %d bytes", len(raw), exc_info=True)
         raise MailParseError("The message could not be read.") from None
 
 

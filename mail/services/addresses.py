@@ -31,8 +31,9 @@ def is_own_address(address: str) -> bool:
 
 
 def new_token() -> str:
-    """An unguessable reply token: 128 bits, URL-safe, fits an address's local part."""
-    return secrets.token_urlsafe(16)
+    """An unguessable reply token: 128 bits as lower-case hex, so that a mail server
+    or client that lower-cases addresses cannot break it."""
+    return secrets.token_hex(16)
 
 
 def thread_for(ticket: Ticket, *, mailbox: Mailbox | None = None) -> MailThread:
@@ -51,8 +52,11 @@ def thread_for(ticket: Ticket, *, mailbox: Mailbox | None = None) -> MailThread:
         return MailThread.objects.get(ticket_id=ticket.pk)
 
 
-def reply_mailbox(thread: MailThread) -> Mailbox | None:
-    """The mailbox whose address a thread's replies go to: its own, else the first enabled one."""
-    if thread.mailbox_id is not None:
-        return thread.mailbox
-    return Mailbox.objects.filter(enabled=True).order_by("id").first()
+def ticket_mailbox(ticket: Ticket) -> tuple[MailThread | None, Mailbox | None]:
+    """The ticket's thread (None when it has none yet) and the mailbox it speaks
+    through: its thread's, else the first enabled one; (thread, None) when the
+    helpdesk has no mailbox to speak through."""
+    thread = MailThread.objects.select_related("mailbox").filter(ticket_id=ticket.pk).first()
+    if thread is not None and thread.mailbox is not None:
+        return thread, thread.mailbox
+    return thread, Mailbox.objects.filter(enabled=True).order_by("id").first()

@@ -192,3 +192,19 @@ def quarantine_discard(*, message: InboundMessage) -> bool:
             outcome=Outcome.IGNORED, reason="discarded by a manager", raw=None
         )
     )
+
+
+def ignored_raw_purge(*, now: datetime | None = None, batch_size: int = 1000) -> int:
+    """Daily: ignored messages keep their row (what came, why it was ignored) but
+    drop their bytes after HELPDESK_MAIL_KEEP_IGNORED_DAYS. Returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.HELPDESK_MAIL_KEEP_IGNORED_DAYS)
+    purged = 0
+    while True:
+        ids = list(
+            InboundMessage.objects.filter(outcome=Outcome.IGNORED, received_at__lt=cutoff, raw__isnull=False)
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if not ids:
+            return purged
+        purged += InboundMessage.objects.filter(pk__in=ids).update(raw=None)
+

@@ -14,9 +14,10 @@ stored Message-ID, In-Reply-To and References chaining the ticket's thread, the
 ticket's reply address as Reply-To, and ``[HD-000123] <title>`` as its subject.
 
 Agents hear, each behind a switch on their settings page: a ticket assigned to
-them, a customer reply on a ticket they hold, a ticket escalated into their tier
-(one message per agent for each batch of escalations: the engine's tick that
-escalates 500 tickets sends each agent of the tier one list, not 500 messages).
+them, a customer reply on a ticket they hold, a ticket escalated into their tier.
+What a person does is announced here; what an escalation rule does is announced by
+the rule's own notify list (escalation.notify), so nobody hears of it twice.
+Escalations are announced once per agent and batch (a list, not one message each).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from helpdesk import markdown, roles
 from helpdesk.models import User
 from mail.models import Direction, ThreadMessage
 from mail.parsing import subject_for
-from mail.services.addresses import reply_mailbox, thread_for
+from mail.services.addresses import thread_for, ticket_mailbox
 from notifications.models import Channel
 from notifications.outbox import TARGET_MAX, OutboxRow, notifications_insert, one_line
 from tickets.models import Comment, EventKind, Status, Ticket
@@ -105,10 +106,10 @@ def _customer_message(
     to, cc = _customer_recipients(ticket)
     if to is None:
         return None
-    thread = thread_for(ticket)
-    mailbox = reply_mailbox(thread)
+    _, mailbox = ticket_mailbox(ticket)
     if mailbox is None:
         return None  # no mailbox: the helpdesk does not talk by e-mail
+    thread = thread_for(ticket, mailbox=mailbox)
     local, _, domain = mailbox.address.partition("@")
     reply_to = formataddr((_team(), f"{local}+{thread.token}@{domain}"))
     message_id = make_msgid(idstring=f"hd{ticket.pk}", domain=_domain(mailbox))[1:-1]
@@ -184,8 +185,7 @@ def _write(messages: list[Outgoing | None]) -> None:
 def acknowledgement_send(*, ticket: Ticket) -> bool:
     """Tell the requester their new ticket's number, unless its mailbox switched
     acknowledgements off. Returns whether a message was written."""
-    thread = thread_for(ticket)
-    mailbox = reply_mailbox(thread)
+    _, mailbox = ticket_mailbox(ticket)
     if mailbox is None or not mailbox.acknowledge:
         return False
     message = _customer_message(ticket, "acknowledgement", {}, automatic=True)
@@ -293,7 +293,7 @@ def on_assigned(rows: list[tuple[int, int | None, dict]]) -> None:
     wanted = {
         pk: (actor_id, (data.get("after") or {}).get("assignee"))
         for pk, actor_id, data in rows
-        if (data.get("after") or {}).get("assignee") not in (None, actor_id)
+        if actor_id is not None and (data.get("after") or {}).get("assignee") not in (None, actor_id)
     }
     if not wanted:
         return
@@ -340,7 +340,9 @@ def on_escalated(rows: list[tuple[int, int | None, dict]]) -> None:
     """ "Escalated into your tier" to the agents of each target tier: one message
     per agent and batch, listing up to 100 of the batch's tickets."""
     by_tier: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for pk, _, data in rows:
+    for pk, actor_id, data in rows:
+        if actor_id is None:
+            continue  # the engine's: a rule names whom it notifies (escalation.notify)
         tier = (data.get("after") or {}).get("tier")
         if isinstance(tier, int):
             by_tier[tier].append((pk, data.get("reason") or ""))

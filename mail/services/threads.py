@@ -54,7 +54,7 @@ def _by_token(mail: parsing.ParsedMail) -> Ticket | None:
     for address in Mailbox.objects.values_list("address", flat=True):
         token = parsing.reply_token(mail.recipients, mailbox_address=address)
         if token:
-            thread = MailThread.objects.select_related("ticket").filter(token=token).first()
+            thread = MailThread.objects.select_related("ticket").filter(token=token.lower()).first()
             if thread is not None:
                 return thread.ticket
     return None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mail.bodies import clean_text, codec_for, decode_bytes, html_to_text, reply_text
+from mail.bodies import clean_text, codec_for, decode_bytes, html_to_text, reply_text, unflow
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -131,3 +131,19 @@ def test_html_to_text(html, text):
 )
 def test_reply_text(text, reply):
     assert reply_text(text) == (text if reply is None else reply)
+
+
+@pytest.mark.parametrize(
+    ("flowed", "delsp", "text"),
+    [
+        ("This is one \nparagraph.\n\nNext.", False, "This is one paragraph.\n\nNext."),
+        ("Split wo \nrd", True, "Split word"),
+        ("> quoted \n> line\nmine", False, "> quoted line\nmine"),
+        ("> quoted \nmine", False, "> quoted \nmine"),  # a depth change ends the paragraph
+        (" From me, space-stuffed", False, "From me, space-stuffed"),
+        ("Bye \n-- \nJane", False, "Bye \n-- \nJane"),  # the signature line is never joined
+        ("Bye\n-- \nJane", False, "Bye\n-- \nJane"),
+    ],
+)
+def test_unflow(flowed, delsp, text):
+    assert unflow(flowed, delsp=delsp) == text

@@ -3,12 +3,15 @@ service decides on, asserted exactly. No database."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import hashlib
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from mail.bodies import html_to_text, reply_text
 from mail.parsing import Attachment, Bounce, MailParseError, ParsedMail, message_key, parse_message, reply_token
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -294,3 +297,26 @@ def test_header_injection_is_collapsed():
 
 def test_dates_keep_their_offset():
     assert parse("apple_iphone.eml").date == datetime(2026, 12, 7, 10, 21, 7, tzinfo=CET)
+
+
+def test_outlook_web_reply_with_underscores():
+    mail = parse("outlook_web.eml")
+    assert mail.message_id == "PAXP193MB1234ABCDEF0123456789ABCDEF012345@PAXP193MB1234.EURP193.PROD.OUTLOOK.COM"
+    assert mail.subject == "Re: [HD-000131] Login problem"
+    assert mail.reply_text == (
+        'Hi,\n\nI still cannot log in from home. The error says "account locked".\n\nKind regards,\nPriya'
+    )
+    html = email.message_from_bytes((CORPUS / "outlook_web.eml").read_bytes(), policy=email.policy.default)
+    assert reply_text(html_to_text(html.get_body(preferencelist=("html",)).get_content())) == (
+        'Hi,\nI still cannot log in from home. The error says "account locked".\nKind regards,\nPriya'
+    )
+
+
+def test_thunderbird_flowed_german_reply():
+    mail = parse("thunderbird_flowed_de.eml")
+    assert (mail.from_address, mail.from_name) == ("karl.huber@example.at", "Karl Huber")
+    assert "> Druckt der Drucker wieder? Bitte geben Sie uns kurz Bescheid." in mail.text
+    assert mail.reply_text == (
+        "Hallo,\n\nder Drucker im zweiten Stock druckt wieder, aber sehr langsam. "
+        "Ein Ausdruck mit zehn Seiten dauert fast fünf Minuten."
+    )

@@ -15,8 +15,8 @@ import pytest
 
 from helpdesk.testing.dovecot import DovecotServer, dovecot_server
 from helpdesk.testing.network import free_port
-from mail import imap
-from mail.imap import Fetched, ImapError, ImapMailbox, ImapSettings, encode_folder, imap_check, uid_set
+from mail.imap import Fetched, ImapError, ImapMailbox, ImapSettings, imap_check, session
+from mail.imap.wire import encode_folder, uid_set
 
 PASSWORD = 's3cret-"quoted"-\\back'
 USERS = {"support": PASSWORD, "umlaut": "pässwörd-ß"}
@@ -300,7 +300,7 @@ def test_a_literal_beyond_the_cap_ends_the_session(dovecot, folder, outbound_all
     """imaplib would read whatever size a server announces; past the cap the session ends
     (a server claiming a small RFC822.SIZE and sending gigabytes)."""
     uid = dovecot.append("support", message("announced small", "y" * 2000 + "\r\n"), folder=folder)
-    monkeypatch.setattr(imap, "_literal_cap", lambda max_bytes: 100)
+    monkeypatch.setattr(session, "literal_cap", lambda max_bytes: 100)
     with ImapMailbox(plain(dovecot, folder)) as mailbox:
         with pytest.raises(ImapError) as caught:
             list(mailbox.fetch([uid], max_bytes=100_000))
@@ -309,8 +309,8 @@ def test_a_literal_beyond_the_cap_ends_the_session(dovecot, folder, outbound_all
 
 
 def test_fetch_in_batches_keeps_the_order(dovecot, folder, outbound_allow_loopback, monkeypatch):
-    monkeypatch.setattr(imap, "FETCH_BATCH_MESSAGES", 2)
-    monkeypatch.setattr(imap, "COMMAND_BATCH_UIDS", 3)
+    monkeypatch.setattr(session, "FETCH_BATCH_MESSAGES", 2)
+    monkeypatch.setattr(session, "COMMAND_BATCH_UIDS", 3)
     raws = [message(f"batch {n}") for n in range(7)]
     uids = [dovecot.append("support", raw, folder=folder) for raw in raws]
     with ImapMailbox(plain(dovecot, folder)) as mailbox:

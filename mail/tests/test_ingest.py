@@ -13,7 +13,7 @@ from helpdesk.tests.factories import UserFactory
 from mail.imap import Fetched
 from mail.models import InboundMessage, MailThread, Outcome, ThreadMessage
 from mail.services import addresses, polling
-from mail.services.ingest import mail_ingest, quarantine_discard, quarantine_retry
+from mail.services.ingest import ignored_raw_purge, mail_ingest, quarantine_discard, quarantine_retry
 from mail.tests.factories import MailboxFactory, raw_message
 from tickets.models import Comment, Status, Ticket, TicketCc, Via
 from tickets.tests.factories import CategoryFactory
@@ -289,3 +289,14 @@ def test_the_reply_token_is_unguessable_and_unique_per_ticket(mailbox):
     assert len(tokens) == 2
     assert all(len(t) >= 20 for t in tokens)
     assert addresses.is_own_address(_reply_address(first))
+
+
+def test_ignored_messages_drop_their_bytes_after_the_keep_period(mailbox, settings):
+    settings.HELPDESK_MAIL_KEEP_IGNORED_DAYS = 30
+    mail_ingest(mailbox=mailbox, raw=raw_message(headers={"Auto-Submitted": "auto-replied"}))
+    kept = _new_ticket(mailbox, body="a real one")
+    assert ignored_raw_purge(now=timezone.now() + timedelta(days=29)) == 0
+    assert ignored_raw_purge(now=timezone.now() + timedelta(days=31)) == 1
+    ignored = InboundMessage.objects.get(outcome=Outcome.IGNORED)
+    assert ignored.raw is None and ignored.reason
+    assert InboundMessage.objects.get(ticket=kept).raw is not None

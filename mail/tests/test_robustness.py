@@ -62,6 +62,9 @@ def parse_or_refuse(raw: bytes) -> None:
         parsed = parse_message(raw)
     except MailParseError as error:
         assert error.reason and "\n" not in error.reason
+        # The catch-all reason means an exception the parser did not expect (a bug
+        # here, or in the email package worth a corpus file): none is known.
+        assert error.reason != "The message could not be read.", raw[:200]
         return
     assert_clean(parsed)
 
@@ -96,7 +99,7 @@ def test_arbitrary_bytes_after_a_from_line(raw, content_type):
 @st.composite
 def mutated_corpus_message(draw) -> bytes:
     data = bytearray(draw(st.sampled_from(SEEDS)))
-    for _ in range(draw(st.integers(1, 12))):
+    for _ in range(draw(st.integers(1, 6))):
         kind = draw(st.sampled_from(["flip", "insert", "delete", "splice", "truncate"]))
         position = draw(st.integers(0, max(len(data) - 1, 0)))
         if kind == "flip" and data:

@@ -199,3 +199,40 @@ def test_inline_means_an_image_shown_in_the_body(headers, inline):
     )
     (attachment,) = parse_message(raw).attachments
     assert attachment.inline is inline
+
+
+@pytest.mark.parametrize(
+    ("subject", "decoded"),
+    [
+        ("Привет =?utf-8?q?J=C3=B6rg?= und =?utf-8?b?w6Q=?=".encode(), "Привет Jörg und ä"),
+        (b"=?utf-8?q?a?= =?utf-8?q?b?=  c", "ab c"),
+        (b"=?utf-8?q?a?=\r\n =?utf-8?q?_b?=", "a b"),
+        (b"=?bogus?q?x?= =?utf-8?b?!!!?= y", "x y"),  # undecodable base64 reads as nothing
+        (b"no words here", "no words here"),
+        (b"=?utf-8?q?tab=09and=0Anewline?=", "tab and newline"),
+    ],
+)
+def test_subjects(subject, decoded):
+    assert parse_message(b"From: a@b.example\r\nSubject: " + subject + b"\r\n\r\nx").subject == decoded
+
+
+@pytest.mark.parametrize(
+    ("content_type", "name"),
+    [
+        ("image/jpeg", "image.jpg"),
+        ("image/png", "image.png"),
+        ("text/plain", "attachment.txt"),
+        ("application/pdf", "attachment.pdf"),
+        ("text/calendar", "attachment.ics"),
+        ("application/x-unheard-of", "attachment.bin"),
+        ("not a type", "attachment.txt"),  # an unreadable Content-Type is text/plain (RFC 2045)
+    ],
+)
+def test_unnamed_parts_are_named_by_type(content_type, name):
+    raw = (
+        b"From: a@b.example\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+        b"Content-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: " + content_type.encode() + b"\r\n"
+        b"Content-Disposition: attachment\r\n\r\nxx\r\n--b--\r\n"
+    )
+    (attachment,) = parse_message(raw).attachments
+    assert attachment.filename == name
