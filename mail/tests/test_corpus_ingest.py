@@ -44,10 +44,12 @@ EXPECTED = {
     "nul_bytes.eml": (Outcome.CREATED, "new conversation", "Hello world", "nul@example.com"),
     "out_of_office.eml": (Outcome.IGNORED, "automatic mail (auto-submitted)", None, None),
     "outlook_de.eml": (Outcome.CREATED, "new conversation", "AW: [HD-000129] Rechner startet nicht", "s.wagner@example.de"),
+    "outlook_web.eml": (Outcome.CREATED, "new conversation", "Re: [HD-000131] Login problem", "priya.nair@outlook.com"),
     "outlook_reply.eml": (Outcome.CREATED, "new conversation", "RE: [HD-000123] Export to Excel fails", "tom.becker@example.com"),
     "reply_token.eml": (Outcome.APPENDED, "", "Printer on fire", "dana@example.com"),
     "rfc2047_subject.eml": (Outcome.CREATED, "new conversation", "Grüße € Rechnung und über Straße plain", "joerg.mueller@example.de"),
     "rfc2231_attachments.eml": (Outcome.CREATED, "new conversation", "Unterlagen", "anna@example.de"),
+    "thunderbird_flowed_de.eml": (Outcome.CREATED, "new conversation", "Re: [HD-000132] Drucker 2. Stock", "karl.huber@example.at"),
     "unknown_charset.eml": (Outcome.CREATED, "new conversation", "Grüße", "legacy@example.com"),
     "windows1252.eml": (Outcome.CREATED, "new conversation", "Invoice “wrong” – € 200 too much", "rene@example.fr"),
     "x_autoreply.eml": (Outcome.IGNORED, "automatic mail (x-autoreply)", None, None),
@@ -76,7 +78,7 @@ def mailbox():
 def _ticket_with_token(mailbox, token: str, sender: str) -> Ticket:
     result = mail_ingest(mailbox=mailbox, raw=raw_message(sender=sender, to=MAILBOX, subject="Printer on fire"))
     assert result.outcome == Outcome.CREATED, result
-    MailThread.objects.filter(ticket_id=result.ticket).update(token=token)
+    MailThread.objects.filter(ticket_id=result.ticket).update(token=token.lower())  # stored as issued: lower-case
     return Ticket.objects.get(pk=result.ticket)
 
 
@@ -115,7 +117,7 @@ def test_every_corpus_message_lands_is_ignored_or_quarantined(mailbox, attachmen
     carl_reply = Comment.objects.filter(ticket=dana).order_by("id").last()
     assert carl_reply.internal and "It happens again since this morning." in carl_reply.body
     counts = {o: InboundMessage.objects.filter(outcome=o).count() for o in Outcome.values if o != Outcome.DUPLICATE}
-    assert counts == {Outcome.CREATED: 17 + 2, Outcome.APPENDED: 2, Outcome.IGNORED: 5, Outcome.QUARANTINED: 1}
+    assert counts == {Outcome.CREATED: 19 + 2, Outcome.APPENDED: 2, Outcome.IGNORED: 5, Outcome.QUARANTINED: 1}
 
 
 def test_the_25_mb_message_lands_with_its_24_mb_attachment(mailbox, attachment_root, settings):
