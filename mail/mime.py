@@ -27,6 +27,9 @@ from mail.bodies import clean_line, decode_bytes
 MAX_STRUCTURED = 1000
 MAX_IDS = 100  # In-Reply-To / References kept: the first (the thread's root) and the latest
 _ANGLE_ID = re.compile(r"<([^<>\s]+)>")
+# The longest address SMTP carries (RFC 5321 4.5.3.1.3: a path of 256 octets with its
+# brackets) and every address column stores; a longer one is no usable address.
+ADDRESS_MAX = 254
 ADDR_SPEC = re.compile(r"^[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\]+$")
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
 _ENCODED_RUN = re.compile(r"(=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=(?:\s+=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)*)")
@@ -111,7 +114,7 @@ def address_pairs(msg: Message, *names: str) -> list[tuple[str, str]]:
         for raw in raw_values(msg, name):
             for display, addr in _pairs(raw):
                 addr = clean_line(addr).strip("<>")
-                if not addr or len(addr) > 320 or not ADDR_SPEC.match(addr):
+                if not addr or len(addr) > ADDRESS_MAX or not ADDR_SPEC.match(addr):
                     continue
                 local, _, domain = addr.rpartition("@")
                 found.append((decode_words(display), f"{local}@{domain.lower()}"))

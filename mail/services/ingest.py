@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from helpdesk.errors import ServiceError
+from helpdesk.errors import Conflict, ServiceError
 from mail import parsing
 from mail.models import InboundMessage, Mailbox, Outcome
 from mail.services import addresses, bounces, threads
@@ -185,13 +185,17 @@ def _route(mailbox: Mailbox, mail: parsing.ParsedMail, now: datetime) -> Ingeste
 def quarantine_retry(*, message: InboundMessage) -> Ingested:
     """Take a quarantined message again (after a fix or a configuration change):
     its row goes, and the message is ingested as if it arrived now. A message
-    that still fails is quarantined again (under its key, with the new reason)."""
+    that still fails is quarantined again (under its key, with the new reason).
+    A message whose bytes were never fetched (too large, left on the IMAP server)
+    cannot be taken from here: 409, and its row stays."""
     with transaction.atomic():
         locked = InboundMessage.objects.select_for_update().filter(pk=message.pk, outcome=Outcome.QUARANTINED).first()
         if locked is None:
             row = InboundMessage.objects.filter(pk=message.pk).first()
             return _duplicate(row) if row else Ingested(Outcome.DUPLICATE, reason="gone")
-        raw, mailbox = bytes(locked.raw or b""), locked.mailbox
+        if locked.raw is None:
+            raise Conflict(f"The helpdesk never had this message's bytes ({locked.reason}); take it from the server.")
+        raw, mailbox = bytes(locked.raw), locked.mailbox
         locked.delete()
         return mail_ingest(mailbox=mailbox, raw=raw)
 

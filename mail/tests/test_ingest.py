@@ -7,10 +7,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from helpdesk.errors import Conflict
 from helpdesk.roles import Role
 from helpdesk.tests.factories import UserFactory
+from mail.imap import Fetched
 from mail.models import InboundMessage, MailThread, Outcome, ThreadMessage
-from mail.services import addresses
+from mail.services import addresses, polling
 from mail.services.ingest import ignored_raw_purge, mail_ingest, quarantine_discard, quarantine_retry
 from mail.tests.factories import MailboxFactory, raw_message
 from tickets.models import Comment, Status, Ticket, TicketCc, Via
@@ -200,6 +202,32 @@ def test_unreadable_bytes_are_quarantined_and_kept(mailbox):
     assert mail_ingest(mailbox=mailbox, raw=raw).outcome == Outcome.DUPLICATE
 
 
+def test_addresses_longer_than_smtp_carries_are_not_addresses(mailbox):
+    """Over 254 characters no address column holds it (it made a DataError, a 500 at
+    the inbound endpoint and a poll stuck on the message): a From of that length is
+    no usable sender, a Cc of that length is left out."""
+    long_address = "x" * 250 + "@customer.example"
+
+    def raw(sender: str, cc: str, message_id: str) -> bytes:
+        return (
+            f"From: {sender}\r\nTo: support0@helpdesk.example\r\nCc: {cc}\r\nSubject: Long\r\n"
+            f"Message-ID: <{message_id}@customer.example>\r\n\r\nHello.\r\n"
+        ).encode()
+
+    quarantined = mail_ingest(mailbox=mailbox, raw=raw(long_address, "bob@customer.example", "long-from"))
+    assert (quarantined.outcome, quarantined.reason) == (
+        Outcome.QUARANTINED,
+        "cannot be read: The message has no usable From address.",
+    )
+    created = mail_ingest(
+        mailbox=mailbox, raw=raw("jane@customer.example", f"{long_address}, Bob <bob@customer.example>", "long-cc")
+    )
+    assert created.outcome == Outcome.CREATED, created
+    assert list(TicketCc.objects.filter(ticket_id=created.ticket).values_list("email", flat=True)) == [
+        "bob@customer.example"
+    ]
+
+
 def test_a_message_from_a_deactivated_account_is_quarantined_then_retried(mailbox):
     user = UserFactory(email="gone@customer.example", role=Role.CUSTOMER, is_active=False)
     raw = raw_message(sender="gone@customer.example")
@@ -212,6 +240,26 @@ def test_a_message_from_a_deactivated_account_is_quarantined_then_retried(mailbo
     retried = quarantine_retry(message=InboundMessage.objects.get())
     assert retried.outcome == Outcome.CREATED
     assert InboundMessage.objects.get().outcome == Outcome.CREATED
+
+
+def test_a_message_left_on_the_imap_server_cannot_be_retried_from_here(mailbox, api, manager):
+    """Too large to fetch, it has no bytes here: a retry used to replace its row with an
+    "empty message" quarantine (and a second such retry dropped the row as a duplicate
+    of the first), so the message on the server was forgotten for good."""
+    now = timezone.now()
+    for uid in (7, 8):
+        polling._too_large(mailbox, 42, Fetched(uid=uid, raw=None, size=50 * 2**20), now)
+    first, second = InboundMessage.objects.order_by("id")
+    with pytest.raises(Conflict):
+        quarantine_retry(message=first)
+    response = api.as_(manager).post(f"/api/v1/mail/quarantine/{second.pk}/retry/")
+    assert response.status_code == 409, response.content
+    assert "UID 8" in response.json()["detail"]
+    rows = list(InboundMessage.objects.order_by("id").values_list("message_key", "outcome", "reason"))
+    assert rows == [
+        ("imap:42:7", Outcome.QUARANTINED, first.reason),
+        ("imap:42:8", Outcome.QUARANTINED, second.reason),
+    ]
 
 
 def test_discarding_a_quarantined_message_drops_its_bytes(mailbox):
