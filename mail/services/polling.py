@@ -115,6 +115,17 @@ def mailbox_poll(*, mailbox_id: int, now: datetime | None = None) -> PollResult:
         _record_health(mailbox, error=exc.reason, now=now)
         log.warning("mailbox %s: poll failed: %s", mailbox.pk, exc.reason)
         return PollResult(fetched_count, outcomes, exc.reason)
+    except Exception as exc:
+        # A fault of ours or the database's while taking a message: that message
+        # was not flagged nor counted, so the next poll tries it again; managers
+        # see the poll failing meanwhile instead of a mailbox that looks healthy.
+        log.exception("mailbox %s: poll stopped by an unexpected error", mailbox.pk)
+        reason = f"stopped by an unexpected error ({type(exc).__name__}); see the worker's log"
+        try:
+            _record_health(mailbox, error=reason, now=now)
+        except Exception:  # the database itself is what failed
+            log.warning("mailbox %s: could not record the failed poll", mailbox.pk)
+        return PollResult(fetched_count, outcomes, reason)
     _record_health(mailbox, error="", now=now)
     return PollResult(fetched_count, outcomes)
 

@@ -137,3 +137,20 @@ def test_the_dispatcher_claims_each_due_mailbox_once(mailbox, settings):
     assert polling.mailboxes_dispatch_due(now=now) == []
     mailbox.refresh_from_db()
     assert (mailbox.next_poll_at - now).total_seconds() == mailbox.poll_interval_seconds
+
+
+def test_an_unexpected_fault_while_taking_a_message_is_shown_and_retried(dovecot, mailbox, monkeypatch):
+    (uid,) = _append(dovecot, mailbox, 1)
+
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(polling, "mail_ingest", broken)
+    result = polling.mailbox_poll(mailbox_id=mailbox.pk)
+    assert "RuntimeError" in result.error
+    mailbox.refresh_from_db()
+    assert "RuntimeError" in mailbox.last_error and mailbox.consecutive_failures == 1
+    assert "\\Seen" not in dovecot.flags(USER, uid, folder=mailbox.folder)
+    monkeypatch.undo()
+    assert polling.mailbox_poll(mailbox_id=mailbox.pk).outcomes == {Outcome.CREATED: 1}
+    assert "\\Seen" in dovecot.flags(USER, uid, folder=mailbox.folder)
