@@ -818,16 +818,17 @@ class _Generator:
                     agent_turn = i % 2 == 1 and status != "new"
                     author = (assignee or tier_agents[tier][0]) if agent_turn else requester
                     internal = agent_turn and rng.random() < 0.3
+                    via_mail = pk % 2 == 1  # half the customers' comments came by e-mail (no draw: same data as before)
                     yield (
                         f"{pk}\t{ticket}\t{author}\t{bodies[int(rng.random() * len(bodies))]}\t"
-                        f"{'t' if internal else 'f'}\t{_iso(at)}"
+                        f"{'t' if internal else 'f'}\t{_iso(at)}\t{'email' if not agent_turn and via_mail else 'web'}"
                     )
                     mine.append((pk, author, internal, at))
                     pk += 1
                 if keep_events:
                     made[ticket] = mine
 
-        produced = ["id", "ticket_id", "author_id", "body", "internal", "created_at"]
+        produced = ["id", "ticket_id", "author_id", "body", "internal", "created_at", "via"]
         extra_cols, suffix = _extra_columns(Comment, produced)
         if suffix:
             raise RuntimeError("bench.generate: Comment has columns it does not fill")

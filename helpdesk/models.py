@@ -17,6 +17,18 @@ class UserManager(DjangoUserManager):
 
 class User(AbstractUser):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CUSTOMER, db_index=True)
+    # Set when mail to this address bounced (a delivery-status report); shown to agents,
+    # cleared when the address changes or an agent clears it.
+    email_bouncing_since = models.DateTimeField(null=True, blank=True)
+    email_bounce_reason = models.CharField(max_length=300, blank=True, default="", db_default="")
+    # The user's own switches for agent e-mail (docs/EMAIL.md "Agents").
+    notify_assigned = models.BooleanField("E-mail me when a ticket is assigned to me", default=True, db_default=True)
+    notify_customer_reply = models.BooleanField(
+        "E-mail me when a customer replies on my ticket", default=True, db_default=True
+    )
+    notify_escalated = models.BooleanField(
+        "E-mail me when a ticket is escalated into my tier", default=True, db_default=True
+    )
 
     objects = UserManager()
 

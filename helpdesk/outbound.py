@@ -330,13 +330,22 @@ def url_problem(url: str) -> str | None:
     None. A host that does not resolve yet passes (it is checked again at connect)."""
     try:
         parts = parse_url(url)
-        host, port = parts.hostname or "", parts.port or DEFAULT_PORTS[parts.scheme]
+    except InvalidURL as exc:
+        return str(exc)
+    return host_problem(parts.hostname or "", parts.port or DEFAULT_PORTS[parts.scheme])
+
+
+def host_problem(host: str, port: int) -> str | None:
+    """Why the server may not connect to ``host``:``port`` (a protocol other than
+    HTTP, such as IMAP), for a 400 at configuration time, or None. A host that does
+    not resolve yet passes (it is checked again at connect)."""
+    try:
         if (literal := _literal(host)) is not None:
             check_address(host, literal, port)  # judged even where it would not resolve
         resolve(host, port)
     except (InvalidURL, OutboundRefused) as exc:
         return str(exc)
-    except OSError:
+    except (OSError, UnicodeError):
         return None
     return None
 

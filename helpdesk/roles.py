@@ -40,6 +40,8 @@ MANAGER_ROLES = frozenset({Role.MANAGER, Role.ADMIN})
 MANAGER_CREATABLE_ROLES = frozenset({Role.CUSTOMER, Role.L1, Role.L2, Role.L3})
 
 _ROLE_TIER = {Role.L1: 1, Role.L2: 2, Role.L3: 3, Role.MANAGER: 3, Role.ADMIN: 3}
+# The role whose queue a tier is.
+TIER_ROLE = {1: Role.L1, 2: Role.L2, 3: Role.L3}
 
 
 def max_tier() -> int:

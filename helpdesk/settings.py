@@ -69,12 +69,14 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "axes",
+    "anymail",
     "helpdesk",
     "catalog",
     "tickets",
     "notifications",
     "escalation",
     "monitoring",
+    "mail",
     "dashboard",
 ]
 
@@ -310,6 +312,7 @@ SPECTACULAR_SETTINGS = {
         "LevelEnum": "catalog.models.Level",
         "SourceKindEnum": "monitoring.models.SourceKind",
         "KindEnum": "tickets.models.Kind",
+        "MailboxKindEnum": "mail.models.MailboxKind",
     },
 }
 
@@ -389,7 +392,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 86400.0,
         "options": {"expires": 3600},
     },
-    "helpdesk-purge-api-tokens": {"task": "helpdesk.purge_api_tokens", "schedule": 86400.0, "options": {"expires": 3600}},
+    "helpdesk-purge-api-tokens": {
+        "task": "helpdesk.purge_api_tokens",
+        "schedule": 86400.0,
+        "options": {"expires": 3600},
+    },
     # Files whose attachment rows are gone (deleted with their comment).
     "tickets-purge-attachment-files": {
         "task": "tickets.purge_attachment_files",
@@ -402,6 +409,13 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": float(HELPDESK_POLL_DISPATCH_SECONDS),
         "options": {"expires": HELPDESK_POLL_DISPATCH_SECONDS},
     },
+    # IMAP mailboxes are polled within their interval + a few seconds.
+    "mail-dispatch-due-mailboxes": {
+        "task": "mail.dispatch_due_mailboxes",
+        "schedule": float(HELPDESK_POLL_DISPATCH_SECONDS),
+        "options": {"expires": HELPDESK_POLL_DISPATCH_SECONDS},
+    },
+    "mail-purge-ignored-raw": {"task": "mail.purge_ignored_raw", "schedule": 86400.0, "options": {"expires": 3600}},
     "monitoring-purge-samples": {"task": "monitoring.purge_samples", "schedule": 86400.0, "options": {"expires": 3600}},
     # Stored Alertmanager pushes the broker never got (outage) or a dead worker left.
     "monitoring-resume-alertmanager-pushes": {
@@ -422,6 +436,9 @@ HELPDESK_AT_RISK_PCT = env_int("HELPDESK_AT_RISK_PCT", 80)
 # DENY refuses more and wins over ALLOW.
 HELPDESK_OUTBOUND_ALLOW = env_list("HELPDESK_OUTBOUND_ALLOW", "")
 HELPDESK_OUTBOUND_DENY = env_list("HELPDESK_OUTBOUND_DENY", "")
+# IMAP over TLS verifies the server's certificate against the system's trust store;
+# a PEM file of further CAs (a company's own) to trust as well (mail/imap.py).
+HELPDESK_MAIL_CA_FILE = os.environ.get("HELPDESK_MAIL_CA_FILE", "")
 
 # --- Notifications ------------------------------------------------------------
 # Webhook bodies are signed with each endpoint's own secret (escalation.WebhookEndpoint,
@@ -432,19 +449,49 @@ HELPDESK_NOTIFY_MAX_ATTEMPTS = env_int("HELPDESK_NOTIFY_MAX_ATTEMPTS", 5)
 HELPDESK_NOTIFY_DIGEST_AFTER = env_int("HELPDESK_NOTIFY_DIGEST_AFTER", 5)
 HELPDESK_BASE_URL = os.environ.get("HELPDESK_BASE_URL", "http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "helpdesk@localhost")
-EMAIL_BACKEND = os.environ.get(
-    "EMAIL_BACKEND",
-    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.console.EmailBackend",
-)
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+# Outbound mail (docs/EMAIL.md): SMTP with Django's own variables when EMAIL_HOST is set,
+# otherwise one file per message batch under var/mail/ (EMAIL_FILE_PATH to move it).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
-# For django.core.mail.backends.filebased.EmailBackend (one file per connection).
-if os.environ.get("EMAIL_FILE_PATH"):
-    EMAIL_FILE_PATH = os.environ["EMAIL_FILE_PATH"]
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.filebased.EmailBackend",
+)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS or EMAIL_USE_SSL, not both")
+
+# --- Conversations by e-mail (docs/EMAIL.md) ----------------------------------------
+# The sender of customer and agent mail (a mailbox's address is used for its tickets).
+HELPDESK_EMAIL_FROM = os.environ.get("HELPDESK_EMAIL_FROM", DEFAULT_FROM_EMAIL)
+# A customer's reply within this many days of the resolution reopens the ticket; later, a new one follows it.
+HELPDESK_REOPEN_DAYS = env_int("HELPDESK_REOPEN_DAYS", 14)
+# More messages than this from one sender in an hour are ignored (mail loops, floods).
+HELPDESK_MAIL_MAX_PER_SENDER_HOUR = env_int("HELPDESK_MAIL_MAX_PER_SENDER_HOUR", 20)
+# A bigger message is quarantined (kept, not parsed); attachments have their own limit.
+HELPDESK_MAIL_MAX_BYTES = env_int("HELPDESK_MAIL_MAX_BYTES", 40 * 2**20)
+# Messages taken per IMAP poll (the rest at the next poll) and the IMAP socket timeout.
+HELPDESK_MAIL_POLL_BATCH = env_int("HELPDESK_MAIL_POLL_BATCH", 500)
+HELPDESK_MAIL_IMAP_TIMEOUT_SECONDS = env_int("HELPDESK_MAIL_IMAP_TIMEOUT_SECONDS", 30)
+# A CA bundle for IMAP servers with a private CA (default: the system's).
+HELPDESK_MAIL_CA_FILE = os.environ.get("HELPDESK_MAIL_CA_FILE", "")
+# Ignored messages keep their bytes this long (for "why was this ignored?"), then only their row.
+HELPDESK_MAIL_KEEP_IGNORED_DAYS = env_int("HELPDESK_MAIL_KEEP_IGNORED_DAYS", 30)
+# Providers' inbound webhooks (docs/EMAIL.md "Providers"), through django-anymail: inbound
+# only, outbound stays on EMAIL_*. Each endpoint answers 404 until its secret is set:
+# "user:password" pairs (comma-separated, for rotation) for the basic-auth providers
+# (Postmark, SendGrid, Amazon SES), Mailgun's signing key for Mailgun.
+ANYMAIL = {
+    "WEBHOOK_SECRET": env_list("HELPDESK_ANYMAIL_WEBHOOK_SECRET", ""),
+    "MAILGUN_WEBHOOK_SIGNING_KEY": os.environ.get("MAILGUN_WEBHOOK_SIGNING_KEY", ""),
+    # Never fetch anything a payload names: SNS subscriptions are confirmed by the operator.
+    "AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS": False,
+}
 
 # --- Operations endpoints and push limits (docs/RELIABILITY.md) ------------------
 # /metrics needs `Authorization: Bearer <this>` when set; unset, production serves it

@@ -22,6 +22,7 @@ API_ROOT = {
     "silences": "silence-list",
     "escalation-rules": "escalation-rule-list",
     "webhooks": "webhook-list",
+    "mailboxes": "mailbox-list",
 }
 
 api_v1 = [
@@ -30,6 +31,7 @@ api_v1 = [
     path("", include("dashboard.api.urls")),
     path("", include("monitoring.api.urls")),
     path("", include("escalation.api.urls")),
+    path("", include("mail.api.urls")),
     *api_root_urls(API_ROOT),
 ]
 
@@ -48,11 +50,15 @@ urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
     path("metrics", ops.metrics, name="metrics"),
+    # Mail providers' inbound webhooks (machine endpoints with the provider's own auth).
+    path("mail/providers/", include("mail.provider_urls")),
     # Pages
     path("", views.home, name="home"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("", include("dashboard.urls")),
     path("monitoring/", include("monitoring.urls")),
+    path("mail/", include("mail.urls")),
+    path("account/", views.account, name="account"),
     path("", include("tickets.urls")),
 ]

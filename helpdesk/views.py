@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.views.decorators.http import require_http_methods
 
 from helpdesk import roles
+from helpdesk.errors import ServiceError
+from helpdesk.models import User
+from helpdesk.pages import error_text, login_required, see_other
+from helpdesk.services import NOTIFICATION_SETTINGS, user_notification_settings_update
 
 
 class LoginView(auth_views.LoginView):
@@ -47,6 +54,44 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect(home_url_for(request.user))
 
 
+class NotificationSettingsForm(forms.Form):
+    """An agent's switches for the e-mail the helpdesk sends them (labels from the model).
+    A plain form: the service compares with the stored user and writes what differs."""
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, initial={f: getattr(user, f) for f in NOTIFICATION_SETTINGS}, **kwargs)
+        for name in NOTIFICATION_SETTINGS:
+            label = User._meta.get_field(name).verbose_name
+            self.fields[name] = forms.BooleanField(required=False, label=str(label)[:1].upper() + str(label)[1:])
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account(request: HttpRequest) -> HttpResponse:
+    """The user's own settings: who they are, and for agents the e-mail they get.
+    Saved through ``helpdesk.services.user_notification_settings_update``, which
+    refuses agent switches for customers."""
+    user = request.user
+    is_agent = roles.is_agent(user)
+    form = NotificationSettingsForm(request.POST if request.method == "POST" else None, user=user) if is_agent else None
+    status = 200
+    if request.method == "POST":
+        if form is not None and form.is_valid():
+            changes = {field: form.cleaned_data[field] for field in NOTIFICATION_SETTINGS}
+        else:
+            # A customer's page has no switches; whatever such a request names is for the service to refuse.
+            changes = {field: True for field in NOTIFICATION_SETTINGS if field in request.POST}
+        try:
+            user_notification_settings_update(user=user, changes=changes)
+        except ServiceError as error:
+            messages.error(request, error_text(error))
+            status = 400
+        else:
+            messages.success(request, "Settings saved.")
+            return see_other(reverse("account"))
+    return render(request, "helpdesk/account.html", {"form": form, "is_agent": is_agent}, status=status)
+
+
 def _nav_for(user) -> list[tuple[str, str]]:
     if roles.is_agent(user):
         items = [
@@ -56,7 +101,12 @@ def _nav_for(user) -> list[tuple[str, str]]:
             ("known-issues", "Known issues"),
         ]
         if roles.is_manager(user):
-            items = [("manager-dashboard", "Dashboard"), *items, ("admin:index", "Configuration")]
+            items = [
+                ("manager-dashboard", "Dashboard"),
+                *items,
+                ("mail-mailboxes", "E-mail"),
+                ("admin:index", "Configuration"),
+            ]
         return items
     return [("portal", "My tickets"), ("portal-new", "New request")]
 

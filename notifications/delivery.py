@@ -130,6 +130,33 @@ def notification_deliver(*, notification_id: int) -> str:
         return notification.status
 
 
+def notifications_mark_bounced(*, ids: Iterable[int], error: str) -> int:
+    """A receiving server reported after the hand-over that a message could not be
+    delivered (a bounce): the rows become failed with ``error``, and each one's ticket
+    gets a notification_failed event, once (a second report changes nothing).
+    Returns how many rows were marked."""
+    error = error[:_ERROR_MAX]
+    with transaction.atomic():
+        rows = list(
+            Notification.objects.select_for_update()
+            .filter(pk__in=list(ids))
+            .exclude(status=DeliveryStatus.FAILED, last_error__startswith="bounced")
+        )
+        for row in rows:
+            row.status, row.last_error = DeliveryStatus.FAILED, error
+            data = {
+                "notification": row.pk,
+                "channel": row.channel,
+                "target": redacted_target(row.channel, row.target),
+                "attempts": row.attempts,
+                "error": error,
+            }
+            if row.ticket_id:
+                events.notification_failed_bulk([row.ticket_id], data)
+        Notification.objects.bulk_update(rows, ["status", "last_error"])
+    return len(rows)
+
+
 def _listed_ticket_ids(notification: Notification) -> list[int]:
     """The existing tickets a row without a ticket of its own lists in ``payload["ticket_ids"]`` (a digest)."""
     listed = (notification.payload or {}).get("ticket_ids") or []

@@ -9,7 +9,10 @@ mail (SPEC section 8):
 - ``headers``: extra header fields, name to value (``Message-ID``, ``In-Reply-To``,
   ``References``, ``Reply-To``, ``Auto-Submitted``, ...); fields the message builds
   itself (``From``, ``To``, ``Subject``, the MIME structure) cannot be set here;
-- ``html``: an HTML alternative to the text part.
+- ``html``: an HTML alternative to the text part;
+- ``verbatim``: true when ``body`` is the whole text part as written (customer mail),
+  not a notice to fill into the template;
+- ``cc``: further recipients, shown in ``Cc`` (a ticket's CCs).
 
 A malformed payload fails the attempt (``ValueError``) like any failure to send.
 """
@@ -73,7 +76,10 @@ def email_message(notification: Notification) -> EmailMultiAlternatives:
         "body": notification.body,
         "priority_label": PRIORITY_LABELS.get(data.get("priority"), ""),
     }
-    text = render_to_string("notifications/email.txt", context)
+    text = notification.body if data.get("verbatim") else render_to_string("notifications/email.txt", context)
+    cc = data.get("cc") or []
+    if not isinstance(cc, list) or not all(isinstance(a, str) and "\n" not in a and "\r" not in a for a in cc):
+        raise ValueError("payload cc must be a list of e-mail addresses")
     sender = data.get("from") or settings.DEFAULT_FROM_EMAIL
     if not isinstance(sender, str) or "\n" in sender or "\r" in sender:
         raise ValueError("payload from must be one e-mail address")
@@ -85,6 +91,7 @@ def email_message(notification: Notification) -> EmailMultiAlternatives:
         body=text,
         from_email=sender,
         to=[notification.target],
+        cc=cc,
         headers=email_headers(data.get("headers")),
     )
     if html:

@@ -154,3 +154,11 @@ class ResolveLinkedForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Posted as a public comment on each linked ticket, which is then resolved with it.",
     )
+
+
+class CcForm(forms.Form):
+    """Add or remove one CC address on the ticket page; the service checks the
+    address and the version the page showed (two agents editing the list at once)."""
+
+    cc = forms.CharField(label="Add a CC address", max_length=320)
+    version = forms.IntegerField(min_value=1, max_value=2**31 - 1, widget=forms.HiddenInput)

@@ -143,7 +143,9 @@ class SlaPolicy(models.Model):
         verbose_name_plural = "SLA policies"
         constraints = [
             models.CheckConstraint(condition=Q(priority__gte=1, priority__lte=5), name="sla_priority_1_5"),
-            models.CheckConstraint(condition=Q(first_response_minutes__gt=0, resolution_minutes__gt=0), name="sla_targets_positive"),
+            models.CheckConstraint(
+                condition=Q(first_response_minutes__gt=0, resolution_minutes__gt=0), name="sla_targets_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -194,6 +196,10 @@ class Ticket(models.Model):
     )
     category = models.ForeignKey(Category, on_delete=models.PROTECT, null=True, blank=True, related_name="tickets")
     parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children")
+    # A customer wrote again about a closed ticket: the new ticket follows the closed one.
+    follows = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="follow_ups", db_index=False
+    )
     # An agent flagged this incident major: tickets may be linked to it (TicketQuerySet.linkable_incidents).
     major = models.BooleanField(default=False)
     # Number of tickets linked to this one as their parent; kept by the link service.
@@ -233,6 +239,8 @@ class Ticket(models.Model):
             models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
             models.Index(fields=["created_at"], name="ticket_created"),
             models.Index(fields=["resolved_at"], name="ticket_resolved"),
+            # "Followed by HD-..." on the ticket page: few tickets follow another, so a small partial index.
+            models.Index(fields=["follows"], name="ticket_follows", condition=Q(follows__isnull=False)),
             # SLA sweeps: only active tickets that have not breached yet are scanned.
             models.Index(
                 fields=["first_response_due_at"],
@@ -301,19 +309,46 @@ class Ticket(models.Model):
         return self.status in DONE_STATUSES
 
 
+class Via(models.TextChoices):
+    """Where a comment came in: the pages, the API, an e-mail, or the product itself."""
+
+    WEB = "web", "Web"
+    EMAIL = "email", "E-mail"
+    API = "api", "API"
+    SYSTEM = "system", "System"
+
+
 class Comment(models.Model):
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="comments", db_index=False)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ticket_comments")
     body = models.TextField()
     internal = models.BooleanField(default=False)
+    via = models.CharField(max_length=6, choices=Via.choices, default=Via.WEB, db_default=Via.WEB)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["ticket", "created_at"], name="comment_ticket_created")]
+        constraints = [models.CheckConstraint(condition=Q(via__in=Via.values), name="comment_via_valid")]
 
     def __str__(self) -> str:
         return f"comment {self.pk} on {self.ticket_id}"
+
+
+class TicketCc(models.Model):
+    """An address that hears about the ticket's public conversation with its requester
+    (e-mail CCs): one row per ticket and address, kept lower-case."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="ccs", db_index=False)
+    email = models.EmailField(max_length=254)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["ticket", "email"], name="ticket_cc_once")]
+
+    def __str__(self) -> str:
+        return f"{self.email} on {self.ticket_id}"
 
 
 class KnownIssue(models.Model):
@@ -427,6 +462,7 @@ class EventKind(models.TextChoices):
     NOTIFICATION_FAILED = "notification_failed"
     KNOWN_ISSUE_APPLIED = "known_issue_applied"
     ATTACHMENT_ADDED = "attachment_added"
+    CC_CHANGED = "cc_changed"
 
 
 class AppendOnlyQuerySet(models.QuerySet):

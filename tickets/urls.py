@@ -26,6 +26,9 @@ urlpatterns = [
         "tickets/<int:ticket_id>/apply-known-issue/", ticket.ticket_apply_known_issue, name="ticket-apply-known-issue"
     ),
     path("tickets/<int:ticket_id>/resolve-linked/", ticket.ticket_resolve_linked, name="ticket-resolve-linked"),
+    path("tickets/<int:ticket_id>/cc/add/", ticket.ticket_cc_add, name="ticket-cc-add"),
+    path("tickets/<int:ticket_id>/cc/remove/", ticket.ticket_cc_remove, name="ticket-cc-remove"),
+    path("tickets/<int:ticket_id>/requester-bounce/clear/", ticket.ticket_bounce_clear, name="ticket-bounce-clear"),
     path("known-issues/", known_issues.known_issues, name="known-issues"),
     path("known-issues/new/", known_issues.known_issue_edit, name="known-issue-new"),
     path("known-issues/<int:known_issue_id>/edit/", known_issues.known_issue_edit, name="known-issue-edit"),

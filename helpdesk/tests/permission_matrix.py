@@ -16,7 +16,9 @@ Scopes (objects the placeholders are filled with, see the test's ``World``):
 ``known_issue``, ``application``, ``source``, ``monitor``, ``alert``,
 ``silence``, ``rule``, ``webhook`` one row of each; ``webhook.used`` a webhook
 endpoint a rule notifies; ``token`` an API token of the manager's (not the one
-the requests use); ``-`` nothing.
+the requests use); ``mailbox`` an http mailbox and ``quarantined`` a message
+in its quarantine; ``mail.original`` a message that came by mail as a reply on
+t1 (its raw bytes kept); ``-`` nothing.
 
 Rules the table encodes:
 - API: anonymous 401; a role that may not use an endpoint 403; a customer
@@ -490,15 +492,176 @@ def _page_rows() -> list[Row]:
     rows += [
         page("GET", "/healthz", "-", expect(everyone=200)),
         page("GET", "/readyz", "-", expect(everyone=200)),
-        page("GET", "/metrics", "-", expect(everyone=200), note="development; HELPDESK_METRICS_TOKEN or loopback only in production (test_ops)"),
+        page(
+            "GET",
+            "/metrics",
+            "-",
+            expect(everyone=200),
+            note="development; HELPDESK_METRICS_TOKEN or loopback only in production (test_ops)",
+        ),
         page("GET", "/favicon.ico", "-", expect(everyone=301)),
         page("GET", "/api/schema/", "-", expect(everyone=200), note="the API description is public"),
         page("GET", "/api/docs/", "-", expect(everyone=200)),
     ]
+    # mail: provider webhooks
+    # Machine endpoints: the provider's signature or basic auth (HELPDESK_ANYMAIL_WEBHOOK_SECRET,
+    # MAILGUN_WEBHOOK_SIGNING_KEY, set by the test's world) is the only credential; a user's
+    # session is none (400: refused before anything is read). Off (404) while the secret is unset.
+    provider_note = "a provider's inbound webhook: its signature or basic auth, never a user's session"
+    rows += [
+        page("POST", f"/mail/providers/{path}", "-", expect(everyone=400), {}, note=provider_note)
+        for path in ("mailgun/inbound/", "mailgun/inbound_mime/", "postmark/inbound/", "sendgrid/inbound/")
+    ]
+    rows.append(
+        page(
+            "POST",
+            "/mail/providers/amazon_ses/inbound/",
+            "-",
+            expect(everyone=401),
+            {},
+            note="Amazon SNS sends its basic auth after a 401 asking for it",
+        )
+    )
     return rows
 
 
-ROWS: list[Row] = _ticket_rows() + _config_rows() + _page_rows()
+# mail: manager pages and API
+def _mail_rows() -> list[Row]:
+    """Mailboxes and the quarantine are managers'; the inbound endpoint takes an http
+    mailbox's bearer token, never a user's; /account/ is every user's own page."""
+    login = 302
+    manager_page = expect(anon=login, customers=404, engineers=404, managers=200)
+    manager_post = expect(anon=login, customers=404, engineers=404, managers=303)
+    manager_write = expect(anon=401, customers=403, engineers=403, managers=201)
+    return [
+        api("GET", "mailboxes/", "-", MANAGER_ONLY),
+        api(
+            "POST",
+            "mailboxes/",
+            "-",
+            manager_write,
+            {"name": "Sales", "address": "sales@helpdesk.example", "kind": "http"},
+        ),
+        api("GET", "mailboxes/{id}/", "mailbox", MANAGER_ONLY),
+        api(
+            "PUT",
+            "mailboxes/{id}/",
+            "mailbox",
+            MANAGER_ONLY,
+            {"name": "Support desk", "address": "matrix@helpdesk.example", "kind": "http"},
+        ),
+        api("PATCH", "mailboxes/{id}/", "mailbox", MANAGER_ONLY, {"enabled": False}),
+        api("DELETE", "mailboxes/{id}/", "mailbox", expect(anon=401, customers=403, engineers=403, managers=204)),
+        api("POST", "mailboxes/{id}/rotate-token/", "mailbox", MANAGER_ONLY),
+        api(
+            "POST",
+            "mail/inbound/",
+            "-",
+            expect(everyone=401),
+            {},
+            note="takes an http mailbox's bearer token, never a user's",
+        ),
+        api("GET", "mail/quarantine/", "-", MANAGER_ONLY),
+        api("GET", "mail/quarantine/{id}/", "quarantined", MANAGER_ONLY),
+        api(
+            "POST", "mail/quarantine/{id}/retry/", "quarantined", MANAGER_ONLY, note="quarantined again: still garbage"
+        ),
+        api(
+            "POST",
+            "mail/quarantine/{id}/discard/",
+            "quarantined",
+            expect(anon=401, customers=403, engineers=403, managers=204),
+        ),
+        page("GET", "/mail/mailboxes/", "-", manager_page),
+        page("GET", "/mail/mailboxes/new/?kind=imap", "-", manager_page),
+        page(
+            "POST",
+            "/mail/mailboxes/new/",
+            "-",
+            expect(anon=login, customers=404, engineers=404, managers=400),
+            {},
+            note="an empty form shows the errors",
+        ),
+        page("GET", "/mail/mailboxes/{mailbox_id}/", "mailbox", manager_page),
+        page(
+            "POST",
+            "/mail/mailboxes/{mailbox_id}/",
+            "mailbox",
+            expect(anon=login, customers=404, engineers=404, managers=400),
+            {},
+        ),
+        page("POST", "/mail/mailboxes/{mailbox_id}/enable/", "mailbox", manager_post, {"enabled": "0"}),
+        page(
+            "POST",
+            "/mail/mailboxes/{mailbox_id}/rotate-token/",
+            "mailbox",
+            manager_page,
+            note="the answer shows the new token once",
+        ),
+        page("POST", "/mail/mailboxes/{mailbox_id}/test/", "mailbox", manager_post, note="an http mailbox: a message"),
+        page("GET", "/mail/quarantine/", "-", manager_page),
+        page("POST", "/mail/quarantine/{quarantined_id}/retry/", "quarantined", manager_post),
+        page("POST", "/mail/quarantine/{quarantined_id}/discard/", "quarantined", manager_post),
+        page("GET", "/mail/quarantine/{quarantined_id}/raw/", "quarantined", manager_page),
+        page("GET", "/account/", "-", expect(anon=login, users=200)),
+        page("POST", "/account/", "-", expect(anon=login, users=303), {}, note="every user's own settings"),
+    ]
+
+
+
+# mail: ticket side -----------------------------------------------------------------------------
+# The ticket's CCs (API PATCH and page), the requester's bounce, the original message
+# of a ticket's e-mail (scope ``mail.original``: a reply on t1, its raw bytes kept).
+
+
+def _mail_ticket_rows() -> list[Row]:
+    rows = [
+        page(
+            "GET",
+            "/mail/messages/{message_id}/original/",
+            "mail.original",
+            expect(anon=302, customers=404, agents=200),
+            note="agents only: the raw message, an .eml download; the requester too gets a 404",
+        ),
+    ]
+    for tier in (1, 2, 3):
+        t = f"t{tier}"
+        rows += [
+            api(
+                "PATCH",
+                "tickets/{id}/",
+                t,
+                work(tier, 200),
+                {"cc": ["boss@example.com"]},
+                note="cc: agents who may work the ticket; the requester reads it",
+            ),
+            page(
+                "POST",
+                "/tickets/{ticket_id}/cc/add/",
+                t,
+                page_work(tier),
+                lambda w, tier=tier: {"cc": "boss@example.com", "version": w.ticket_version(tier)},
+            ),
+            page(
+                "POST",
+                "/tickets/{ticket_id}/cc/remove/",
+                t,
+                page_work(tier),
+                lambda w, tier=tier: {"cc": "nobody@example.com", "version": w.ticket_version(tier)},
+                note="removing an address that is not there changes nothing",
+            ),
+            page(
+                "POST",
+                "/tickets/{ticket_id}/requester-bounce/clear/",
+                t,
+                expect(anon=302, customer=403, other=404, agents=303),
+                note="any agent who sees the ticket; the flag is not shown to customers",
+            ),
+        ]
+    return rows
+
+
+ROWS: list[Row] = _ticket_rows() + _config_rows() + _page_rows() + _mail_rows() + _mail_ticket_rows()
 
 # URL patterns with no rows of their own, and why.
 EXEMPT_ROUTE_PREFIXES = {

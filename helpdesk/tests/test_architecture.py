@@ -33,6 +33,7 @@ FLOORS = {
     "notifications": 3,
     "monitoring": 4,
     "escalation": 4,
+    "mail": 4,
     "dashboard": 5,
 }
 CORE = "helpdesk"

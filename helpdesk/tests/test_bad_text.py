@@ -16,6 +16,8 @@ from escalation.models import EscalationRule
 from helpdesk import text
 from helpdesk.errors import MAX_ID, InvalidInput
 from helpdesk.models import User
+from mail.models import Mailbox
+from mail.tests.factories import MailboxFactory
 from monitoring.models import Alert, MetricSource, Monitor
 from monitoring.tests.factories import MetricSourceFactory, MonitorFactory
 from tickets.models import Comment, Status, Ticket, TicketEvent
@@ -40,7 +42,9 @@ def raw_json(client: APIClient, method: str, url: str, body: object, **extra: st
 def database_state() -> dict:
     """What any of these requests could change."""
     return {
-        "tickets": list(Ticket.objects.order_by("id").values_list("id", "version", "kind", "urgency", "impact", "status")),
+        "tickets": list(
+            Ticket.objects.order_by("id").values_list("id", "version", "kind", "urgency", "impact", "status")
+        ),
         "comments": Comment.objects.count(),
         "events": TicketEvent.objects.count(),
         "users": list(User.objects.order_by("id").values_list("id", "role")),
@@ -48,6 +52,7 @@ def database_state() -> dict:
         "sources": list(MetricSource.objects.order_by("id").values_list("id", "kind", "options")),
         "monitors": list(Monitor.objects.order_by("id").values_list("id", "direction", "baseline_kind")),
         "rules": list(EscalationRule.objects.order_by("id").values_list("id", "version", "statuses", "kinds")),
+        "mailboxes": list(Mailbox.objects.order_by("id").values_list("id", "version", "kind", "security", "urgency")),
         "alerts": list(Alert.objects.order_by("id").values_list("id", "fingerprint", "labels", "summary")),
     }
 
@@ -177,6 +182,15 @@ CHOICE_TABLE = {
     ("patch", "/api/v1/tickets/{id}/", "kind"),
     ("post", "/api/v1/tickets/{id}/transition/", "status"),
     ("post", "/api/v1/users/", "role"),
+    *(
+        (method, path, field)
+        for method, path in (
+            ("post", "/api/v1/mailboxes/"),
+            ("put", "/api/v1/mailboxes/{id}/"),
+            ("patch", "/api/v1/mailboxes/{id}/"),
+        )
+        for field in ("kind", "security", "urgency", "impact")
+    ),
 }
 
 
@@ -194,6 +208,7 @@ def objects(l2, customer):
         "metric-sources": source,
         "monitors": MonitorFactory(source=source),
         "tickets": TicketFactory(requester=customer, tier=2, status=Status.OPEN, assignee=l2),
+        "mailboxes": MailboxFactory(),
     }
 
 
@@ -289,7 +304,9 @@ def test_source_options_with_nul_or_surrogate_are_a_400(api, manager, bad, optio
     source = MetricSourceFactory()
     before = database_state()
     client = api.as_(manager)
-    created = raw_json(client, "post", f"{V1}metric-sources/", {"name": "S", "kind": "simulator", "options": options(bad)})
+    created = raw_json(
+        client, "post", f"{V1}metric-sources/", {"name": "S", "kind": "simulator", "options": options(bad)}
+    )
     changed = raw_json(
         client, "patch", f"{V1}metric-sources/{source.pk}/", {"options": options(bad)}, HTTP_IF_MATCH='"1"'
     )
@@ -400,7 +417,7 @@ def test_json_lists_with_nul_in_the_admin_are_a_form_error(admin_client, field):
 
 @pytest.mark.parametrize("header", ['"١"', '"１"', '"¹"'])
 def test_if_match_in_non_ascii_digits_names_no_version(api, l2, objects, header):
-    """"١" is a digit to Python's int(); a version is ASCII digits, as every id."""
+    """ "١" is a digit to Python's int(); a version is ASCII digits, as every id."""
     ticket = objects["tickets"]
     before = database_state()
     response = raw_json(api.as_(l2), "patch", f"{V1}tickets/{ticket.pk}/", {"title": "New"}, HTTP_IF_MATCH=header)

@@ -19,6 +19,7 @@ from django.core.signals import request_finished
 from django.db import close_old_connections, transaction
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
@@ -28,9 +29,12 @@ from helpdesk.roles import Role
 from helpdesk.tests.factories import UserFactory
 from helpdesk.tests.permission_matrix import EXEMPT_ROUTE_MARKERS, EXEMPT_ROUTE_PREFIXES, ROLES, ROWS, Row
 from helpdesk.tokens import api_token_issue
+from mail.models import InboundMessage, Outcome
+from mail.services.ingest import mail_ingest
+from mail.tests.factories import MailboxFactory
 from monitoring.tests.factories import AlertFactory, MonitorFactory, SilenceFactory
 from tickets import attachment_rules, services
-from tickets.models import Kind
+from tickets.models import Kind, Ticket
 from tickets.services import sla
 from tickets.tests.factories import AttachmentFactory, CategoryFactory, CommentFactory, KnownIssueFactory, TicketFactory
 
@@ -77,6 +81,21 @@ class World:
             attachment_rules.storage().save(attachment.stored_name, ContentFile(b"log line\n"))
             self.attachments[key] = attachment
 
+        # mail: manager pages and API
+        self.mailbox = MailboxFactory(name="matrix", address="matrix@helpdesk.example")
+        quarantined = mail_ingest(mailbox=self.mailbox, raw=b"\x00\x01 not a message")
+        self.quarantined = self.mailbox.messages.get(pk=quarantined.message)
+        # mail: ticket side
+        self.mail_original = InboundMessage.objects.create(
+            mailbox=self.mailbox,
+            message_key="matrix-1@customer.example",
+            received_at=timezone.now(),
+            outcome=Outcome.APPENDED,
+            ticket=self.tickets[1],
+            comment=self.comments["t1.public"],
+            raw=b"From: c@customer.example\r\nSubject: Re: help\r\n\r\nStill broken.\r\n",
+        )
+
         self.payloads = {
             "priority-matrix": {
                 "cells": [
@@ -98,6 +117,9 @@ class World:
         from tickets.api.serializers import SlaPolicySerializer
 
         return dict(SlaPolicySerializer(policy).data)
+
+    def ticket_version(self, tier: int) -> int:
+        return Ticket.objects.get(pk=self.tickets[tier].pk).version
 
     def values(self, scope: str) -> dict[str, Any]:
         """Placeholder values for a scope."""
@@ -122,7 +144,12 @@ class World:
             "webhook": self.webhook,
             "webhook.used": self.webhook_used,
             "token": self.spare_token,
+            "mailbox": self.mailbox,
+            "quarantined": self.quarantined,
+            "mail.original": self.mail_original,
         }
+        if scope == "mail.original":
+            return {"message_id": self.mail_original.pk}
         if scope in objects:
             pk = objects[scope].pk
             return {"id": pk, f"{scope}_id": pk}
@@ -137,7 +164,10 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Worl
     root = tmp_path_factory.mktemp("attachments")
     with (
         override_settings(
-            HELPDESK_ATTACHMENT_ROOT=root, PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]
+            HELPDESK_ATTACHMENT_ROOT=root,
+            PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+            # The mail providers' webhooks are on (their rows: "mail: provider webhooks").
+            ANYMAIL={"WEBHOOK_SECRET": ["hook:secret"], "MAILGUN_WEBHOOK_SIGNING_KEY": "key-test"},
         ),
         django_db_blocker.unblock(),
     ):

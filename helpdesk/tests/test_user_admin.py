@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from helpdesk.models import User
 from helpdesk.roles import Role
+from helpdesk.services import user_email_bounce_clear
 
 pytestmark = pytest.mark.django_db
 
@@ -41,3 +43,28 @@ def test_a_role_change_in_the_admin_moves_the_flags_and_ignores_hand_set_ones(ad
     assert response.status_code == 302, response.context["adminform"].form.errors
     manager.refresh_from_db()
     assert (manager.role, manager.is_staff, manager.is_superuser) == (Role.L1, False, False)
+
+
+def test_a_new_email_address_forgets_the_old_ones_bounce(admin_client, customer):
+    """docs/EMAIL.md "Bounces": the flag belongs to the address; the admin's save goes through user_save."""
+    User.objects.filter(pk=customer.pk).update(email_bouncing_since=timezone.now(), email_bounce_reason="5.1.1")
+    url = reverse("admin:helpdesk_user_change", args=[customer.pk])
+    response = admin_client.post(url, change_form_data(admin_client, customer, first_name="Renamed"))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    customer.refresh_from_db()
+    assert customer.email_bouncing_since is not None  # same address: still bouncing
+    response = admin_client.post(url, change_form_data(admin_client, customer, email="fixed@example.com"))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    customer.refresh_from_db()
+    assert customer.email == "fixed@example.com"
+    assert customer.email_bouncing_since is None and customer.email_bounce_reason == ""
+
+
+def test_clearing_a_bounce(customer):
+    assert user_email_bounce_clear(user=customer) is False
+    User.objects.filter(pk=customer.pk).update(email_bouncing_since=timezone.now(), email_bounce_reason="5.1.1")
+    stale = User.objects.get(pk=customer.pk)
+    assert user_email_bounce_clear(user=customer) is True  # the row decides, not the (stale) instance
+    assert (stale.email_bouncing_since is not None) and user_email_bounce_clear(user=stale) is False
+    customer.refresh_from_db()
+    assert customer.email_bouncing_since is None and customer.email_bounce_reason == ""

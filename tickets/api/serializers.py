@@ -17,7 +17,7 @@ from helpdesk.api.fields import SafePrimaryKeyRelatedField
 from helpdesk.models import User
 from tickets.models import Attachment, Category, Comment, Kind, KnownIssue, Level, Status, Ticket, TicketEvent
 from tickets.selectors import scoped
-from tickets.services import ACTION_ONLY_FIELDS, EDITABLE_FIELDS
+from tickets.services import ACTION_ONLY_FIELDS, CC_MAX, EDITABLE_FIELDS, cc_list
 
 MAX_TEXT = 50_000
 
@@ -56,6 +56,7 @@ class TicketSerializer(serializers.ModelSerializer):
     number = serializers.CharField(read_only=True)
     priority_label = serializers.CharField(read_only=True)
     needs_escalation = serializers.BooleanField(read_only=True)
+    cc = serializers.SerializerMethodField(help_text="Addresses that hear the public conversation by e-mail.")
 
     class Meta:
         model = Ticket
@@ -86,9 +87,14 @@ class TicketSerializer(serializers.ModelSerializer):
             "resolved_at",
             "sla_breached",
             "needs_escalation",
+            "cc",
             "version",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.EmailField()))
+    def get_cc(self, ticket: Ticket) -> list[str]:
+        return cc_list(ticket)
 
 
 class TicketCreateSerializer(serializers.Serializer):
@@ -116,6 +122,13 @@ class TicketUpdateSerializer(serializers.Serializer):
     category = VisibleRelatedField(queryset=Category.objects.all(), required=False, allow_null=True)
     application = VisibleRelatedField(queryset=Application.objects.all(), required=False, allow_null=True)
     parent = VisibleRelatedField(queryset=Ticket.objects.all(), required=False, allow_null=True)
+    # The whole list; the service checks each address (tickets.services.ccs).
+    cc = serializers.ListField(
+        child=serializers.CharField(max_length=320, trim_whitespace=False),
+        max_length=CC_MAX,
+        required=False,
+        help_text=f"The ticket's CC addresses, the whole list (at most {CC_MAX}); agents who may work the ticket.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         raw = self.initial_data if isinstance(self.initial_data, dict) else {}
@@ -179,8 +192,8 @@ class CommentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Comment
-        fields = ["id", "ticket", "author", "body", "internal", "created_at", "attachments"]
-        read_only_fields = ["id", "ticket", "author", "created_at", "attachments"]
+        fields = ["id", "ticket", "author", "body", "internal", "via", "created_at", "attachments"]
+        read_only_fields = ["id", "ticket", "author", "via", "created_at", "attachments"]
 
 
 class TicketEventSerializer(serializers.ModelSerializer):

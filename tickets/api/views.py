@@ -36,7 +36,7 @@ from helpdesk.idempotency import idempotent
 from tickets import attachment_rules, services
 from tickets.api import serializers as s
 from tickets.filters import KnownIssueFilter, TicketFilter
-from tickets.models import Category, Kind, KnownIssue, Ticket
+from tickets.models import Category, Kind, KnownIssue, Ticket, Via
 from tickets.selectors import scoped
 from tickets.services import sla
 from tickets.services.base import require_worker
@@ -52,7 +52,11 @@ def refuse_oversized_body(request: Request) -> None:
     """413 before the body is read when its declared length cannot fit the limit.
     (The service checks the file itself; a reverse proxy should cap bodies too.)"""
     length = request.META.get("CONTENT_LENGTH") or ""
-    if length.isascii() and length.isdigit() and int(length) > attachment_rules.max_bytes() + attachment_rules.MULTIPART_SLACK:
+    if (
+        length.isascii()
+        and length.isdigit()
+        and int(length) > attachment_rules.max_bytes() + attachment_rules.MULTIPART_SLACK
+    ):
         raise TooLarge({"file": [attachment_rules.too_large_message()]})
 
 
@@ -73,7 +77,8 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     queryset = Ticket.objects.none()  # for the schema; real reads go through selectors
 
     def get_queryset(self):  # type: ignore[override]
-        return scoped.ticket_list_for(user=self.request.user, filters=self.request.query_params)
+        # The page's CCs in one query (TicketSerializer.cc).
+        return scoped.ticket_list_for(user=self.request.user, filters=self.request.query_params).prefetch_related("ccs")
 
     def filter_queryset(self, queryset):  # type: ignore[override]
         return queryset  # the selector already applied the filters
@@ -87,7 +92,12 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         data = validated(s.TicketCreateSerializer, request)
         ticket = services.ticket_create(actor=request.user, **data)
         response = ticket_response(ticket, status.HTTP_201_CREATED)
-        if ticket.application_id and ticket.parent_id is None and ticket.kind != Kind.INCIDENT and roles.is_agent(request.user):
+        if (
+            ticket.application_id
+            and ticket.parent_id is None
+            and ticket.kind != Kind.INCIDENT
+            and roles.is_agent(request.user)
+        ):
             # An open incident of the same application: offer the agent to link it.
             incidents = scoped.open_incidents_for(application_id=ticket.application_id)[:5]
             response.data["suggested_incidents"] = [
@@ -167,7 +177,7 @@ class TicketViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         ticket = self.get_ticket()
         if request.method == "POST":
             data = validated(s.CommentSerializer, request)
-            comment = services.comment_create(ticket=ticket, actor=request.user, **data)
+            comment = services.comment_create(ticket=ticket, actor=request.user, via=Via.API, **data)
             return Response(s.CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
         page = self.paginate_queryset(scoped.comment_list_for(user=request.user, ticket=ticket))
         return self.get_paginated_response(s.CommentSerializer(page, many=True).data)

@@ -35,6 +35,7 @@ from helpdesk.db import insert_rows
 from helpdesk.models import User
 from tickets.events.timeline import Names, sentence
 from tickets.models import Attachment, EventKind, KnownIssue, Ticket, TicketEvent
+from tickets.signals import events_recorded
 
 __all__ = ["CUSTOMER_VISIBLE_KINDS", "EventKind"]  # EventKind lives beside TicketEvent (its check constraint)
 
@@ -59,7 +60,9 @@ def _actor(actor: User | None) -> User | None:
 
 def record(ticket: Ticket | int, actor: User | None, kind: str, **data: Any) -> TicketEvent:
     ticket_id = ticket if isinstance(ticket, int) else ticket.pk
-    return TicketEvent.objects.create(ticket_id=ticket_id, actor=_actor(actor), kind=kind, data=data)
+    event = TicketEvent.objects.create(ticket_id=ticket_id, actor=_actor(actor), kind=kind, data=data)
+    events_recorded.send(TicketEvent, kind=kind, rows=[(ticket_id, event.actor_id, data)])
+    return event
 
 
 def record_changes(
@@ -76,11 +79,14 @@ def _after(data: dict[str, Any]) -> dict[str, Any]:
     return data.get("after") or {}
 
 
-def ticket_created(ticket: Ticket, actor: User | None) -> TicketEvent:
+def ticket_created(ticket: Ticket, actor: User | None, *, via: str = "") -> TicketEvent:
+    """``via``: the channel that brought it when not the pages or the API ("email")."""
+    extra = {"via": via} if via else {}
     return record(
         ticket,
         actor,
         EventKind.CREATED,
+        **extra,
         after={
             "title": ticket.title,
             "kind": ticket.kind,
@@ -100,7 +106,7 @@ def ticket_created(ticket: Ticket, actor: User | None) -> TicketEvent:
 
 @sentence(EventKind.CREATED)
 def _created_text(data: dict[str, Any], names: Names) -> str:
-    return "Ticket created"
+    return "Ticket created by e-mail" if data.get("via") == "email" else "Ticket created"
 
 
 def _status_changed_data(before: str, after: str, *, resolution: str = "", reason: str = "") -> dict[str, Any]:
@@ -210,9 +216,12 @@ def record_bulk(kind: str, rows: Iterable[tuple[int, dict[str, Any]]], actor: Us
     Plain rows, no model instances: a tick records tens of thousands."""
     actor = _actor(actor)
     actor_id = actor.pk if actor is not None else None
+    rows = list(rows)
     insert_rows(
         TicketEvent, ("ticket_id", "actor_id", "kind", "data"), [(pk, actor_id, kind, data) for pk, data in rows]
     )
+    if rows:
+        events_recorded.send(TicketEvent, kind=kind, rows=[(pk, actor_id, data) for pk, data in rows])
 
 
 def priority_changed_bulk(rows: Iterable[tuple[int, int, int]], actor: User | None, reason: str) -> None:
@@ -327,6 +336,21 @@ def updated(ticket: Ticket, actor: User | None, before: dict[str, Any], after: d
 def _updated_text(data: dict[str, Any], names: Names) -> str:
     after = _after(data)
     return "Changed: " + ", ".join(sorted(after)) if after else "Updated"
+
+
+def cc_changed(ticket: Ticket, actor: User | None, *, before: list[str], after: list[str]) -> TicketEvent:
+    """The ticket's CC addresses changed (tickets.services.ccs): both whole lists."""
+    return record_changes(ticket, actor, EventKind.CC_CHANGED, {"cc": before}, {"cc": after})
+
+
+@sentence(EventKind.CC_CHANGED)
+def _cc_changed_text(data: dict[str, Any], names: Names) -> str:
+    before, after = _before(data).get("cc") or [], _after(data).get("cc") or []
+    added = [a for a in after if a not in before]
+    removed = [a for a in before if a not in after]
+    parts = [f"added {', '.join(added)}"] if added else []
+    parts += [f"removed {', '.join(removed)}"] if removed else []
+    return "CC " + "; ".join(parts) if parts else "CC unchanged"
 
 
 def linked(ticket: Ticket, actor: User | None, before: int | None) -> TicketEvent:

@@ -13,10 +13,10 @@ from django.utils import timezone
 from helpdesk import roles
 from helpdesk.errors import NotFound
 from helpdesk.models import User
-from tickets import search
+from tickets import search, timeline_links
 from tickets.events import EventKind
 from tickets.events.timeline import Names, timeline_text
-from tickets.models import PRIORITY_LABELS, TRANSITIONS, KnownIssue, Status, Ticket
+from tickets.models import PRIORITY_LABELS, TRANSITIONS, KnownIssue, Status, Ticket, Via
 from tickets.selectors.scoped import comment_list_for, event_list_for, id_or_not_found, ticket_queryset_for
 from tickets.services import priority_for, sla
 
@@ -26,7 +26,7 @@ def ticket_page_get(*, user: User, ticket_id: Any) -> Ticket:
     try:
         return (
             ticket_queryset_for(user=user)
-            .select_related("requester", "assignee", "application", "parent")
+            .select_related("requester", "assignee", "application", "parent", "follows")
             .get(pk=id_or_not_found(ticket_id))
         )
     except Ticket.DoesNotExist:
@@ -63,11 +63,22 @@ def customer_search(*, query: str, limit: int = 10) -> list[User]:
 
 def ticket_timeline_for(*, user: User, ticket: Ticket) -> list[dict[str, Any]]:
     """Comments and events of a ticket, oldest first, as the caller may see them
-    (customers: public comments and the public history). Three queries, and one
-    each for the people and the tickets the events name, when they name any."""
+    (customers: public comments and the public history). Three queries, one
+    each for the people and the tickets the events name, when they name any, and
+    one per registered link provider (mail's original messages, for agents)."""
     comments = list(comment_list_for(user=user, ticket=ticket).select_related("author").prefetch_related("attachments"))
+    # What the floors above add (mail: the original message), one query per provider (tickets.timeline_links).
+    links = timeline_links.links_for(user=user, ticket=ticket, comments=comments)
     items: list[dict[str, Any]] = [
-        {"at": c.created_at, "kind": "comment", "comment": c, "actor": c.author, "internal": c.internal}
+        {
+            "at": c.created_at,
+            "kind": "comment",
+            "comment": c,
+            "actor": c.author,
+            "internal": c.internal,
+            "via_email": c.via == Via.EMAIL,
+            "links": links.get(c.pk, []),
+        }
         for c in comments
     ]
     # A comment shows itself; its "commented" event would only repeat it.
@@ -75,7 +86,10 @@ def ticket_timeline_for(*, user: User, ticket: Ticket) -> list[dict[str, Any]]:
     names = Names.load(shown)  # at most one query for people, one for tickets, whatever the history
     for event in shown:
         text = timeline_text(event, names)
-        items.append({"at": event.at, "kind": "event", "event": event, "actor": event.actor, "text": text})
+        extra = links.get(timeline_links.TICKET, []) if event.kind == EventKind.CREATED else []
+        items.append(
+            {"at": event.at, "kind": "event", "event": event, "actor": event.actor, "text": text, "links": extra}
+        )
     items.sort(key=lambda item: (item["at"], 0 if item["kind"] == "event" else 1))
     return items
 
@@ -113,3 +127,15 @@ def known_issue_suggestions_for(
 
 def known_issues_applied_to(*, ticket: Ticket) -> list[KnownIssue]:
     return list(ticket.known_issues.order_by("title"))
+
+
+def follow_links_for(*, user: User, ticket: Ticket) -> dict[str, Any]:
+    """The links "Follows HD-..." and "Followed by HD-..." (a ticket opened when its customer
+    wrote again after this one closed), as far as the user may see those tickets:
+    one query (index ticket_follows); ``ticket.follows`` came with the page's ticket."""
+    agent = roles.is_agent(user)
+    follows = ticket.follows if ticket.follows and (agent or ticket.follows.requester_id == user.pk) else None
+    followed_by = list(
+        ticket_queryset_for(user=user).select_related(None).filter(follows_id=ticket.pk).only("id").order_by("id")[:20]
+    )
+    return {"follows": follows, "followed_by": followed_by}

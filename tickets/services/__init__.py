@@ -9,7 +9,8 @@ Locking rule: a service that changes a ticket re-reads it with
 instance; the returned instance is the fresh one.
 """
 
-from tickets.services.attachments import attachment_create, attachment_files_purge
+from tickets.services.attachments import attachment_create, attachment_files_purge, attachments_store
+from tickets.services.ccs import CC_MAX, cc_list, ticket_cc_set
 from tickets.services.known_issues import known_issue_apply
 from tickets.services.priority import (
     priority_for,
@@ -30,6 +31,7 @@ from tickets.services.tickets import (
 from tickets.services.workflow import (
     comment_create,
     incident_resolve_linked,
+    is_cc,
     next_ticket_claim,
     ticket_assign,
     ticket_claim,
@@ -40,13 +42,17 @@ from tickets.services.workflow import (
 )
 
 __all__ = [
+    "CC_MAX",
     "ACTION_ONLY_FIELDS",
     "EDITABLE_FIELDS",
     "attachment_create",
     "attachment_files_purge",
+    "attachments_store",
+    "cc_list",
     "comment_create",
     "customer_find_or_create",
     "incident_resolve_linked",
+    "is_cc",
     "known_issue_apply",
     "next_ticket_claim",
     "priority_for",
@@ -54,6 +60,7 @@ __all__ = [
     "priority_matrix_update",
     "system_user",
     "ticket_assign",
+    "ticket_cc_set",
     "ticket_claim",
     "ticket_create",
     "ticket_deescalate",

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
 from helpdesk import roles
-from helpdesk.errors import Conflict, NotAllowed, TooLarge, field_error
+from helpdesk.errors import Conflict, InvalidInput, NotAllowed, TooLarge, field_error
 from helpdesk.models import User
 from tickets import attachment_rules, events
 from tickets.models import Attachment, Comment, Status
@@ -98,6 +99,43 @@ def attachment_create(*, comment: Comment, actor: User, upload: UploadedFile) ->
         storage.delete(stored_name)
         raise
     return attachment
+
+
+def attachments_store(
+    *, comment: Comment, uploaded_by: User, files: Sequence[tuple[str, bytes]]
+) -> tuple[list[Attachment], list[str]]:
+    """Store files that arrived with a message (e-mail) on ``comment``, each under
+    the same type and size rules as an upload; one that breaks them is not stored
+    and named in the second list ("name: why"), and the others still are. Runs in
+    the caller's transaction, which holds the ticket's lock (no uploader check:
+    the caller's channel decided who the sender is)."""
+    stored: list[Attachment] = []
+    refused: list[str] = []
+    storage = attachment_rules.storage()
+    for raw_name, content in files:
+        upload = SimpleUploadedFile(raw_name or "attachment", content)
+        try:
+            name, content_type, size, sha256 = _checked_file(upload)
+        except (InvalidInput, TooLarge) as exc:
+            detail = exc.detail if isinstance(exc.detail, dict) else {"file": [exc.detail]}
+            reasons = " ".join(str(m) for messages in detail.values() for m in messages)
+            refused.append(f"{attachment_rules.clean_filename(raw_name or 'attachment')}: {reasons}")
+            continue
+        upload.seek(0)
+        stored_name = storage.save(attachment_rules.new_stored_name(), upload)
+        # Should the transaction roll back, the file is removed by attachment_files_purge.
+        attachment = Attachment.objects.create(
+            comment=comment,
+            stored_name=stored_name,
+            name=name,
+            size=size,
+            content_type=content_type,
+            sha256=sha256,
+            uploaded_by=uploaded_by,
+        )
+        events.attachment_added(comment.ticket, uploaded_by, attachment, comment.internal)
+        stored.append(attachment)
+    return stored, refused
 
 
 def attachment_files_purge(*, older_than: timedelta = timedelta(days=1), now: datetime | None = None) -> int:

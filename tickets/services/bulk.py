@@ -23,7 +23,7 @@ from helpdesk import roles
 from helpdesk.db import ids_filter, insert_rows
 from helpdesk.models import User
 from tickets import events
-from tickets.models import Comment, Level, Status, Ticket
+from tickets.models import Comment, Level, Status, Ticket, Via
 from tickets.services import sla
 from tickets.services.priority import reprioritize_locked
 from tickets.services.tickets import system_user
@@ -223,13 +223,18 @@ def tickets_assign_by_rule(*, tickets: list[Ticket], assignee: User, reason: str
 # --- notes -------------------------------------------------------------------------------
 
 
-def tickets_add_note(*, tickets: list[Ticket], body: str, already_written: set[int] = frozenset()) -> None:
-    """An internal note by the system user on each ticket. The note bumps the
-    version of the tickets, except those in ``already_written`` (another action
-    of the same transaction wrote their row: one UPDATE per ticket is enough)."""
+def tickets_add_note(
+    *, tickets: list[Ticket], body: str, already_written: set[int] = frozenset(), via: str = Via.SYSTEM
+) -> list[int]:
+    """An internal note by the system user on each ticket; returns the notes' ids in
+    the tickets' order. The note bumps the version of the tickets, except those in
+    ``already_written`` (another action of the same transaction wrote their row:
+    one UPDATE per ticket is enough). ``via``: what brought it (e-mail from an
+    unknown sender), the system itself by default."""
     author = system_user()
     ticket_ids = [t.pk for t in tickets]
-    rows = [(pk, author.pk, body, True) for pk in ticket_ids]
-    comment_ids = insert_rows(Comment, ("ticket_id", "author_id", "body", "internal"), rows, returning=True)
+    rows = [(pk, author.pk, body, True, via) for pk in ticket_ids]
+    comment_ids = insert_rows(Comment, ("ticket_id", "author_id", "body", "internal", "via"), rows, returning=True)
     _write([t for t in tickets if t.pk not in already_written])
     events.commented_bulk(zip(ticket_ids, comment_ids, strict=True), author, internal=True)
+    return comment_ids

@@ -8,22 +8,22 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from tickets.models import Status, Ticket, TicketEvent
+from tickets.models import Status, Ticket, TicketEvent, Via
 from tickets.services.base import lock_ticket
 from tickets.services.bulk import tickets_add_note
 from tickets.services.priority import tickets_raise_levels
 from tickets.services.tickets import system_user
 
 
-def ticket_system_note(*, ticket: Ticket | int, body: str) -> bool:
+def ticket_system_note(*, ticket: Ticket | int, body: str, via: str = Via.SYSTEM) -> int | None:
     """An internal note by the system user; none on a closed ticket (closed is
-    final, for the system too). Returns whether the note was written."""
+    final, for the system too). Returns the note's id, None when none was written."""
     with transaction.atomic(savepoint=False):  # inside the caller's transaction (the alert's) as a rule
         locked = lock_ticket(ticket)
         if locked.status == Status.CLOSED:
-            return False
-        tickets_add_note(tickets=[locked], body=body)
-    return True
+            return None
+        (note_id,) = tickets_add_note(tickets=[locked], body=body, via=via)
+    return note_id
 
 
 def ticket_raise_levels(*, ticket: Ticket | int, urgency: str | None, impact: str | None, reason: str) -> Ticket:

@@ -21,12 +21,25 @@ from tickets.models import (
     Level,
     Status,
     Ticket,
+    Via,
 )
 from tickets.services import sla
 from tickets.services.base import check_version, lock_ticket, require_worker, save_ticket
+from tickets.services.ccs import cc_addresses_clean, cc_apply_locked
 from tickets.services.priority import priority_for, tickets_raise_levels
 
-EDITABLE_FIELDS = ("title", "description", "urgency", "impact", "category", "application", "kind", "major", "parent")
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "urgency",
+    "impact",
+    "category",
+    "application",
+    "kind",
+    "major",
+    "parent",
+    "cc",
+)
 ACTION_ONLY_FIELDS = ("status", "tier", "assignee")
 # Triage is the agents' work (docs/PRODUCT.md "Triage"): a customer's ticket starts as a medium/medium
 # service request whatever the customer sent, and only agents change these or link.
@@ -36,15 +49,23 @@ TRIAGE_FIELDS = ("kind", "urgency", "impact", "major", "parent")
 # --- requesters ----------------------------------------------------------------
 
 
-def customer_find_or_create(*, email: str) -> User:
-    """The user with this e-mail, or a new customer (no usable password) for it."""
+def customer_find_or_create(*, email: str, name: str = "") -> User:
+    """The user with this e-mail, or a new customer (no usable password) for it,
+    named ``name`` ("First Last") when given."""
     email = clean_text(email, "requester_email", required=True).lower()
     existing = User.objects.filter(email__iexact=email).order_by("id").first()
     if existing is not None:
         return existing
+    first, _, last = clean_text(name, "name").partition(" ")
     try:
         with transaction.atomic():
-            user = User(username=email[:150], email=email, role=roles.Role.CUSTOMER)
+            user = User(
+                username=email[:150],
+                email=email,
+                role=roles.Role.CUSTOMER,
+                first_name=first[:150],
+                last_name=last.strip()[:150],
+            )
             user.set_unusable_password()
             user.save()
             return user
@@ -117,6 +138,8 @@ def ticket_create(
     major: bool = False,
     parent: Ticket | None = None,
     tier: int = 1,
+    via: str = Via.WEB,
+    follows: Ticket | None = None,
 ) -> Ticket:
     """Open a ticket. Customers open tickets for themselves; agents name the
     requester by id or e-mail (a new e-mail becomes a customer).
@@ -125,7 +148,9 @@ def ticket_create(
     urgency, impact or major says: agents triage. Ignored, not refused, like a
     customer's requester_email: a client sending its form's defaults still works,
     and the response shows what was stored. The system user (monitoring) keeps
-    the levels its alert gives."""
+    the levels its alert gives, and a ticket that came in by e-mail
+    (``via=Via.EMAIL``) those of its mailbox (a manager's configuration, not the
+    sender's). ``follows`` is the closed ticket a new one continues."""
     title = clean_text(title, "title", required=True)
     if roles.is_customer(actor):
         if requester is not None and requester.pk != actor.pk:
@@ -133,7 +158,7 @@ def ticket_create(
         if parent is not None:
             raise field_error("parent", "Only agents link tickets to incidents.")
         requester = actor
-        if not events.is_system_actor(actor):
+        if not events.is_system_actor(actor) and via != Via.EMAIL:
             kind, urgency, impact, major, tier = Kind.SERVICE_REQUEST, Level.MEDIUM, Level.MEDIUM, False, 1
     elif roles.is_agent(actor):
         if requester is None and requester_email:
@@ -167,12 +192,13 @@ def ticket_create(
             application=application,
             category=category,
             parent=parent,
+            follows=follows,
             created_at=now,
             queued_at=now,
         )
         sla.refresh_due_times(ticket)
         ticket.save(force_insert=True)
-        events.ticket_created(ticket, actor)
+        events.ticket_created(ticket, actor, via=via if via == Via.EMAIL else "")
         if parent is not None:
             _adjust_linked_count(parent.pk, +1, ticket, actor)
     return ticket
@@ -187,7 +213,8 @@ def ticket_update(
     input is checked before any lock (``_check_update_input``); the locked, open
     ticket takes the values that differ (``_apply_field_changes``), the incident
     link is checked (``_parent_change``) and the kind rules hold
-    (``_apply_kind_rules``). Nothing differs: no save, no event. Otherwise the
+    (``_apply_kind_rules``); ``cc`` (the whole list) goes through the CC service's
+    core (tickets.services.ccs, its own event). Nothing differs: no save, no event. Otherwise the
     priority and SLA due times follow urgency and impact (``_refresh_priority``),
     one save writes every changed column, and the events say what changed
     (``_record_update``), all in one transaction."""
@@ -203,7 +230,8 @@ def ticket_update(
         old_parent = ticket.parent_id
         parent_changed = _parent_change(ticket, changes)
         _apply_kind_rules(ticket, changes, before, after)
-        if not before and not parent_changed:
+        cc_changed = "cc" in changes and cc_apply_locked(ticket, actor, changes["cc"])
+        if not before and not parent_changed and not cc_changed:
             return ticket
 
         fields = list(before)
@@ -242,6 +270,8 @@ def _check_update_input(*, actor: User, changes: dict[str, Any]) -> None:
         changes["title"] = clean_text(changes["title"], "title", required=True)
     if "description" in changes and changes["description"] is None:
         changes["description"] = ""
+    if "cc" in changes:
+        changes["cc"] = cc_addresses_clean(changes["cc"])
 
 
 def _apply_field_changes(ticket: Ticket, changes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -250,7 +280,7 @@ def _apply_field_changes(ticket: Ticket, changes: dict[str, Any]) -> tuple[dict[
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     for field in EDITABLE_FIELDS:
-        if field not in changes or field == "parent":
+        if field not in changes or field in ("parent", "cc"):
             continue
         new = changes[field]
         attname = field + "_id" if field in ("category", "application") else field

@@ -22,6 +22,8 @@ from tickets.models import (
     Comment,
     Status,
     Ticket,
+    TicketCc,
+    Via,
 )
 from tickets.services import bulk, sla
 from tickets.services.base import check_version, lock_ticket, require_active, require_worker, save_ticket
@@ -190,23 +192,28 @@ def next_ticket_claim(*, actor: User, tier: int | None = None) -> Ticket | None:
 # --- comments ----------------------------------------------------------------------------
 
 
-def comment_create(*, ticket: Ticket | int, actor: User, body: str, internal: bool = False) -> Comment:
+def comment_create(
+    *, ticket: Ticket | int, actor: User, body: str, internal: bool = False, via: str = Via.WEB
+) -> Comment:
     """Add a comment. Any agent may comment on any ticket (L1 answers every
-    customer); customers comment publicly on their own tickets, and a customer
-    reply brings a pending or resolved ticket back to open."""
+    customer); customers comment publicly on tickets they are the requester or
+    a CC of, and a customer reply brings a pending or resolved ticket back to
+    open. ``via`` says where it came in (``Via``)."""
     body = clean_text(body, "body", required=True)
+    if via not in Via.values:
+        raise field_error("via", f"Unknown channel; one of {', '.join(Via.values)}.")
     customer = roles.is_customer(actor)
     if customer and internal:
         raise field_error("internal", "Customers cannot write internal notes.")
     with transaction.atomic():
         ticket = lock_ticket(ticket)
-        if customer and ticket.requester_id != actor.pk:
+        if customer and ticket.requester_id != actor.pk and not is_cc(ticket, actor.email):
             raise NotAllowed("Customers comment on their own tickets only.")
         if not customer and not roles.is_agent(actor):
             raise NotAllowed("Only customers and agents comment.")
         if ticket.status == Status.CLOSED:
             raise Conflict("A closed ticket takes no more comments.")
-        comment = Comment.objects.create(ticket=ticket, author=actor, body=body, internal=internal)
+        comment = Comment.objects.create(ticket=ticket, author=actor, body=body, internal=internal, via=via)
         fields = []
         if not customer and not internal and ticket.first_responded_at is None and actor.pk != ticket.requester_id:
             ticket.first_responded_at = comment.created_at
@@ -216,6 +223,11 @@ def comment_create(*, ticket: Ticket | int, actor: User, body: str, internal: bo
         if customer and ticket.status in (Status.PENDING, Status.RESOLVED):
             _apply_status(ticket, actor, Status.OPEN)
     return comment
+
+
+def is_cc(ticket: Ticket, email: str) -> bool:
+    """Whether ``email`` is one of the ticket's CCs (addresses are stored lower-case)."""
+    return bool(email) and TicketCc.objects.filter(ticket_id=ticket.pk, email=email.lower()).exists()
 
 
 # --- sweeps ---------------------------------------------------------------------------------

@@ -47,9 +47,17 @@ TICKET_FIELDS = {
     "resolved_at",
     "sla_breached",
     "needs_escalation",
+    "cc",  # docs/API.md "Tickets": the CC addresses (issue 13)
     "version",
 }
-TIME_FIELDS = ("created_at", "updated_at", "first_response_due_at", "resolution_due_at", "first_responded_at", "resolved_at")
+TIME_FIELDS = (
+    "created_at",
+    "updated_at",
+    "first_response_due_at",
+    "resolution_due_at",
+    "first_responded_at",
+    "resolved_at",
+)
 
 
 def turl(ticket: Ticket | int, suffix: str = "") -> str:
@@ -349,7 +357,7 @@ def test_if_match_current_version_succeeds_weak_and_star_too(api, l1, ticket):
     assert r.status_code == 200 and r.data["title"] == "b"
 
 
-@pytest.mark.parametrize("header", ['"1"', '"99"', "W/\"0\"", "garbage"])
+@pytest.mark.parametrize("header", ['"1"', '"99"', 'W/"0"', "garbage"])
 def test_if_match_stale_is_412_and_changes_nothing(api, l1, ticket, header):
     api.as_(l1).patch(turl(ticket), {"title": "v2"}, format="json", **if_match(ticket))  # version 2
     before = state(ticket)
@@ -444,10 +452,19 @@ def test_claim_of_a_held_ticket_is_409(api, l1, l2, ticket):
     assert state(ticket) == before
 
 
-@pytest.mark.parametrize(("role", "tier", "code"), [
-    ("l1", 2, 403), ("l1", 3, 403), ("l2", 3, 403), ("l2", 2, 200), ("l3", 3, 200),
-    ("manager", 3, 200), ("admin_user", 3, 200), ("customer", 1, 403),
-])
+@pytest.mark.parametrize(
+    ("role", "tier", "code"),
+    [
+        ("l1", 2, 403),
+        ("l1", 3, 403),
+        ("l2", 3, 403),
+        ("l2", 2, 200),
+        ("l3", 3, 200),
+        ("manager", 3, 200),
+        ("admin_user", 3, 200),
+        ("customer", 1, 403),
+    ],
+)
 def test_claim_respects_tiers(api, request, role, tier, code):
     user = request.getfixturevalue(role)
     t = TicketFactory(tier=tier, requester=user if role == "customer" else UserFactory())
@@ -528,17 +545,23 @@ def test_l1_escalates_with_handover(api, l1, ticket):
     assert event.actor_id == l1.pk
     assert event.data["reason"] == "needs logs" and event.data["summary"] == "user locked out"
     assert event.data["steps_tried"] == "reset password"
-    assert event.data["before"] == {"tier": 1, "assignee": l1.pk} and event.data["after"] == {"tier": 2, "assignee": None}
+    assert event.data["before"] == {"tier": 1, "assignee": l1.pk} and event.data["after"] == {
+        "tier": 2,
+        "assignee": None,
+    }
 
 
-@pytest.mark.parametrize(("role", "tier", "to_tier", "code"), [
-    ("l1", 1, 3, 403),   # L1 escalates to 2 only
-    ("l1", 3, 3, 403),   # cannot work a tier-3 ticket at all
-    ("l1", 2, 3, 403),
-    ("l2", 2, 3, 200),
-    ("manager", 1, 3, 200),
-    ("customer", 1, 2, 403),
-])
+@pytest.mark.parametrize(
+    ("role", "tier", "to_tier", "code"),
+    [
+        ("l1", 1, 3, 403),  # L1 escalates to 2 only
+        ("l1", 3, 3, 403),  # cannot work a tier-3 ticket at all
+        ("l1", 2, 3, 403),
+        ("l2", 2, 3, 200),
+        ("manager", 1, 3, 200),
+        ("customer", 1, 2, 403),
+    ],
+)
 def test_escalation_permissions(api, request, role, tier, to_tier, code):
     user = request.getfixturevalue(role)
     t = TicketFactory(tier=tier, requester=user if role == "customer" else UserFactory())
@@ -551,7 +574,9 @@ def test_escalation_permissions(api, request, role, tier, to_tier, code):
         assert r.data["tier"] == to_tier
 
 
-@pytest.mark.parametrize("body", [{"to_tier": 1, "reason": "r"}, {"to_tier": 2}, {"to_tier": 2, "reason": "   "}, {"reason": "r"}])
+@pytest.mark.parametrize(
+    "body", [{"to_tier": 1, "reason": "r"}, {"to_tier": 2}, {"to_tier": 2, "reason": "   "}, {"reason": "r"}]
+)
 def test_escalation_needs_a_higher_tier_and_a_reason(api, l1, ticket, body):
     before = state(ticket)
     r = api.as_(l1).post(turl(ticket, "escalate/"), body, format="json")
@@ -576,14 +601,17 @@ def test_deescalate(api, l2):
     assert event.data["reason"] == "known issue"
 
 
-@pytest.mark.parametrize(("role", "body", "code"), [
-    ("l1", {"to_tier": 1, "reason": "r"}, 403),
-    ("customer", {"to_tier": 1, "reason": "r"}, 403),
-    ("l2", {"to_tier": 2, "reason": "r"}, 400),
-    ("l2", {"to_tier": 3, "reason": "r"}, 400),
-    ("l2", {"to_tier": 1}, 400),
-    ("l2", {"to_tier": 1, "reason": ""}, 400),
-])
+@pytest.mark.parametrize(
+    ("role", "body", "code"),
+    [
+        ("l1", {"to_tier": 1, "reason": "r"}, 403),
+        ("customer", {"to_tier": 1, "reason": "r"}, 403),
+        ("l2", {"to_tier": 2, "reason": "r"}, 400),
+        ("l2", {"to_tier": 3, "reason": "r"}, 400),
+        ("l2", {"to_tier": 1}, 400),
+        ("l2", {"to_tier": 1, "reason": ""}, 400),
+    ],
+)
 def test_deescalate_refusals(api, request, role, body, code):
     user = request.getfixturevalue(role)
     t = TicketFactory(tier=2, requester=user if role == "customer" else UserFactory())
@@ -647,7 +675,7 @@ def test_customer_reopens_or_closes_resolved_own_ticket_only(api, customer, tick
 def test_agent_public_comment_sets_first_response(api, l1, ticket):
     r = api.as_(l1).post(turl(ticket, "comments/"), {"body": "On it"}, format="json")
     assert r.status_code == 201, r.data
-    assert set(r.data) == {"id", "ticket", "author", "body", "internal", "created_at", "attachments"}
+    assert set(r.data) == {"id", "ticket", "author", "body", "internal", "via", "created_at", "attachments"}
     assert r.data["attachments"] == []
     assert r.data["author"] == l1.pk and r.data["ticket"] == ticket.pk and r.data["internal"] is False
     ticket.refresh_from_db()
@@ -904,7 +932,10 @@ def test_q_searches_title_description_and_number(api, l1, customer):
 
 def test_q_by_number_hd_000123(api, l1, customer):
     Ticket.objects.bulk_create(
-        [Ticket(pk=123, title="numbered", requester=customer, priority=3), Ticket(pk=1234, title="x", requester=customer, priority=3)]
+        [
+            Ticket(pk=123, title="numbered", requester=customer, priority=3),
+            Ticket(pk=1234, title="x", requester=customer, priority=3),
+        ]
     )
     r = api.as_(l1).get(API, {"q": "HD-000123"})
     assert r.status_code == 200 and ids(r) == [123]

@@ -10,19 +10,20 @@ from catalog.tests.factories import ApplicationFactory
 from helpdesk.roles import Role
 from helpdesk.tests.factories import UserFactory
 from tickets import events
-from tickets.models import Kind, Status, Ticket
+from tickets.models import Kind, Status, Ticket, TicketCc
 from tickets.tests.factories import AttachmentFactory, CategoryFactory, CommentFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
 
 API = "/api/v1/tickets/"
 
-# Measured: list = COUNT + page SELECT (category joined); detail = one SELECT;
+# Measured: list = COUNT + page SELECT (category joined) + one prefetch of the
+# page's CCs (`cc`, issue 13); detail = one SELECT + its CCs;
 # events = ticket SELECT + COUNT + page SELECT; comments add one prefetch of the
 # page's attachments. Authentication is forced by the test client, so no session
 # or token lookup is counted.
-LIST_QUERIES = 2
-DETAIL_QUERIES = 1
+LIST_QUERIES = 3
+DETAIL_QUERIES = 2
 CHILD_LIST_QUERIES = {"comments/": 4, "events/": 3}
 
 
@@ -56,6 +57,10 @@ def crowd(customer):
         t.status = [Status.NEW, Status.OPEN, Status.PENDING][i % 3]
     Ticket.objects.bulk_create(rows)
     assert Ticket.objects.count() == 120
+    # Every other ticket has two CCs: the list reads them in one query for the page.
+    TicketCc.objects.bulk_create(
+        [TicketCc(ticket=t, email=f"cc{n}-{t.pk}@example.com") for t in Ticket.objects.all()[::2] for n in (1, 2)]
+    )
     return {"customer": customer, "incidents": incidents}
 
 
@@ -66,6 +71,7 @@ def test_list_queries_do_not_grow_with_page_size(api, request, crowd, role, djan
     large, r100 = count_queries(client, API, {"page_size": 100})
     assert len(r5.data["results"]) == 5 and len(r100.data["results"]) == 100
     assert any(row["needs_escalation"] for row in r100.data["results"])  # category is read
+    assert sum(len(row["cc"]) for row in r100.data["results"]) == 100  # the CCs are read
     assert small == large, (small, large)
     with django_assert_max_num_queries(LIST_QUERIES):
         r = client.get(API, {"page_size": 200})

@@ -1,6 +1,7 @@
 """The ticket page and its POST actions (claim, comment, escalate, transition,
-link, major incident, known issue, resolve linked): each validates its form, runs
-the service and redirects back, or shows the page again with the service's status."""
+link, major incident, known issue, resolve linked, CCs, the requester's bounce):
+each validates its form, runs the service and redirects back, or shows the page
+again with the service's status."""
 
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from helpdesk import roles
-from helpdesk.errors import ServiceError
+from helpdesk.errors import NotAllowed, ServiceError
 from helpdesk.pages import error_text, login_required, see_other
+from helpdesk.services import user_email_bounce_clear
 from tickets import services
 from tickets.forms import (
     ApplyKnownIssueForm,
+    CcForm,
     CommentForm,
     DeescalateForm,
     EscalateForm,
@@ -29,7 +32,7 @@ from tickets.forms import (
     ResolveLinkedForm,
     TransitionForm,
 )
-from tickets.models import Ticket
+from tickets.models import Status, Ticket, Via
 from tickets.selectors import pages, scoped
 
 
@@ -50,17 +53,23 @@ def _render_ticket(
     request: HttpRequest, ticket: Ticket, *, status: int = 200, forms: dict[str, Any] | None = None
 ) -> HttpResponse:
     agent = roles.is_agent(request.user)
+    can_work = roles.can_work_tier(request.user, ticket.tier)
     context: dict[str, Any] = {
         "ticket": ticket,
         "agent": agent,
         "timeline": pages.ticket_timeline_for(user=request.user, ticket=ticket),
         "comment_form": CommentForm(),
         "attachment_max_mb": settings.HELPDESK_ATTACHMENT_MAX_MB,
+        "ccs": services.cc_list(ticket),
+        # Agents who may work the ticket edit its CCs (tickets.services.ccs); the requester reads them.
+        "can_edit_cc": can_work and ticket.status != Status.CLOSED,
+        "cc_form": CcForm(),
+        **pages.follow_links_for(user=request.user, ticket=ticket),
     }
     if agent:
         context.update(
             handover=pages.handover_for(ticket=ticket),
-            can_work=roles.can_work_tier(request.user, ticket.tier),
+            can_work=can_work,
             escalate_form=EscalateForm(initial={"to_tier": min(ticket.tier + 1, roles.max_tier())}),
             deescalate_form=DeescalateForm(initial={"to_tier": max(ticket.tier - 1, 1)}),
             transition_form=TransitionForm(),
@@ -125,7 +134,7 @@ def _comment(request, ticket, data) -> str:
     # One transaction: a refused file (type, size) leaves no comment behind either.
     with transaction.atomic():
         comment = services.comment_create(
-            ticket=ticket, actor=request.user, body=data["body"], internal=data["internal"]
+            ticket=ticket, actor=request.user, body=data["body"], internal=data["internal"], via=Via.WEB
         )
         if data.get("file") is not None:
             services.attachment_create(comment=comment, actor=request.user, upload=data["file"])
@@ -174,6 +183,34 @@ def _resolve_linked(request, ticket, data) -> str:
     return f"{len(resolved)} linked ticket{'s' if len(resolved) != 1 else ''} resolved with your message."
 
 
+def _cc_add(request, ticket, data) -> str:
+    current = services.cc_list(ticket)
+    services.ticket_cc_set(
+        ticket=ticket, actor=request.user, addresses=[*current, data["cc"]], expected_version=data["version"]
+    )
+    return f"{data['cc'].strip().lower()} is copied on {ticket.number}."
+
+
+def _cc_remove(request, ticket, data) -> str:
+    address = data["cc"].strip().lower()
+    current = services.cc_list(ticket)
+    services.ticket_cc_set(
+        ticket=ticket,
+        actor=request.user,
+        addresses=[a for a in current if a != address],
+        expected_version=data["version"],
+    )
+    return f"{address} is no longer copied." if address in current else f"{address} was not copied."
+
+
+def _bounce_clear(request, ticket, data) -> str:
+    # The flag is shown to agents (docs/EMAIL.md "Bounces"); any agent who sees the ticket clears it.
+    if not roles.is_agent(request.user):
+        raise NotAllowed("Only agents clear a bounce.")
+    user_email_bounce_clear(user=ticket.requester)
+    return f"Mail to {ticket.requester.email} will be sent again."
+
+
 ticket_claim = _ticket_action(None, "", _claim)
 ticket_resolve_linked = _ticket_action(ResolveLinkedForm, "resolve_linked_form", _resolve_linked)
 ticket_apply_known_issue = _ticket_action(ApplyKnownIssueForm, "apply_form", _apply_known_issue)
@@ -183,3 +220,6 @@ ticket_deescalate = _ticket_action(DeescalateForm, "deescalate_form", _deescalat
 ticket_transition = _ticket_action(TransitionForm, "transition_form", _transition)
 ticket_link = _ticket_action(LinkForm, "link_form", _link)
 ticket_major = _ticket_action(MajorForm, "major_form", _major)
+ticket_cc_add = _ticket_action(CcForm, "cc_form", _cc_add)
+ticket_cc_remove = _ticket_action(CcForm, "cc_form", _cc_remove)
+ticket_bounce_clear = _ticket_action(None, "", _bounce_clear)

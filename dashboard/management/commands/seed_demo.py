@@ -1,16 +1,22 @@
 """Demo data for `make run`: one user per role, categories, applications, known
 issues and a few dozen realistic tickets in every tier and priority, and monitors on the
 built-in simulator with a response-time spike scheduled a few minutes after
-each run, so an alert fires and an incident opens while you watch.
+each run, so an alert fires and an incident opens while you watch; an http mailbox
+"support" with a few demo mails taken through ``mail_ingest`` (a new request, a
+customer's reply to an agent's answer, one with a CC, an ignored auto-reply).
 
 Idempotent: users and configuration are brought to a known state; tickets are
-only created once. Every ticket change goes through the services, so the audit
+only created once, and each demo mail has a fixed Message-ID, so a second run
+finds it taken (``duplicate``). The mailbox's token is issued anew on each run
+(only its hash is stored, so the printed one is the only copy). Every ticket change goes through the services, so the audit
 trail is real.
 """
 
 from __future__ import annotations
 
 import random
+from email.message import EmailMessage
+from email.utils import format_datetime
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -21,6 +27,11 @@ from catalog.models import Application
 from helpdesk.models import User
 from helpdesk.roles import Role
 from helpdesk.services import user_role_apply
+from mail import parsing
+from mail.models import Direction as MailDirection
+from mail.models import Mailbox, MailboxKind, MailThread, ThreadMessage
+from mail.services import mailboxes
+from mail.services.ingest import Ingested, mail_ingest
 from monitoring import simulated_metrics
 from monitoring.models import BaselineKind, Direction, MetricSource, Monitor, SourceKind
 from tickets import services
@@ -140,6 +151,9 @@ KNOWN_ISSUES = [
 
 DEMO_PASSWORD_SUFFIX = "-demo-2026"
 
+MAILBOX_NAME = "support"
+MAILBOX_ADDRESS = "support@helpdesk.localhost"
+
 # name, simulator metric, unit, direction, warning, critical
 MONITORS = [
     ("Response time", "avg_response_ms", "ms", Direction.ABOVE, 550.0, 800.0),
@@ -162,11 +176,15 @@ class Command(BaseCommand):
             self._known_issues(categories, applications)
             created = self._tickets(users, categories, applications)
             spike_at = self._monitoring(applications)
+            mailbox, token, taken = self._mail(users, categories)
         self.stdout.write(self.style.SUCCESS("Demo users (username / password):"))
         for username, role, *_ in USERS:
             self.stdout.write(f"  {role:<9} {username:<10} {username}{DEMO_PASSWORD_SUFFIX}")
         self.stdout.write(f"Demo tickets created now: {created}")
-        self.stdout.write(f"Simulated response-time spike on the Webshop at {spike_at} (UTC): watch its alert and incident.")
+        self.stdout.write(
+            f"Simulated response-time spike on the Webshop at {spike_at} (UTC): watch its alert and incident."
+        )
+        self._mail_help(mailbox, token, taken)
 
     def _users(self) -> dict[str, User]:
         users = {}
@@ -242,6 +260,113 @@ class Command(BaseCommand):
                 )
         return scenarios[0]["start"]
 
+    def _mail(self, users: dict[str, User], categories: dict[str, Category]) -> tuple[Mailbox, str, list[str]]:
+        """The http mailbox "support" and the demo conversation, each mail taken once
+        through the one ingest path (a second run answers ``duplicate``)."""
+        mailbox = Mailbox.objects.filter(name=MAILBOX_NAME).first()
+        if mailbox is None:
+            mailbox, token = mailboxes.mailbox_create(
+                name=MAILBOX_NAME,
+                address=MAILBOX_ADDRESS,
+                kind=MailboxKind.HTTP,
+                category=categories["How-to question"],
+            )
+        else:
+            token = mailboxes.mailbox_token_issue(mailbox)
+        carl, chloe = users["customer"], users["customer2"]
+        taken = []
+        request = self._ingest(
+            mailbox,
+            "request",
+            f"{carl.get_full_name()} <{carl.email}>",
+            "Where is my invoice for November?",
+            "Hello,\n\nI cannot find the invoice for my November order in the portal.\n"
+            "Could you send it to me?\n\nThanks,\nCarl\n",
+        )
+        taken.append(f"a new request: {request.outcome}")
+        if request.outcome == "created":
+            # An agent answers by e-mail (the outbox writes the customer's copy with the reply address) ...
+            services.ticket_claim(ticket=request.ticket, actor=users["l1"])
+            services.comment_create(
+                ticket=request.ticket,
+                actor=users["l1"],
+                body="Hi Carl, the November invoice is under *Billing > Invoices*; I attached a copy to your account.",
+                internal=False,
+            )
+        thread = MailThread.objects.filter(ticket_id=request.ticket).first() if request.ticket else None
+        if thread is not None:
+            # ... and the customer replies to it, to the ticket's reply address.
+            answer = ThreadMessage.objects.filter(ticket_id=request.ticket, direction=MailDirection.OUT).last()
+            reply = self._ingest(
+                mailbox,
+                "reply",
+                f"{carl.get_full_name()} <{carl.email}>",
+                f"Re: {parsing.subject_for(thread.ticket.number, thread.ticket.title)}",
+                "Found it, thank you!\n\n> Hi Carl, the November invoice is under Billing > Invoices.\n",
+                to=parsing.reply_address(mailbox.address, thread.token),
+                in_reply_to=f"<{answer.message_id}>" if answer else None,
+            )
+            taken.append(f"the customer's reply: {reply.outcome}")
+        cc = self._ingest(
+            mailbox,
+            "cc",
+            f"{chloe.get_full_name()} <{chloe.email}>",
+            "Access for my colleague Dana",
+            "Hi,\n\nDana (in copy) joined our team and needs access to our invoices.\n\nChloe\n",
+            cc="Dana Colleague <dana@customer.example>",
+        )
+        taken.append(f"a request with a CC: {cc.outcome}")
+        auto = self._ingest(
+            mailbox,
+            "auto-reply",
+            f"{chloe.get_full_name()} <{chloe.email}>",
+            "Automatic reply: out of office",
+            "I am out of the office until Monday.\n",
+            headers={"Auto-Submitted": "auto-replied"},
+        )
+        taken.append(f"an auto-reply: {auto.outcome} ({auto.reason})")
+        return mailbox, token, taken
+
+    @staticmethod
+    def _ingest(
+        mailbox: Mailbox,
+        key: str,
+        sender: str,
+        subject: str,
+        body: str,
+        *,
+        to: str | None = None,
+        cc: str | None = None,
+        in_reply_to: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Ingested:
+        message = EmailMessage()
+        message["From"] = sender
+        message["To"] = to or mailbox.address
+        if cc:
+            message["Cc"] = cc
+        message["Subject"] = subject
+        message["Date"] = format_datetime(timezone.now())
+        message["Message-ID"] = f"<demo-{key}@customer.example>"  # fixed: taken once, however often seeded
+        if in_reply_to:
+            message["In-Reply-To"] = message["References"] = in_reply_to
+        for name, value in (headers or {}).items():
+            message[name] = value
+        message.set_content(body)
+        return mail_ingest(mailbox=mailbox, raw=message.as_bytes())
+
+    def _mail_help(self, mailbox: Mailbox, token: str, taken: list[str]) -> None:
+        self.stdout.write(f"Demo mailbox {mailbox.name} <{mailbox.address}> took: {'; '.join(taken)}.")
+        self.stdout.write("Send it a message (docs/EMAIL.md):")
+        self.stdout.write(f"  python manage.py mail_ingest --mailbox {mailbox.name} < docs/examples/hello.eml")
+        self.stdout.write(
+            f"  or post it with the mailbox's token (new on every seed_demo run; shown only here): {token}"
+        )
+        self.stdout.write(
+            f'  curl -X POST http://127.0.0.1:8000/api/v1/mail/inbound/ -H "Authorization: Bearer {token}" '
+            '-H "Content-Type: message/rfc822" --data-binary @docs/examples/hello.eml'
+        )
+
     def _tickets(self, users: dict[str, User], categories: dict, applications: dict) -> int:
         customers = [users["customer"], users["customer2"]]
         if users["customer"].requested_tickets.exists():
@@ -287,7 +412,10 @@ class Command(BaseCommand):
             )
             if scope == 1 and fate < 0.7:
                 services.ticket_transition(
-                    ticket=ticket, actor=agent, status=Status.RESOLVED, resolution="Walked the customer through the fix."
+                    ticket=ticket,
+                    actor=agent,
+                    status=Status.RESOLVED,
+                    resolution="Walked the customer through the fix.",
                 )
                 if fate < 0.4:
                     services.ticket_transition(ticket=ticket, actor=requester, status=Status.CLOSED)
