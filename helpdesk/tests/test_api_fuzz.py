@@ -46,6 +46,19 @@ LIGHT_ROLES = [Role.CUSTOMER, Role.L1, Role.L2, Role.L3]
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 SCHEMA_URL = "/api/schema/?format=json"
 
+# Raw e-mail (POST /api/v1/mail/inbound/): a plausible message, or any bytes.
+RAW_MESSAGES = st.one_of(
+    st.binary(max_size=2000),
+    st.builds(
+        lambda subject, body: (
+            f"From: a@customer.example\r\nTo: support@helpdesk.example\r\nSubject: {subject}\r\n\r\n{body}\r\n"
+        ).encode("utf-8", "surrogatepass"),
+        st.text(max_size=60),
+        st.text(max_size=400),
+    ),
+)
+schemathesis.openapi.media_type("message/rfc822", RAW_MESSAGES)
+
 schema = schemathesis.openapi.from_wsgi(SCHEMA_URL, application)
 random_only = schemathesis.openapi.from_wsgi(
     SCHEMA_URL, application, config=SchemathesisConfig.from_dict({"phases": {"coverage": {"enabled": False}}})
