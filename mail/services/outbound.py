@@ -31,7 +31,7 @@ from django.template.loader import render_to_string
 
 from helpdesk import markdown, roles
 from helpdesk.models import User
-from mail.models import Direction, ThreadMessage
+from mail.models import Direction, MailThread, ThreadMessage
 from mail.parsing import subject_for
 from mail.services.addresses import reply_mailbox, thread_for
 from notifications.models import Channel
@@ -100,12 +100,18 @@ def _customer_recipients(ticket: Ticket) -> tuple[str | None, tuple[str, ...]]:
 
 
 def _customer_message(
-    ticket: Ticket, template: str, context: dict[str, Any], *, automatic: bool, comment_id: int | None = None
+    ticket: Ticket,
+    template: str,
+    context: dict[str, Any],
+    *,
+    automatic: bool,
+    comment_id: int | None = None,
+    thread: MailThread | None = None,
 ) -> Outgoing | None:
     to, cc = _customer_recipients(ticket)
     if to is None:
         return None
-    thread = thread_for(ticket)
+    thread = thread or thread_for(ticket)
     mailbox = reply_mailbox(thread)
     if mailbox is None:
         return None  # no mailbox: the helpdesk does not talk by e-mail
@@ -181,14 +187,15 @@ def _write(messages: list[Outgoing | None]) -> None:
 # --- customers ---------------------------------------------------------------------------
 
 
-def acknowledgement_send(*, ticket: Ticket) -> bool:
+def acknowledgement_send(*, ticket: Ticket, thread: MailThread | None = None) -> bool:
     """Tell the requester their new ticket's number, unless its mailbox switched
-    acknowledgements off. Returns whether a message was written."""
-    thread = thread_for(ticket)
+    acknowledgements off. ``thread``: the ticket's, when the caller holds it.
+    Returns whether a message was written."""
+    thread = thread or thread_for(ticket)
     mailbox = reply_mailbox(thread)
     if mailbox is None or not mailbox.acknowledge:
         return False
-    message = _customer_message(ticket, "acknowledgement", {}, automatic=True)
+    message = _customer_message(ticket, "acknowledgement", {}, automatic=True, thread=thread)
     _write([message])
     return message is not None
 

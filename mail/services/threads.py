@@ -23,7 +23,7 @@ from helpdesk.models import User
 from mail import parsing
 from mail.models import Direction, Mailbox, MailThread, Outcome, ThreadMessage
 from mail.services import outbound
-from mail.services.addresses import is_own_address, thread_for
+from mail.services.addresses import is_own_address, mailbox_addresses, thread_for
 from tickets import services as tickets
 from tickets.models import Comment, Status, Ticket, TicketCc, Via
 
@@ -51,7 +51,7 @@ class Landed:
 
 
 def _by_token(mail: parsing.ParsedMail) -> Ticket | None:
-    for address in Mailbox.objects.values_list("address", flat=True):
+    for address in mailbox_addresses():
         token = parsing.reply_token(mail.recipients, mailbox_address=address)
         if token:
             thread = MailThread.objects.select_related("ticket").filter(token=token).first()
@@ -190,9 +190,9 @@ def ticket_open(
     ccs = _cc_addresses(mailbox, mail)
     if ccs:
         TicketCc.objects.bulk_create([TicketCc(ticket=ticket, email=a) for a in ccs], ignore_conflicts=True)
-    thread_for(ticket, mailbox=mailbox)
+    thread = thread_for(ticket, mailbox=mailbox)
     _record_in(ticket.pk, mail, None)
-    outbound.acknowledgement_send(ticket=ticket)
+    outbound.acknowledgement_send(ticket=ticket, thread=thread)
     comment_id = None
     if mail.attachments:
         files = len(mail.attachments)
