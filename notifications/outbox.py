@@ -67,8 +67,10 @@ class _Pending:
 
     def __init__(self) -> None:
         self.ids: list[int] = []
+        self.ran = False
 
     def __call__(self) -> None:
+        self.ran = True
         for batch in batches(self.ids):
             enqueue_delivery(batch)
 
@@ -90,7 +92,10 @@ def notifications_enqueue_on_commit(ids: Sequence[int]) -> None:
         for batch in batches(list(ids)):
             enqueue_delivery(batch)
         return
-    pending = next((func for _, func, _ in reversed(connection.run_on_commit) if isinstance(func, _Pending)), None)
+    pending = next(
+        (func for _, func, _ in reversed(connection.run_on_commit) if isinstance(func, _Pending) and not func.ran),
+        None,
+    )
     if pending is None:
         pending = _Pending()
         transaction.on_commit(pending, robust=True)
