@@ -23,7 +23,7 @@ from helpdesk.models import User
 from mail import parsing
 from mail.models import Direction, Mailbox, MailThread, Outcome, ThreadMessage
 from mail.services import outbound
-from mail.services.addresses import is_own_address, thread_for
+from mail.services.addresses import is_own_address, mailbox_addresses, thread_for
 from tickets import services as tickets
 from tickets.models import Comment, Status, Ticket, Via
 
@@ -50,7 +50,7 @@ class Landed:
 
 
 def _by_token(mail: parsing.ParsedMail) -> Ticket | None:
-    for address in Mailbox.objects.values_list("address", flat=True):
+    for address in mailbox_addresses():
         token = parsing.reply_token(mail.recipients, mailbox_address=address)
         if token:
             thread = MailThread.objects.select_related("ticket").filter(token=token.lower()).first()
@@ -189,9 +189,9 @@ def ticket_open(
     ccs = _cc_addresses(mailbox, mail)
     if ccs:
         tickets.ticket_ccs_add_from_message(ticket=ticket.pk, actor=requester, addresses=ccs)
-    thread_for(ticket, mailbox=mailbox)
+    thread = thread_for(ticket, mailbox=mailbox)
     _record_in(ticket.pk, mail, None)
-    outbound.acknowledgement_send(ticket=ticket)
+    outbound.acknowledgement_send(ticket=ticket, thread=thread)
     comment_id = None
     if mail.attachments:
         files = len(mail.attachments)
