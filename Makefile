@@ -52,6 +52,12 @@ bench-escalation: venv
 bench-polling: venv
 	$(PY) -m bench.polling --monitors 2000 --interval 60 --duration 180 $(BENCH_ARGS)
 
+# 1,000 messages in through a real Dovecot and 1,000 out to an SMTP receiver, one real worker,
+# in its own database (helpdesk_bench_mail) and Redis db 12; writes docs/PERFORMANCE.md.
+.PHONY: bench-mail
+bench-mail: venv
+	$(PY) -m bench.mail --messages 1000 --outbound 1000 $(BENCH_ARGS)
+
 clean:
 	rm -rf var staticfiles
 
@@ -62,4 +68,4 @@ bench-web: venv
 	$(PY) -m bench.web --tickets 100000 $(BENCH_ARGS)
 
 # Every benchmark, one after the other (about 20 minutes on 2 cores).
-bench: bench-web bench-escalation bench-polling
+bench: bench-web bench-escalation bench-polling bench-mail

@@ -19,11 +19,15 @@ A malformed payload fails the attempt (``ValueError``) like any failure to send.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
 
 from notifications.models import Notification
@@ -99,6 +103,47 @@ def email_message(notification: Notification) -> EmailMultiAlternatives:
     return message
 
 
+# Inside connection_shared(): {"backend": the open connection or None}.
+_shared: ContextVar[dict[str, Any] | None] = ContextVar("email_connection_shared", default=None)
+
+
+@contextmanager
+def connection_shared() -> Iterator[None]:
+    """The e-mail rows sent within the block (one delivery batch) share one
+    connection to the mail server, opened at the first message and closed at the
+    end, instead of one connection per message. A send that fails closes it (the
+    next row opens a new one), so one broken connection costs one attempt of one
+    row, as before. Each row is still locked, sent and saved on its own."""
+    holder: dict[str, Any] = {"backend": None}
+    token = _shared.set(holder)
+    try:
+        yield
+    finally:
+        _shared.reset(token)
+        _close_quietly(holder)
+
+
+def _close_quietly(holder: dict[str, Any]) -> None:
+    backend, holder["backend"] = holder["backend"], None
+    if backend is not None:
+        with contextlib.suppress(Exception):
+            backend.close()
+
+
 def send_email(notification: Notification) -> None:
     """The e-mail sender (registered for ``Channel.EMAIL`` in NotificationsConfig.ready)."""
-    email_message(notification).send(fail_silently=False)
+    message = email_message(notification)
+    holder = _shared.get()
+    if holder is None:
+        message.send(fail_silently=False)
+        return
+    if holder["backend"] is None:
+        backend = get_connection(fail_silently=False)
+        backend.open()
+        holder["backend"] = backend
+    message.connection = holder["backend"]
+    try:
+        message.send(fail_silently=False)
+    except BaseException:
+        _close_quietly(holder)
+        raise

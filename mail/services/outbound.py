@@ -32,7 +32,7 @@ from django.template.loader import render_to_string
 
 from helpdesk import markdown, roles
 from helpdesk.models import User
-from mail.models import Direction, ThreadMessage
+from mail.models import Direction, MailThread, ThreadMessage
 from mail.parsing import subject_for
 from mail.services.addresses import thread_for, ticket_mailbox
 from notifications.models import Channel
@@ -101,15 +101,22 @@ def _customer_recipients(ticket: Ticket) -> tuple[str | None, tuple[str, ...]]:
 
 
 def _customer_message(
-    ticket: Ticket, template: str, context: dict[str, Any], *, automatic: bool, comment_id: int | None = None
+    ticket: Ticket,
+    template: str,
+    context: dict[str, Any],
+    *,
+    automatic: bool,
+    comment_id: int | None = None,
+    thread: MailThread | None = None,
 ) -> Outgoing | None:
     to, cc = _customer_recipients(ticket)
     if to is None:
         return None
-    _, mailbox = ticket_mailbox(ticket)
+    thread, mailbox = ticket_mailbox(ticket, thread)
     if mailbox is None:
         return None  # no mailbox: the helpdesk does not talk by e-mail
-    thread = thread_for(ticket, mailbox=mailbox)
+    if thread is None or thread.mailbox_id is None:
+        thread = thread_for(ticket, mailbox=mailbox)
     local, _, domain = mailbox.address.partition("@")
     reply_to = formataddr((_team(), f"{local}+{thread.token}@{domain}"))
     message_id = make_msgid(idstring=f"hd{ticket.pk}", domain=_domain(mailbox))[1:-1]
@@ -182,13 +189,14 @@ def _write(messages: list[Outgoing | None]) -> None:
 # --- customers ---------------------------------------------------------------------------
 
 
-def acknowledgement_send(*, ticket: Ticket) -> bool:
+def acknowledgement_send(*, ticket: Ticket, thread: MailThread | None = None) -> bool:
     """Tell the requester their new ticket's number, unless its mailbox switched
-    acknowledgements off. Returns whether a message was written."""
-    _, mailbox = ticket_mailbox(ticket)
+    acknowledgements off. ``thread``: the ticket's, when the caller holds it.
+    Returns whether a message was written."""
+    thread, mailbox = ticket_mailbox(ticket, thread)
     if mailbox is None or not mailbox.acknowledge:
         return False
-    message = _customer_message(ticket, "acknowledgement", {}, automatic=True)
+    message = _customer_message(ticket, "acknowledgement", {}, automatic=True, thread=thread)
     _write([message])
     return message is not None
 

@@ -27,6 +27,7 @@ from django.utils import timezone
 from helpdesk.tasks import enqueue
 from mail import imap
 from mail.models import InboundMessage, Mailbox, MailboxKind, Outcome
+from mail.services import addresses
 from mail.services.ingest import mail_ingest
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def mailbox_poll(*, mailbox_id: int, now: datetime | None = None) -> PollResult:
     outcomes: dict[str, int] = {}
     fetched_count = 0
     try:
-        with imap.ImapMailbox(imap_settings(mailbox)) as box:
+        with imap.ImapMailbox(imap_settings(mailbox)) as box, addresses.mailboxes_remembered():
             last_uid = mailbox.last_uid
             if mailbox.uidvalidity != box.uidvalidity:
                 # A new folder generation (or the first poll): its UIDs start afresh.

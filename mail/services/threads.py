@@ -23,14 +23,13 @@ from helpdesk.models import User
 from mail import parsing
 from mail.models import Direction, Mailbox, MailThread, Outcome, ThreadMessage
 from mail.services import outbound
-from mail.services.addresses import is_own_address, thread_for
+from mail.services.addresses import is_own_address, mailbox_addresses, thread_for
 from tickets import services as tickets
-from tickets.models import Comment, Status, Ticket, TicketCc, Via
+from tickets.models import Comment, Status, Ticket, Via
 
 # Characters of a new ticket's title and description taken from the message (the rest stays in the original).
 TITLE_MAX = Ticket._meta.get_field("title").max_length
 DESCRIPTION_MAX = 100_000
-CC_MAX = 20
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ class Landed:
 
 
 def _by_token(mail: parsing.ParsedMail) -> Ticket | None:
-    for address in Mailbox.objects.values_list("address", flat=True):
+    for address in mailbox_addresses():
         token = parsing.reply_token(mail.recipients, mailbox_address=address)
         if token:
             thread = MailThread.objects.select_related("ticket").filter(token=token.lower()).first()
@@ -165,7 +164,7 @@ def _cc_addresses(mailbox: Mailbox, mail: parsing.ParsedMail) -> list[str]:
         if address in skip or address in seen or is_own_address(address):
             continue
         seen.append(address)
-    return seen[:CC_MAX]
+    return seen[: tickets.CC_MAX]
 
 
 def ticket_open(
@@ -189,10 +188,10 @@ def ticket_open(
     )
     ccs = _cc_addresses(mailbox, mail)
     if ccs:
-        TicketCc.objects.bulk_create([TicketCc(ticket=ticket, email=a) for a in ccs], ignore_conflicts=True)
-    thread_for(ticket, mailbox=mailbox)
+        tickets.ticket_ccs_add_from_message(ticket=ticket.pk, actor=requester, addresses=ccs)
+    thread = thread_for(ticket, mailbox=mailbox)
     _record_in(ticket.pk, mail, None)
-    outbound.acknowledgement_send(ticket=ticket)
+    outbound.acknowledgement_send(ticket=ticket, thread=thread)
     comment_id = None
     if mail.attachments:
         files = len(mail.attachments)

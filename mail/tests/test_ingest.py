@@ -55,6 +55,8 @@ def test_a_new_message_opens_a_ticket_with_the_mailbox_defaults(mailbox):
     assert ticket.requester.role == Role.CUSTOMER
     # Copies go to the other recipients, never to our own address.
     assert list(TicketCc.objects.filter(ticket=ticket).values_list("email", flat=True)) == ["bob@customer.example"]
+    cc_event = ticket.events.get(kind="cc_changed")
+    assert (cc_event.actor, cc_event.data["after"]) == (ticket.requester, {"cc": ["bob@customer.example"]})
     assert MailThread.objects.get(ticket=ticket).mailbox == mailbox
     assert ThreadMessage.objects.filter(ticket=ticket, direction="in").count() == 1
 

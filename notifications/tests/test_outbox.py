@@ -53,10 +53,101 @@ def test_delivery_is_enqueued_after_commit_in_batches_of_at_most_100(
         with transaction.atomic():
             ids = notifications_insert(rows=[row(target) for target in targets])
             assert sent == []
-    assert len(callbacks) == 3
+    assert len(callbacks) == 1
     assert [len(kwargs["notification_ids"]) for _, kwargs in sent] == [100, 100, 50]
     assert all(name == DELIVER_TASK and kwargs["fallback"] is False for name, kwargs in sent)
     assert [pk for _, kwargs in sent for pk in kwargs["notification_ids"]] == ids
+
+
+def test_rows_written_in_many_calls_of_one_transaction_go_out_together(
+    db, monkeypatch, django_capture_on_commit_callbacks
+):
+    """1,000 comments in one transaction write 1,000 rows one call at a time: the
+    workers get batches of 100, not a task per row."""
+    sent: list[list[int]] = []
+    monkeypatch.setattr(outbox, "enqueue", lambda name, **kwargs: sent.append(kwargs["notification_ids"]) or True)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with transaction.atomic():
+            ids = [notifications_insert(rows=[row(f"user{i}@example.com")])[0] for i in range(150)]
+            assert sent == []
+    assert len(callbacks) == 1
+    assert sent == [ids[:100], ids[100:]]
+
+
+def test_a_savepoint_rolled_back_takes_its_rows_and_later_rows_still_go(
+    db, monkeypatch, django_capture_on_commit_callbacks
+):
+    sent: list[list[int]] = []
+    monkeypatch.setattr(outbox, "enqueue", lambda name, **kwargs: sent.append(kwargs["notification_ids"]) or True)
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic():
+            with pytest.raises(RuntimeError), transaction.atomic():
+                notifications_insert(rows=[row("gone@example.com")])
+                raise RuntimeError("rolled back")
+            kept = notifications_insert(rows=[row("kept@example.com")])
+            later = notifications_insert(rows=[row("later@example.com")])
+    assert sent == [kept + later]
+    assert Notification.objects.filter(target="gone@example.com").count() == 0
+
+
+class CountingBackend(BaseEmailBackend):
+    """A mail server that counts its connections and drops one for a chosen recipient."""
+
+    opened = 0
+    drop_for = ""
+    messages: list = []
+
+    def open(self):
+        if getattr(self, "is_open", False):
+            return False
+        self.is_open = True
+        CountingBackend.opened += 1
+        return True
+
+    def close(self):
+        self.is_open = False
+
+    def send_messages(self, email_messages):
+        created = self.open()
+        try:
+            for message in email_messages:
+                if self.drop_for in message.to:
+                    raise ConnectionResetError(104, "Connection reset by peer")
+                CountingBackend.messages.append(message)
+        finally:
+            if created:
+                self.close()
+        return len(email_messages)
+
+
+@pytest.fixture
+def counting_backend(settings):
+    settings.EMAIL_BACKEND = f"{__name__}.CountingBackend"
+    CountingBackend.opened, CountingBackend.drop_for, CountingBackend.messages = 0, "", []
+    return CountingBackend
+
+
+def test_a_delivery_batch_shares_one_mail_connection(counting_backend):
+    ids = notifications_insert(rows=[row(f"user{i}@example.com") for i in range(5)])
+    assert deliver_notifications(ids) == {"sent": 5}
+    assert counting_backend.opened == 1
+    assert [m.to for m in counting_backend.messages] == [[f"user{i}@example.com"] for i in range(5)]
+
+
+def test_a_dropped_connection_costs_one_row_one_attempt_and_the_next_row_reconnects(counting_backend):
+    counting_backend.drop_for = "user1@example.com"
+    ids = notifications_insert(rows=[row(f"user{i}@example.com") for i in range(3)])
+    assert deliver_notifications(ids) == {"sent": 2, "pending": 1}
+    assert counting_backend.opened == 2
+    assert Notification.objects.get(pk=ids[1]).attempts == 1
+    assert Notification.objects.get(pk=ids[1]).last_error.startswith("ConnectionResetError")
+    assert [m.to for m in counting_backend.messages] == [["user0@example.com"], ["user2@example.com"]]
+
+
+def test_a_single_send_outside_a_batch_opens_and_closes_its_own_connection(counting_backend):
+    [pk] = notifications_insert(rows=[row("solo@example.com")])
+    assert notification_deliver(notification_id=pk) == DeliveryStatus.SENT
+    assert counting_backend.opened == 1
 
 
 def test_unknown_id_is_reported_missing(db):

@@ -10,7 +10,7 @@ instance; the returned instance is the fresh one.
 """
 
 from tickets.services.attachments import attachment_create, attachment_files_purge, attachments_store
-from tickets.services.ccs import CC_MAX, cc_list, ticket_cc_set
+from tickets.services.ccs import CC_MAX, cc_list, ticket_cc_set, ticket_ccs_add_from_message
 from tickets.services.known_issues import known_issue_apply
 from tickets.services.priority import (
     priority_for,
@@ -61,6 +61,7 @@ __all__ = [
     "system_user",
     "ticket_assign",
     "ticket_cc_set",
+    "ticket_ccs_add_from_message",
     "ticket_claim",
     "ticket_create",
     "ticket_deescalate",

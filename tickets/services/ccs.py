@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
-from helpdesk.errors import Conflict, field_error
+from helpdesk.errors import Conflict, InvalidInput, field_error
 from helpdesk.models import User
 from helpdesk.text import text_problem
 from tickets import events
@@ -89,3 +89,24 @@ def ticket_cc_set(*, ticket: Ticket | int, actor: User, addresses: Any, expected
         if cc_apply_locked(ticket, actor, cleaned):
             save_ticket(ticket)
     return ticket
+
+
+def ticket_ccs_add_from_message(*, ticket: Ticket | int, actor: User, addresses: Iterable[str]) -> list[str]:
+    """Add the addresses a customer's message was copied to (the mail channel,
+    opening a ticket): each address on its own, one the rules refuse is left out
+    rather than refusing the message, up to ``CC_MAX`` in all; one ``cc_changed``
+    event by ``actor`` (the sender). Returns the addresses added."""
+    wanted: list[str] = []
+    for address in addresses:
+        try:
+            wanted += [a for a in cc_addresses_clean([address]) if a not in wanted]
+        except InvalidInput:
+            continue
+    with transaction.atomic():
+        ticket = lock_ticket(ticket)
+        before = cc_list(ticket)
+        after = (before + [a for a in wanted if a not in before])[:CC_MAX]
+        if cc_apply_locked(ticket, actor, after):
+            save_ticket(ticket)
+    return [a for a in after if a not in before]
+
