@@ -86,6 +86,12 @@ def thread_for(ticket: Ticket, *, mailbox: Mailbox | None = None) -> MailThread:
         return MailThread.objects.get(ticket_id=ticket.pk)
 
 
+def thread_new(ticket: Ticket, *, mailbox: Mailbox) -> MailThread:
+    """The thread of a ticket opened in this transaction (nothing else can have made
+    it yet): inserted at once, without looking first."""
+    return MailThread.objects.create(ticket_id=ticket.pk, token=new_token(), mailbox=mailbox)
+
+
 def ticket_mailbox(ticket: Ticket, thread: MailThread | None = None) -> tuple[MailThread | None, Mailbox | None]:
     """The ticket's thread (None when it has none yet; ``thread`` when the caller
     holds it) and the mailbox it speaks through: its thread's, else the first

@@ -210,20 +210,26 @@ def on_created(rows: list[tuple[int, int | None, dict]]) -> None:
             acknowledgement_send(ticket=ticket)
 
 
-def _public_agent_comments(rows: list[tuple[int, int | None, dict]]) -> list[Comment]:
+def _public_comments(rows: list[tuple[int, int | None, dict]]) -> list[Comment]:
+    """The public comments an announcement names, with author, requester and assignee (one query)."""
     ids = [data.get("comment") for _, _, data in rows if not data.get("internal")]
+    ids = [i for i in ids if isinstance(i, int)]
     if not ids:
         return []
-    comments = Comment.objects.filter(pk__in=[i for i in ids if isinstance(i, int)], internal=False).select_related(
-        "author", "ticket__requester"
+    return list(
+        Comment.objects.filter(pk__in=ids, internal=False).select_related(
+            "author", "ticket__requester", "ticket__assignee"
+        )
     )
-    return [c for c in comments if roles.is_agent(c.author)]
 
 
 def on_commented(rows: list[tuple[int, int | None, dict]]) -> None:
     """Public agent comments go to the customer; customer replies to the assignee."""
+    comments = _public_comments(rows)
     messages = []
-    for comment in _public_agent_comments(rows):
+    for comment in comments:
+        if not roles.is_agent(comment.author):
+            continue
         context = {
             "body": comment.body,
             "body_html": markdown.render(comment.body),
@@ -231,7 +237,7 @@ def on_commented(rows: list[tuple[int, int | None, dict]]) -> None:
         }
         messages.append(_customer_message(comment.ticket, "comment", context, automatic=False, comment_id=comment.pk))
     _write(messages)
-    agent_customer_replies(rows)
+    agent_customer_replies(comments)
 
 
 def on_status_changed(rows: list[tuple[int, int | None, dict]]) -> None:
@@ -319,16 +325,8 @@ def on_assigned(rows: list[tuple[int, int | None, dict]]) -> None:
         notifications_insert(rows=out)
 
 
-def agent_customer_replies(rows: list[tuple[int, int | None, dict]]) -> None:
+def agent_customer_replies(comments: list[Comment]) -> None:
     """ "The customer replied" to the assignee of each ticket a customer commented on."""
-    customer_comments = [
-        (pk, data.get("comment")) for pk, actor_id, data in rows if not data.get("internal") and actor_id
-    ]
-    if not customer_comments:
-        return
-    comments = Comment.objects.filter(pk__in=[c for _, c in customer_comments if isinstance(c, int)]).select_related(
-        "author", "ticket__assignee"
-    )
     out = []
     for comment in comments:
         holder = comment.ticket.assignee

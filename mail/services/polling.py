@@ -2,8 +2,9 @@
 
 Exactly once, with the server's help: a mailbox remembers (UIDVALIDITY, last
 UID). A poll fetches the messages above last UID with ``BODY.PEEK[]`` (which
-leaves them unread), takes each through ``mail_ingest`` (its own transaction),
-and only after those commits flags them ``\\Seen`` and moves last UID past them.
+leaves them unread), takes them through ``mail_ingest`` in chunks of SEEN_BATCH
+per transaction (each message under a savepoint of its own), and only after a
+chunk committed flags its messages ``\\Seen`` and moves last UID past them.
 A worker killed anywhere in between leaves last UID where it was: the next poll
 fetches the same messages again, and their stored keys answer ``duplicate``.
 When the server's UIDVALIDITY changes (the folder was rebuilt), the poll starts
@@ -15,11 +16,13 @@ take nothing twice either: the key decides, and last UID only grows.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -33,7 +36,8 @@ from mail.services.ingest import mail_ingest
 log = logging.getLogger(__name__)
 
 POLL_TASK = "mail.poll_mailbox"
-# Messages flagged \Seen and counted into last UID together (at most this many taken again after a crash).
+# Messages committed together, then flagged \Seen and counted into last UID together
+# (at most this many fetched again after a crash; they answer duplicate).
 SEEN_BATCH = 20
 _ERROR_MAX = Mailbox._meta.get_field("last_error").max_length
 
@@ -98,20 +102,26 @@ def mailbox_poll(*, mailbox_id: int, now: datetime | None = None) -> PollResult:
                 Mailbox.objects.filter(pk=mailbox.pk).update(uidvalidity=box.uidvalidity, last_uid=0)
                 last_uid = 0
             uids = box.uids_after(last_uid)[: settings.HELPDESK_MAIL_POLL_BATCH]
-            done: list[int] = []
-            for fetched in box.fetch(uids, max_bytes=settings.HELPDESK_MAIL_MAX_BYTES):
-                fetched_count += 1
-                if fetched.raw is None:
-                    _too_large(mailbox, box.uidvalidity, fetched, timezone.now())
-                    outcomes[Outcome.QUARANTINED] = outcomes.get(Outcome.QUARANTINED, 0) + 1
-                else:
-                    result = mail_ingest(mailbox=mailbox, raw=fetched.raw)
-                    outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
-                done.append(fetched.uid)
-                if len(done) >= SEEN_BATCH:
-                    _advance(mailbox, box, done)
-                    done = []
-            _advance(mailbox, box, done)
+            messages = box.fetch(uids, max_bytes=settings.HELPDESK_MAIL_MAX_BYTES)
+            while True:
+                # Up to SEEN_BATCH messages commit together, each under a savepoint of
+                # its own (mail_ingest's): one that fails is quarantined alone, a
+                # fault of the database rolls the chunk back whole and nothing of it
+                # is flagged; only after the commit are they \Seen and counted.
+                done: list[int] = []
+                with transaction.atomic():
+                    for fetched in itertools.islice(messages, SEEN_BATCH):
+                        fetched_count += 1
+                        if fetched.raw is None:
+                            _too_large(mailbox, box.uidvalidity, fetched, timezone.now())
+                            outcome = Outcome.QUARANTINED
+                        else:
+                            outcome = mail_ingest(mailbox=mailbox, raw=fetched.raw).outcome
+                        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+                        done.append(fetched.uid)
+                if not done:
+                    break
+                _advance(mailbox, box, done)
     except imap.ImapError as exc:
         _record_health(mailbox, error=exc.reason, now=now)
         log.warning("mailbox %s: poll failed: %s", mailbox.pk, exc.reason)

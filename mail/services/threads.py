@@ -23,7 +23,7 @@ from helpdesk.models import User
 from mail import parsing
 from mail.models import Direction, Mailbox, MailThread, Outcome, ThreadMessage
 from mail.services import outbound
-from mail.services.addresses import is_own_address, mailbox_addresses, thread_for
+from mail.services.addresses import is_own_address, mailbox_addresses, thread_new
 from tickets import services as tickets
 from tickets.models import Comment, Status, Ticket, Via
 
@@ -189,7 +189,7 @@ def ticket_open(
     ccs = _cc_addresses(mailbox, mail)
     if ccs:
         tickets.ticket_ccs_add_from_message(ticket=ticket.pk, actor=requester, addresses=ccs)
-    thread = thread_for(ticket, mailbox=mailbox)
+    thread = thread_new(ticket, mailbox=mailbox)
     _record_in(ticket.pk, mail, None)
     outbound.acknowledgement_send(ticket=ticket, thread=thread)
     comment_id = None
