@@ -73,3 +73,17 @@ class PreconditionRequired(ServiceError):
 
 def field_error(field: str, message: str) -> InvalidInput:
     return InvalidInput({field: [message]})
+
+
+class FieldErrors:
+    """Collects field errors so one 400 names every problem (configuration services)."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, list[str]] = {}
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.setdefault(field, []).append(message)
+
+    def raise_any(self) -> None:
+        if self.errors:
+            raise InvalidInput(self.errors)

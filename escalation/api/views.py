@@ -13,7 +13,7 @@ from escalation.api import serializers as s
 from escalation.api.serializers import EscalationRuleSerializer
 from escalation.engine import rule_matches
 from escalation.models import EscalationRule, WebhookEndpoint
-from helpdesk.api.base import IsManager
+from helpdesk.api.base import IsManager, no_store_response, validated
 from helpdesk.api.if_match import VersionedViewSetMixin
 from tickets.api.serializers import TicketSerializer
 
@@ -48,17 +48,6 @@ class EscalationRuleViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
         return self.get_paginated_response(TicketSerializer(page, many=True).data)
 
 
-def _validated(serializer: Any) -> dict[str, Any]:
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
-def _secret_response(data: Any, code: int) -> Response:
-    response = Response(data, status=code)
-    response["Cache-Control"] = "no-store"  # it carries a secret
-    return response
-
-
 @extend_schema_view(
     create=extend_schema(
         responses={201: s.WebhookEndpointCreatedSerializer},
@@ -76,14 +65,14 @@ class WebhookEndpointViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
     queryset = WebhookEndpoint.objects.all()
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        data = _validated(self.get_serializer(data=request.data))
+        data = validated(self.get_serializer(data=request.data))
         endpoint = webhooks.webhook_endpoint_create(**data)
-        return _secret_response(s.WebhookEndpointCreatedSerializer(endpoint).data, status.HTTP_201_CREATED)
+        return no_store_response(s.WebhookEndpointCreatedSerializer(endpoint).data, status.HTTP_201_CREATED)
 
     def perform_update(self, serializer: s.WebhookEndpointSerializer) -> None:
         serializer.instance = webhooks.webhook_endpoint_update(
             endpoint=serializer.instance,
-            changes=_validated(serializer),
+            changes=validated(serializer),
             expected_version=self.if_match_version,
         )
 
@@ -96,6 +85,6 @@ class WebhookEndpointViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
         """A new signing secret (shown this once). The old one stops signing at once,
         or after `grace_hours` during which deliveries carry both signatures."""
         endpoint = self.get_object()
-        grace_hours = _validated(s.WebhookRotateSerializer(data=request.data))["grace_hours"]
+        grace_hours = validated(s.WebhookRotateSerializer(data=request.data))["grace_hours"]
         endpoint = webhooks.webhook_secret_rotate(endpoint=endpoint, grace_hours=grace_hours)
-        return _secret_response(s.WebhookSecretSerializer(endpoint).data, status.HTTP_200_OK)
+        return no_store_response(s.WebhookSecretSerializer(endpoint).data, status.HTTP_200_OK)

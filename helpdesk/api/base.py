@@ -41,6 +41,19 @@ class JSONParser(parsers.JSONParser):
         return data
 
 
+def validated(serializer: Any) -> dict[str, Any]:
+    """The serializer's data once valid (a 400 naming the fields otherwise), as a plain dict."""
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def no_store_response(data: Any, code: int) -> Response:
+    """An answer that carries a secret shown once (a token, a signing secret): never cached."""
+    response = Response(data, status=code)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 class Pagination(PageNumberPagination):
     page_size = 25
     page_size_query_param = "page_size"

@@ -6,11 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, OpenApiTypes, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.decorators import action
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import BasePermission
@@ -18,23 +16,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from helpdesk.api.base import IsManager
+from helpdesk.api.authentication import BearerTokenAuthentication
+from helpdesk.api.base import IsManager, no_store_response, validated
 from helpdesk.api.if_match import VersionedViewSetMixin
 from helpdesk.errors import TooLarge
 from mail.api import serializers as s
 from mail.models import InboundMessage, Mailbox, Outcome
 from mail.services import ingest, mailboxes
-
-
-def _validated(serializer: Any) -> dict[str, Any]:
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
-def _secret_response(data: Any, code: int) -> Response:
-    response = Response(data, status=code)
-    response["Cache-Control"] = "no-store"  # it carries a token
-    return response
 
 
 @extend_schema_view(
@@ -53,15 +41,15 @@ class MailboxViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
     filterset_fields = ["kind", "enabled"]
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        data = _validated(self.get_serializer(data=request.data))
+        data = validated(self.get_serializer(data=request.data))
         mailbox, token = mailboxes.mailbox_create(**data)
         body = s.MailboxCreatedSerializer(mailbox).data
         body["token"] = token
-        return _secret_response(body, status.HTTP_201_CREATED)
+        return no_store_response(body, status.HTTP_201_CREATED)
 
     def perform_update(self, serializer: s.MailboxSerializer) -> None:
         serializer.instance = mailboxes.mailbox_update(
-            mailbox=serializer.instance, changes=_validated(serializer), expected_version=self.if_match_version
+            mailbox=serializer.instance, changes=validated(serializer), expected_version=self.if_match_version
         )
 
     @extend_schema(request=None, responses={200: s.MailboxTokenSerializer})
@@ -69,7 +57,7 @@ class MailboxViewSet(VersionedViewSetMixin, viewsets.ModelViewSet):
     def rotate_token(self, request: Request, pk: str) -> Response:
         """A new bearer token for an http mailbox (shown this once); the old one stops working at once."""
         token = mailboxes.mailbox_token_issue(self.get_object())
-        return _secret_response({"token": token}, status.HTTP_200_OK)
+        return no_store_response({"token": token}, status.HTTP_200_OK)
 
 
 class RawMessageParser(BaseParser):
@@ -85,27 +73,12 @@ class RawMessageParser(BaseParser):
         return raw
 
 
-class MailboxTokenAuthentication(BaseAuthentication):
+class MailboxTokenAuthentication(BearerTokenAuthentication):
     """``Authorization: Bearer <mailbox token>`` of an enabled http mailbox;
     ``request.auth`` is then that mailbox. Nothing else authenticates here."""
 
-    def authenticate(self, request: Request) -> tuple[AnonymousUser, Mailbox] | None:
-        parts = get_authorization_header(request).split()
-        if not parts or parts[0].lower() != b"bearer":
-            return None
-        if len(parts) != 2:
-            raise exceptions.AuthenticationFailed("Expected 'Authorization: Bearer <token>'.")
-        try:
-            token = parts[1].decode("ascii")
-        except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("Invalid token.") from None
-        mailbox = mailboxes.mailbox_for_token(token)
-        if mailbox is None:
-            raise exceptions.AuthenticationFailed("Invalid token.")
-        return AnonymousUser(), mailbox
-
-    def authenticate_header(self, request: Request) -> str:
-        return 'Bearer realm="api"'
+    def lookup(self, token: str) -> Mailbox | None:
+        return mailboxes.mailbox_for_token(token)
 
 
 class MailboxTokenScheme(OpenApiAuthenticationExtension):

@@ -20,7 +20,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from helpdesk import outbound, text
-from helpdesk.errors import Conflict, InvalidInput
+from helpdesk.errors import Conflict, FieldErrors, InvalidInput
 from helpdesk.versioning import versioned_update
 from mail.models import MIN_POLL_SECONDS, Mailbox, MailboxKind, Security
 
@@ -53,18 +53,6 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class _Errors:
-    def __init__(self) -> None:
-        self.errors: dict[str, list[str]] = {}
-
-    def add(self, field: str, message: str) -> None:
-        self.errors.setdefault(field, []).append(message)
-
-    def raise_any(self) -> None:
-        if self.errors:
-            raise InvalidInput(self.errors)
-
-
 def _unknown_fields(changes: dict[str, Any]) -> None:
     unknown = sorted(set(changes) - set(MAILBOX_FIELDS))
     if unknown:
@@ -74,7 +62,7 @@ def _unknown_fields(changes: dict[str, Any]) -> None:
 def mailbox_validate(values: dict[str, Any], *, stored_host: str | None = None) -> None:
     """The rules for a whole mailbox. The outbound policy judges the IMAP host
     when it is new or changes (it is judged again at every connect)."""
-    errors = _Errors()
+    errors = FieldErrors()
     if not str(values.get("name") or "").strip():
         errors.add("name", "This field may not be blank.")
     address = str(values.get("address") or "")

@@ -9,44 +9,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, OpenApiTypes, extend_schema
-from rest_framework import exceptions
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from helpdesk.api.authentication import BearerTokenAuthentication
 from monitoring.api.serializers import PushCountsSerializer
 from monitoring.models import MetricSource, SourceKind
 from monitoring.services import push
 
 
-class PushTokenAuthentication(BaseAuthentication):
+class PushTokenAuthentication(BearerTokenAuthentication):
     """``Authorization: Bearer <push token>`` of an enabled source of ``kind``;
     ``request.auth`` is then that source."""
 
     kind: str = ""
 
-    def authenticate(self, request: Request) -> tuple[AnonymousUser, MetricSource] | None:
-        parts = get_authorization_header(request).split()
-        if not parts or parts[0].lower() != b"bearer":
-            return None
-        if len(parts) != 2:
-            raise exceptions.AuthenticationFailed("Expected 'Authorization: Bearer <token>'.")
-        try:
-            token = parts[1].decode("ascii")
-        except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("Invalid token.") from None
-        source = push.source_for_token(token, self.kind)
-        if source is None:
-            raise exceptions.AuthenticationFailed("Invalid token.")
-        return AnonymousUser(), source
-
-    def authenticate_header(self, request: Request) -> str:
-        return 'Bearer realm="api"'
+    def lookup(self, token: str) -> MetricSource | None:
+        return push.source_for_token(token, self.kind)
 
 
 class AlertmanagerTokenAuthentication(PushTokenAuthentication):

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from helpdesk import outbound, text
-from helpdesk.errors import Conflict, InvalidInput
+from helpdesk.errors import Conflict, FieldErrors, InvalidInput
 from helpdesk.tasks import enqueue
 from helpdesk.versioning import versioned_update
 from monitoring import simulated_metrics
@@ -68,20 +68,6 @@ BASELINE_INPUTS = frozenset(
     {"source", "query", "baseline_kind", "window_minutes", "sensitivity", "min_samples", "seasonal"}
 )
 SILENCE_FIELDS = ("application", "monitor", "starts_at", "ends_at", "reason")
-
-
-class _Errors:
-    """Collects field errors so one response names every problem."""
-
-    def __init__(self) -> None:
-        self.errors: dict[str, list[str]] = {}
-
-    def add(self, field: str, message: str) -> None:
-        self.errors.setdefault(field, []).append(message)
-
-    def raise_any(self) -> None:
-        if self.errors:
-            raise InvalidInput(self.errors)
 
 
 def _unknown_fields(changes: dict[str, Any], allowed: tuple[str, ...]) -> None:
@@ -140,7 +126,7 @@ def source_validate(values: dict[str, Any], *, stored_url: str | None = None) ->
     The outbound policy is checked when the URL is new or changes (``stored_url``
     is the current one): a source saved before a policy change can still be edited,
     renamed or disabled; its polls are refused at connect time all the same."""
-    errors = _Errors()
+    errors = FieldErrors()
     kind = values["kind"]
     if kind not in SourceKind.values:
         errors.add("kind", "Unknown source kind.")
@@ -232,7 +218,7 @@ def query_problem(source: MetricSource, query: str) -> str | None:
 
 def monitor_validate(values: dict[str, Any]) -> None:
     """The rules for a whole monitor (stored values merged with the changes)."""
-    errors = _Errors()
+    errors = FieldErrors()
     source: MetricSource | None = values.get("source")
     if values.get("application") is None:
         errors.add("application", "This field is required.")
@@ -267,7 +253,7 @@ def monitor_validate(values: dict[str, Any]) -> None:
     errors.raise_any()
 
 
-def _thresholds_ordered(direction: str, thresholds: dict[str, float | None], errors: _Errors) -> None:
+def _thresholds_ordered(direction: str, thresholds: dict[str, float | None], errors: FieldErrors) -> None:
     """above: warning <= critical <= outage; below: the reverse (missing ones skipped)."""
     given = [(name, value) for name, value in thresholds.items() if value is not None]
     for (lower_name, lower), (higher_name, higher) in zip(given, given[1:], strict=False):
@@ -345,7 +331,7 @@ def monitor_poll_now(*, monitor: Monitor) -> datetime:
 
 
 def silence_validate(values: dict[str, Any]) -> None:
-    errors = _Errors()
+    errors = FieldErrors()
     starts_at, ends_at = values.get("starts_at"), values.get("ends_at")
     if starts_at is None:
         errors.add("starts_at", "This field is required.")

@@ -64,6 +64,22 @@ def _checked_file(upload: UploadedFile) -> tuple[str, str, int, str]:
     return name, content_type, size, digest.hexdigest()
 
 
+def _attachment_row(comment: Comment, ticket, uploaded_by: User, stored_name: str, checked: tuple) -> Attachment:
+    """The row of a stored file and its audit event (the ticket is locked by the caller)."""
+    name, content_type, size, sha256 = checked
+    attachment = Attachment.objects.create(
+        comment=comment,
+        stored_name=stored_name,
+        name=name,
+        size=size,
+        content_type=content_type,
+        sha256=sha256,
+        uploaded_by=uploaded_by,
+    )
+    events.attachment_added(ticket, uploaded_by, attachment, comment.internal)
+    return attachment
+
+
 def attachment_create(*, comment: Comment, actor: User, upload: UploadedFile) -> Attachment:
     """Store ``upload`` on the comment and record an event on its ticket.
 
@@ -75,7 +91,7 @@ def attachment_create(*, comment: Comment, actor: User, upload: UploadedFile) ->
     _check_uploader(comment, actor)
     if comment.ticket.status == Status.CLOSED:
         raise Conflict("A closed ticket takes no more attachment_rules.")
-    name, content_type, size, sha256 = _checked_file(upload)
+    checked = _checked_file(upload)
 
     storage = attachment_rules.storage()
     stored_name = storage.save(attachment_rules.new_stored_name(), upload)
@@ -84,17 +100,8 @@ def attachment_create(*, comment: Comment, actor: User, upload: UploadedFile) ->
             ticket = lock_ticket(comment.ticket_id)
             if ticket.status == Status.CLOSED:
                 raise Conflict("A closed ticket takes no more attachment_rules.")
-            attachment = Attachment.objects.create(
-                comment=comment,
-                stored_name=stored_name,
-                name=name,
-                size=size,
-                content_type=content_type,
-                sha256=sha256,
-                uploaded_by=actor,
-            )
+            attachment = _attachment_row(comment, ticket, actor, stored_name, checked)
             save_ticket(ticket)
-            events.attachment_added(ticket, actor, attachment, comment.internal)
     except BaseException:
         storage.delete(stored_name)
         raise
@@ -115,7 +122,7 @@ def attachments_store(
     for raw_name, content in files:
         upload = SimpleUploadedFile(raw_name or "attachment", content)
         try:
-            name, content_type, size, sha256 = _checked_file(upload)
+            checked = _checked_file(upload)
         except (InvalidInput, TooLarge) as exc:
             detail = exc.detail if isinstance(exc.detail, dict) else {"file": [exc.detail]}
             reasons = " ".join(str(m) for messages in detail.values() for m in messages)
@@ -124,17 +131,7 @@ def attachments_store(
         upload.seek(0)
         stored_name = storage.save(attachment_rules.new_stored_name(), upload)
         # Should the transaction roll back, the file is removed by attachment_files_purge.
-        attachment = Attachment.objects.create(
-            comment=comment,
-            stored_name=stored_name,
-            name=name,
-            size=size,
-            content_type=content_type,
-            sha256=sha256,
-            uploaded_by=uploaded_by,
-        )
-        events.attachment_added(comment.ticket, uploaded_by, attachment, comment.internal)
-        stored.append(attachment)
+        stored.append(_attachment_row(comment, comment.ticket, uploaded_by, stored_name, checked))
     return stored, refused
 
 
