@@ -55,13 +55,19 @@ def own_addresses() -> set[str]:
     return addresses
 
 
+def mailbox_address(address: str) -> str:
+    """``Support+Token@Example.com`` -> ``support@example.com``: the mailbox an address
+    reaches ('' for something that is not an address)."""
+    local, at, domain = address.strip().lower().rpartition("@")
+    if not at or not local or not domain:
+        return ""
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
 def is_own_address(address: str) -> bool:
     """The address is one of ours, or a reply address of one of ours (``local+token@domain``)."""
-    address = address.lower()
-    local, _, domain = address.rpartition("@")
-    base = f"{local.split('+', 1)[0]}@{domain}"
     own = own_addresses()
-    return address in own or base in own
+    return address.strip().lower() in own or mailbox_address(address) in own
 
 
 def new_token() -> str:

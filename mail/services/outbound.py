@@ -297,8 +297,7 @@ def _agent_row(user: User, subject: str, template: str, context: dict[str, Any],
     )
 
 
-def _person(user_id: int | None) -> str:
-    user = User.objects.filter(pk=user_id).first() if user_id else None
+def _person(user: User | None) -> str:
     return (user.get_full_name() or user.username) if user else "The helpdesk"
 
 
@@ -311,15 +310,16 @@ def on_assigned(rows: list[tuple[int, int | None, dict]]) -> None:
     }
     if not wanted:
         return
-    assignees = User.objects.in_bulk({a for _, a in wanted.values()})
+    # Assignees and the people who assigned, in one query.
+    people = User.objects.in_bulk({a for _, a in wanted.values()} | {actor for actor, _ in wanted.values()})
     tickets = Ticket.objects.in_bulk(list(wanted))
     out = []
     for pk, (actor_id, assignee_id) in wanted.items():
-        user = assignees.get(assignee_id)
+        user = people.get(assignee_id)
         if user is None or not user.email or not user.notify_assigned or not user.is_active:
             continue
         ticket = tickets[pk]
-        context = {**_agent_context(ticket), "actor": _person(actor_id)}
+        context = {**_agent_context(ticket), "actor": _person(people.get(actor_id))}
         out.append(_agent_row(user, f"[{ticket.number}] assigned to you: {ticket.title}", "assigned", context, pk))
     if out:
         notifications_insert(rows=out)
@@ -335,7 +335,7 @@ def agent_customer_replies(comments: list[Comment]) -> None:
         if not holder.notify_customer_reply or not holder.is_active:
             continue
         ticket = comment.ticket
-        context = {**_agent_context(ticket), "actor": _person(comment.author_id), "body": comment.body}
+        context = {**_agent_context(ticket), "actor": _person(comment.author), "body": comment.body}
         subject = f"[{ticket.number}] customer reply: {ticket.title}"
         out.append(_agent_row(holder, subject, "customer_reply", context, ticket.pk))
     if out:

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from django.db.models.functions import Lower
 
 from mail.models import Mailbox, MailboxKind
+from mail.services.addresses import mailbox_address
 from mail.services.ingest import Ingested, mail_ingest, mail_quarantine
 
 # A message naming more addresses than this is looked up by its first ones.
@@ -29,14 +30,6 @@ MAX_RECIPIENTS = 50
 
 class NoMailbox(Exception):
     """No enabled http mailbox: nothing can store the message now."""
-
-
-def mailbox_address(address: str) -> str:
-    """``Support+Token@Example.com`` -> ``support@example.com``: the mailbox an address reaches."""
-    local, at, domain = address.strip().lower().rpartition("@")
-    if not at or not local or not domain:
-        return ""
-    return f"{local.split('+', 1)[0]}@{domain}"
 
 
 def provider_mailbox(recipients: Iterable[str]) -> Mailbox | None:

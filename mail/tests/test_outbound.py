@@ -199,3 +199,18 @@ def test_a_bounce_marks_the_message_failed_and_the_requester_bouncing(mailbox):
     assert ticket.events.filter(kind="notification_failed").count() == 1
     # The same report again changes nothing.
     assert mail_ingest(mailbox=mailbox, raw=dsn).outcome == "duplicate"
+
+
+def test_assignment_mail_reads_people_and_tickets_once_whatever_the_batch(mailbox, django_assert_num_queries):
+    from mail.services import outbound
+
+    manager = UserFactory(role=Role.MANAGER, email="boss@helpdesk.example")
+    agents = [UserFactory(role=Role.L1, email=f"a{i}@helpdesk.example") for i in range(5)]
+    tickets = [services.ticket_create(actor=manager, requester=manager, title=f"T{i}") for i in range(5)]
+    rows = [(t.pk, manager.pk, {"after": {"assignee": a.pk}}) for t, a in zip(tickets, agents, strict=True)]
+    # People (assignees and who assigned) in one query, tickets in one, the outbox insert in one.
+    with django_assert_num_queries(3):
+        outbound.on_assigned(rows)
+    with django_assert_num_queries(3):
+        outbound.on_assigned(rows[:1])
+    assert Notification.objects.filter(subject__contains="assigned to you").count() == 6
