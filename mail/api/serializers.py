@@ -7,6 +7,7 @@ from rest_framework import serializers
 from catalog.models import Application, Level
 from helpdesk.api.fields import SafePrimaryKeyRelatedField
 from mail.models import InboundMessage, Mailbox, MailboxKind, Outcome, Security
+from mail.services.mailboxes import MAILBOX_FIELDS
 from tickets.models import Category
 
 
@@ -34,32 +35,6 @@ class MailboxSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Mailbox
-        fields = [
-            "id",
-            "name",
-            "address",
-            "kind",
-            "host",
-            "port",
-            "security",
-            "username",
-            "password",
-            "has_password",
-            "folder",
-            "poll_interval_seconds",
-            "enabled",
-            "acknowledge",
-            "category",
-            "application",
-            "urgency",
-            "impact",
-            "last_polled_at",
-            "last_success_at",
-            "last_error",
-            "consecutive_failures",
-            "created_at",
-            "version",
-        ]
         read_only_fields = [
             "id",
             "has_password",
@@ -70,6 +45,8 @@ class MailboxSerializer(serializers.ModelSerializer):
             "created_at",
             "version",
         ]
+        # What the service takes (mail.services.mailboxes), then what only the helpdesk writes.
+        fields = ["id", *MAILBOX_FIELDS, *read_only_fields[1:]]
 
     def get_has_password(self, mailbox: Mailbox) -> bool:
         return bool(mailbox.password)
