@@ -574,3 +574,15 @@ def test_sendgrid_parsed_fields_in_their_own_charsets(mailbox):
 )
 def test_the_mailbox_an_address_reaches(address, mailbox_of):
     assert mailbox_address(address) == mailbox_of
+
+
+@pytest.mark.parametrize("odd", ["\ud800", "a\x00b", "\u202e٣"])
+@pytest.mark.parametrize("field", ["Subject", "TextBody", "FromName"])
+def test_odd_characters_in_a_providers_json_never_make_a_500(mailbox, field, odd):
+    """json.dumps spells a lone surrogate as its \\u escape, the way a provider's JSON would."""
+    payload = postmark_payload(message_id=f"<odd-{field}-{len(odd)}@customer.example>")
+    payload[field] = odd
+    answer = postmark_post(payload)
+    assert answer.status_code in (200, 400), answer.content
+    # Stored once when taken (as a ticket, or quarantined), nothing when refused.
+    assert InboundMessage.objects.count() == (1 if answer.status_code == 200 else 0)
