@@ -93,8 +93,8 @@ def thread_match(mail: parsing.ParsedMail) -> Match | None:
 def is_participant(ticket: Ticket, address: str) -> bool:
     """The requester or a CC of the ticket."""
     address = address.lower()
-    requester_email = User.objects.filter(pk=ticket.requester_id).values_list("email", flat=True).first() or ""
-    return address == requester_email.lower() or tickets.is_cc(ticket, address)
+    # The requester is loaded once per ticket instance (matching asks, then landing asks again).
+    return address == (ticket.requester.email or "").lower() or tickets.is_cc(ticket, address)
 
 
 # --- landing -------------------------------------------------------------------------------
